@@ -1,0 +1,109 @@
+"""Technical indicators on price arrays.
+
+Each takes 1-D arrays (lists, numpy arrays or pandas Series) and returns numpy float arrays of
+the same length, NaN until enough bars exist. Every value at index t uses bars up to t only.
+
+- SMA(n): mean of the n closes ending at t.
+- EMA(n): ``alpha = 2 / (n + 1)``, recursive from the first value (pandas
+  ``ewm(span=n, adjust=False)``), reported from the n-th bar on.
+- RSI(n): Wilder's smoothing ``ewm(alpha=1/n, adjust=False)`` of the gains and of the losses of
+  the close differences; ``RSI = 100 - 100 / (1 + avg_gain / avg_loss)``, reported from the n-th
+  difference on. No losses gives 100; no gains and no losses (a flat market) gives 50.
+- ATR(n): Wilder's smoothing of the true range ``max(h - l, |h - c_prev|, |l - c_prev|)`` (the
+  first bar's true range is ``h - l``), reported from the n-th bar on.
+- Bollinger(n, k): SMA(n) plus/minus k population standard deviations (ddof=0, as in TA-Lib) of
+  the same n closes.
+- Donchian(n): highest high and lowest low of the n bars ending at t, and their midpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+
+def _series(values: Any, name: str) -> pd.Series:
+    arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    return pd.Series(arr, copy=False)
+
+
+def _window(n: Any, name: str = "window") -> int:
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"{name} must be a whole number of bars >= 1, got {n!r}")
+    return int(n)
+
+
+def sma(close: Any, window: int) -> np.ndarray:
+    """Simple moving average of the ``window`` closes ending at each bar."""
+    n = _window(window)
+    return _series(close, "close").rolling(n, min_periods=n).mean().to_numpy()
+
+
+def ema(close: Any, window: int) -> np.ndarray:
+    """Exponential moving average with ``alpha = 2 / (window + 1)``."""
+    n = _window(window)
+    return _series(close, "close").ewm(span=n, adjust=False, min_periods=n).mean().to_numpy()
+
+
+def _wilder(values: pd.Series, n: int) -> pd.Series:
+    return values.ewm(alpha=1.0 / n, adjust=False, min_periods=n).mean()
+
+
+def rsi(close: Any, window: int = 14) -> np.ndarray:
+    """Relative strength index with Wilder's smoothing, 0..100."""
+    n = _window(window)
+    diff = _series(close, "close").diff()
+    avg_gain = _wilder(diff.clip(lower=0.0), n).to_numpy()
+    avg_loss = _wilder((-diff).clip(lower=0.0), n).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    out[(avg_loss == 0) & (avg_gain > 0)] = 100.0
+    out[(avg_loss == 0) & (avg_gain == 0)] = 50.0
+    return out
+
+
+def true_range(high: Any, low: Any, close: Any) -> np.ndarray:
+    """``max(h - l, |h - c_prev|, |l - c_prev|)``; the first bar has no previous close: ``h - l``."""
+    h = _series(high, "high").to_numpy()
+    low_ = _series(low, "low").to_numpy()
+    c = _series(close, "close").to_numpy()
+    if not h.shape == low_.shape == c.shape:
+        raise ValueError("high, low and close must have the same length")
+    prev = np.concatenate(([np.nan], c[:-1]))
+    ranges = np.vstack((h - low_, np.abs(h - prev), np.abs(low_ - prev)))
+    return np.nanmax(ranges, axis=0) if h.size else h.copy()
+
+
+def atr(high: Any, low: Any, close: Any, window: int = 14) -> np.ndarray:
+    """Average true range with Wilder's smoothing."""
+    n = _window(window)
+    return _wilder(pd.Series(true_range(high, low, close)), n).to_numpy()
+
+
+class Bands(NamedTuple):
+    lower: np.ndarray
+    middle: np.ndarray
+    upper: np.ndarray
+
+
+def bollinger_bands(close: Any, window: int = 20, k: float = 2.0) -> Bands:
+    """SMA(window) plus/minus ``k`` population standard deviations of the same closes."""
+    n = _window(window)
+    if not np.isfinite(k) or k <= 0:
+        raise ValueError(f"k must be a positive number of standard deviations, got {k!r}")
+    rolling = _series(close, "close").rolling(n, min_periods=n)
+    middle = rolling.mean().to_numpy()
+    width = k * rolling.std(ddof=0).to_numpy()
+    return Bands(middle - width, middle, middle + width)
+
+
+def donchian_channel(high: Any, low: Any, window: int = 20) -> Bands:
+    """Lowest low, midpoint and highest high of the ``window`` bars ending at each bar."""
+    n = _window(window)
+    upper = _series(high, "high").rolling(n, min_periods=n).max().to_numpy()
+    lower = _series(low, "low").rolling(n, min_periods=n).min().to_numpy()
+    return Bands(lower, (upper + lower) / 2.0, upper)
