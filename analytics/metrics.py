@@ -12,6 +12,7 @@ linear interpolation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any
@@ -90,6 +91,8 @@ def daily_equity(equity: pd.Series) -> pd.Series:
     """
     if not isinstance(equity, pd.Series) or not isinstance(equity.index, pd.DatetimeIndex):
         raise TypeError("daily_equity needs a pandas Series indexed by timestamps")
+    if equity.isna().any():
+        raise ValueError("equity contains NaN")
     if equity.empty:
         return equity.astype(float)
     index = equity.index
@@ -101,9 +104,13 @@ def daily_equity(equity: pd.Series) -> pd.Series:
 
 
 def drawdown_pct(equity: Any) -> np.ndarray:
-    """Drawdown at each point, in percent below the running peak (0 at a new high, -8.5 = 8.5 % down)."""
+    """Drawdown at each point, in percent below the running peak (0 at a new high, -8.5 = 8.5 % down).
+
+    Equity at or below zero is a total loss: -100, never less.
+    """
     rows, one = _as_rows(equity, "equity")
-    dd = (rows / np.maximum.accumulate(rows, axis=1) - 1.0) * 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.clip((rows / np.maximum.accumulate(rows, axis=1) - 1.0) * 100.0, -100.0, 0.0)
     return dd[0] if one else dd
 
 
@@ -205,7 +212,7 @@ def _normal_quantile(p: float) -> float:
     if not 0.0 < p < 1.0:
         raise ValueError("level must be strictly between 0 and 1")
     # METRICS.md fixes z_0.05 to seven decimals; use exactly that for the default level.
-    return -1.6448536 if p == 0.05 else NormalDist().inv_cdf(p)
+    return -1.6448536 if math.isclose(p, 0.05) else NormalDist().inv_cdf(p)
 
 
 def total_return_pct(equity: Any) -> Number | list[Number]:
