@@ -1,0 +1,76 @@
+"""Settings from the environment, one place for every knob.
+
+`Settings.from_env()` reads `os.environ`; tests build `Settings(...)` with their own values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_var_dir() -> Path:
+    return Path(os.environ.get("TRADEBOARD_VAR", PROJECT_ROOT / "var"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where things live
+    DATABASE_URL: str = field(default_factory=lambda: f"sqlite:///{_default_var_dir() / 'tradeboard.db'}")
+    REDIS_URL: str | None = None  # None: `tradeboard run` starts a private redis-server
+    VAR_DIR: str = field(default_factory=lambda: str(_default_var_dir()))
+    SECRET_KEY: str = "dev-only-change-me"
+
+    # cache: TTL tiers in seconds (real-time sections are not cached at all)
+    CACHE_TYPE: str = "RedisCache"  # "NullCache" only when asked for explicitly
+    CACHE_TTL_SHORT: int = 30
+    CACHE_TTL_MEDIUM: int = 300
+    CACHE_TTL_LONG: int = 3600
+    CACHE_LOCK_SECONDS: int = 30  # how long one process may hold a key's compute lock
+    CACHE_WAIT_SECONDS: float = 5.0  # how long others wait for it before computing themselves
+    CACHE_RETRY_SECONDS: float = 2.0  # after a Redis failure, serve from the database this long before retrying
+
+    # metrics conventions (shared/METRICS.md)
+    PERIODS_PER_YEAR: int = 252
+    RISK_FREE_RATE: float = 0.0
+    BENCHMARK_SYMBOL: str = "SPY"
+    VOL_REGIME_LOW_PCT: float = 20.0
+    VOL_REGIME_HIGH_PCT: float = 40.0
+
+    # product
+    FUND_NAME: str = "Tradeboard Fund"
+    MARKET_HOURS_ONLY: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        values = {}
+        for f in fields(cls):
+            raw = os.environ.get(f.name)
+            if raw is not None:
+                values[f.name] = _parse(raw, _PARSERS.get(str(f.type), str), f.name)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def ttl_tiers(self) -> dict[str, int]:
+        return {"short": self.CACHE_TTL_SHORT, "medium": self.CACHE_TTL_MEDIUM, "long": self.CACHE_TTL_LONG}
+
+
+_PARSERS = {"int": int, "float": float, "bool": bool}
+
+
+def _parse(raw: str, kind: type, name: str):
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{name} must be true or false, got {raw!r}")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
