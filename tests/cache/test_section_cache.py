@@ -1,0 +1,199 @@
+"""The section cache against a real redis-server: hits, keys, generations, TTL tiers, single-flight,
+stale-while-refresh, degraded mode with recovery, configuration errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+
+from data_access.cache import CacheNotConfigured, SectionCache, cache_report
+
+
+class Counter:
+    """A computation that counts how often it ran and returns its argument with that count."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.calls = 0
+        self.delay = delay
+        self._lock = threading.Lock()
+
+    def __call__(self, label: str = "x") -> dict:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        time.sleep(self.delay)
+        return {"label": label, "call": call}
+
+
+def fetch(cache: SectionCache, compute: Counter, *args, families=("trades",), tier="medium", force=False, name="section"):
+    return cache.fetch(name, families, tier, args, lambda: compute(*args), force=force)
+
+
+def test_second_read_is_served_from_redis_with_the_first_computation_time(cache):
+    compute = Counter()
+    first = fetch(cache, compute, "30d")
+    second = fetch(cache, compute, "30d")
+    assert (first.cached, second.cached) == (False, True)
+    assert second.value == {"label": "30d", "call": 1} and compute.calls == 1
+    assert abs((second.computed_at - first.computed_at).total_seconds()) < 0.001
+
+
+def test_each_argument_value_has_its_own_key(cache):
+    compute = Counter()
+    fetch(cache, compute, "7d")
+    assert fetch(cache, compute, "30d").value["label"] == "30d"
+    assert compute.calls == 2
+
+
+def test_non_primitive_arguments_are_refused_as_keys(cache):
+    with pytest.raises(TypeError, match="must be primitives"):
+        cache.fetch("section", ("trades",), "short", (pd.DataFrame({"a": [1]}),), lambda: 1)
+
+
+def test_bumping_a_family_invalidates_its_keys_and_leaves_other_families_cached(cache):
+    trades, bars = Counter(), Counter()
+    fetch(cache, trades, "a", families=("trades", "accounts"), name="pnl")
+    fetch(cache, bars, "a", families=("bars",), name="prices")
+    cache.bump("accounts")
+    assert fetch(cache, trades, "a", families=("trades", "accounts"), name="pnl").cached is False
+    assert fetch(cache, bars, "a", families=("bars",), name="prices").cached is True
+    assert (trades.calls, bars.calls) == (2, 1)
+
+
+def test_force_recomputes_a_fresh_value_and_stores_it(cache):
+    compute = Counter()
+    fetch(cache, compute, "x")
+    forced = fetch(cache, compute, "x", force=True)
+    assert forced.cached is False and forced.value["call"] == 2
+    assert fetch(cache, compute, "x").value["call"] == 2
+
+
+def test_realtime_tier_is_never_cached(cache):
+    compute = Counter()
+    fetch(cache, compute, "x", tier="realtime")
+    assert fetch(cache, compute, "x", tier="realtime").cached is False
+    assert compute.calls == 2
+
+
+def test_an_expired_value_is_recomputed_by_the_reader_that_wins_the_lock(cache):
+    compute = Counter()
+    fetch(cache, compute, "x", tier="short")  # fresh for 1 s
+    time.sleep(1.1)
+    again = fetch(cache, compute, "x", tier="short")
+    assert again.cached is False and again.value["call"] == 2
+
+
+def test_an_expired_value_is_served_stale_while_another_process_refreshes_it(cache):
+    compute = Counter()
+    first = fetch(cache, compute, "x", tier="short")
+    time.sleep(1.1)
+    cache.redis.set(f"tb:lock:{first.key}", "someone-else", ex=5)  # another process is refreshing
+    started = time.perf_counter()
+    stale = fetch(cache, compute, "x", tier="short")
+    assert time.perf_counter() - started < 0.05
+    assert stale.cached and stale.stale and stale.value["call"] == 1 and compute.calls == 1
+
+
+def test_fifty_concurrent_misses_on_one_key_compute_once(cache):
+    compute = Counter(delay=0.3)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda _: fetch(cache, compute, "hot"), range(50)))
+    assert compute.calls == 1
+    assert all(r.value == {"label": "hot", "call": 1} for r in results)
+    assert sum(not r.cached for r in results) == 1
+
+
+def test_a_waiter_computes_itself_when_the_lock_holder_never_delivers(cache):
+    cache.wait_seconds = 0.3
+    compute = Counter()
+    key_probe = fetch(cache, Counter(), "probe", name="other")  # learn the key shape
+    key = key_probe.key.replace("s:other:", "s:section:").replace("'probe'", "'x'")
+    cache.redis.set(f"tb:lock:{key}", "crashed-process", ex=10)
+    started = time.perf_counter()
+    result = fetch(cache, compute, "x")
+    assert 0.3 <= time.perf_counter() - started < 1.0
+    assert result.cached is False and compute.calls == 1
+
+
+def test_errors_are_not_cached_and_release_the_lock(cache):
+    def broken():
+        raise RuntimeError("database exploded")
+
+    with pytest.raises(RuntimeError, match="database exploded"):
+        cache.fetch("section", ("trades",), "medium", ("x",), broken)
+    compute = Counter()
+    started = time.perf_counter()
+    assert fetch(cache, compute, "x").value["call"] == 1
+    assert time.perf_counter() - started < 0.2  # no waiting on a leftover lock
+
+
+def test_report_collects_hits_misses_and_the_oldest_value(cache):
+    compute = Counter()
+    fetch(cache, compute, "x", name="overview")
+    with cache_report() as report:
+        fetch(cache, compute, "x", name="overview")
+        fetch(cache, compute, "y", name="accounts")
+        fetch(cache, compute, "z", name="positions", tier="realtime")
+    assert report.hits == ["overview"] and report.misses == ["accounts"]
+    assert report.degraded is False and report.oldest is not None
+
+
+def test_clear_removes_only_matching_sections(cache):
+    compute = Counter()
+    fetch(cache, compute, "x", name="client_overview")
+    fetch(cache, compute, "x", name="strategy_heatmap")
+    assert cache.clear("client_*") == 1
+    assert fetch(cache, compute, "x", name="client_overview").cached is False
+    assert fetch(cache, compute, "x", name="strategy_heatmap").cached is True
+
+
+def test_redis_down_serves_from_the_database_and_caching_resumes_when_it_returns(cache, redis_server):
+    compute = Counter()
+    fetch(cache, compute, "x")
+    redis_server.stop()
+
+    started = time.perf_counter()
+    with cache_report() as report:
+        degraded = fetch(cache, compute, "x")
+    assert time.perf_counter() - started < 1.5  # short socket timeouts: no hang
+    assert degraded.cached is False and degraded.value["call"] == 2
+    assert report.degraded and report.misses == ["section"]
+    assert cache.status()["degraded"] is True
+    # While down, requests skip Redis entirely for retry_seconds.
+    started = time.perf_counter()
+    fetch(cache, compute, "x")
+    assert time.perf_counter() - started < 0.05
+
+    redis_server.start()  # same port, empty: a restarted Redis
+    deadline = time.monotonic() + 10
+    while fetch(cache, compute, "x").cached is False or cache.status()["degraded"]:
+        assert time.monotonic() < deadline, "caching did not resume"
+        time.sleep(0.1)
+    assert cache.status()["degraded"] is False
+
+
+def test_writes_during_an_outage_are_invalidated_on_recovery(cache, redis_server):
+    compute = Counter()
+    fetch(cache, compute, "x")  # cached before the outage, survives it below
+    cache.families.add("trades")
+    cache._went_down(ConnectionError("simulated outage"))  # a write happened while Redis was unreachable
+    cache.bump("trades")
+    time.sleep(0.25)
+    recovered = fetch(cache, compute, "x")  # first call after recovery bumps every family
+    assert recovered.cached is False and recovered.value["call"] == 2
+
+
+def test_refuses_to_run_without_redis_unless_null_cache_is_explicit():
+    with pytest.raises(CacheNotConfigured, match="needs REDIS_URL"):
+        SectionCache().configure(cache_type="RedisCache", redis_url=None, ttl={"short": 1, "medium": 1, "long": 1})
+    with pytest.raises(CacheNotConfigured, match="unknown CACHE_TYPE 'SimpleCache'"):
+        SectionCache().configure(cache_type="SimpleCache", redis_url=None, ttl={"short": 1, "medium": 1, "long": 1})
+    null = SectionCache()
+    null.configure(cache_type="NullCache", redis_url=None, ttl={"short": 1, "medium": 1, "long": 1})
+    compute = Counter()
+    fetch(null, compute, "x")
+    assert fetch(null, compute, "x").cached is False and compute.calls == 2
