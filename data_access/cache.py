@@ -174,12 +174,15 @@ class SectionCache:
         if not families or not self._redis_usable():
             return  # while Redis is down, recovery bumps every family instead
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in self._generation_keys(families):
-                pipe.incr(key)
-            pipe.execute()
+            self._incr_generations(families)
         except redis.RedisError as exc:
-            self._went_down(exc)  # recovery bumps everything, this write included
+            self._went_down(exc)
+
+    def _incr_generations(self, families: tuple[str, ...] | list[str]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._generation_keys(tuple(families)):
+            pipe.incr(key)
+        pipe.execute()
 
     def clear(self, pattern: str = "*") -> int:
         """Delete the cached sections whose key (without the prefix) matches ``pattern``."""
@@ -198,14 +201,17 @@ class SectionCache:
                 self._degraded_since = time.time()
                 log.warning("Redis unavailable, serving dashboards from the database: %s", self._last_error)
 
-    def _came_back(self) -> None:
+    def _recover(self) -> None:
+        """First contact after an outage: invalidate everything, then leave degraded mode."""
+        if self._degraded_since is None:
+            return
+        self._incr_generations(sorted(self.families))  # raises RedisError if Redis is still down
         with self._state_lock:
             if self._degraded_since is None:
                 return
             down_for = time.time() - self._degraded_since
             self._degraded_since = None
         log.warning("Redis is back after %.1f s; caching resumes", down_for)
-        self.bump(*sorted(self.families))
 
     def _redis_usable(self) -> bool:
         return self.enabled and time.monotonic() >= self._down_until
@@ -229,10 +235,9 @@ class SectionCache:
             degraded = self.enabled and tier != "realtime"
         else:
             try:
+                self._recover()
                 result = self._fetch_through_redis(name, families, tier, arg_key, compute, force)
                 degraded = False
-                if self._degraded_since is not None:
-                    self._came_back()
             except redis.RedisError as exc:
                 self._went_down(exc)
                 result, degraded = Cached(compute(), _now(), cached=False), True
