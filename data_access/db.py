@@ -53,3 +53,25 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class _Database:
+    """The process's engine, set once by the app factory or the Celery worker (``configure_database``)."""
+
+    engine: Engine | None = None
+
+
+_database = _Database()
+
+
+def configure_database(url: str, **kwargs) -> Engine:
+    if _database.engine is not None:
+        _database.engine.dispose()
+    _database.engine = make_engine(url, **kwargs)
+    return _database.engine
+
+
+def current_engine() -> Engine:
+    if _database.engine is None:
+        raise RuntimeError("no database configured: call data_access.db.configure_database(url) first")
+    return _database.engine

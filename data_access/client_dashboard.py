@@ -1,0 +1,396 @@
+"""The fund-level client dashboard: one cached function per query, assembled into one document.
+
+A cold build runs six aggregate SQL statements whatever the data size: latest account
+snapshots, per-strategy daily realized PnL, open positions at their latest price, the fund's
+daily equity, the benchmark's closes and the latest signals. Every metric comes from
+``analytics.metrics``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased
+
+from analytics import metrics
+from data_access.cache import cache_report, cached_section
+from data_access.db import current_engine
+from data_access.models import (
+    Account,
+    AccountSnapshot,
+    Bar,
+    ClosedTrade,
+    Position,
+    Signal,
+    Strategy,
+    StrategyStatus,
+)
+
+TIME_RANGES: dict[str, int | None] = {"7d": 7, "30d": 30, "90d": 90, "1y": 365, "all": None}
+DEFAULT_TIME_RANGE = "90d"
+RECENT_SIGNALS = 25
+
+
+class InvalidTimeRange(ValueError):
+    pass
+
+
+def check_time_range(time_range: str) -> str:
+    if time_range not in TIME_RANGES:
+        raise InvalidTimeRange(f"unknown time_range {time_range!r}; valid: {', '.join(TIME_RANGES)}")
+    return time_range
+
+
+def range_start(time_range: str, as_of: dt.date) -> dt.date | None:
+    days = TIME_RANGES[check_time_range(time_range)]
+    return None if days is None else as_of - dt.timedelta(days=days)
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else pd.Timestamp(value).date()
+
+
+def _rows(statement) -> list:
+    with current_engine().connect() as connection:
+        return connection.execute(statement).all()
+
+
+# --------------------------------------------------------------------------- sections (one query each)
+
+
+@cached_section(("accounts",), "short")
+def account_balances(as_of: str) -> list[dict[str, Any]]:
+    """Each account with its latest snapshot on or before ``as_of`` (ISO date)."""
+    latest = (
+        select(func.max(AccountSnapshot.date))
+        .where(AccountSnapshot.account_id == Account.id, AccountSnapshot.date <= dt.date.fromisoformat(as_of))
+        .correlate(Account)
+        .scalar_subquery()
+    )
+    rows = _rows(
+        select(Account.name, Account.broker, Account.net_contributions, AccountSnapshot.date, AccountSnapshot.equity,
+               AccountSnapshot.cash, AccountSnapshot.margin_used, AccountSnapshot.margin_available,
+               AccountSnapshot.unrealized_pnl)
+        .outerjoin(AccountSnapshot, and_(AccountSnapshot.account_id == Account.id, AccountSnapshot.date == latest))
+        .order_by(Account.name)
+    )
+    accounts = []
+    for name, broker, contributions, date, equity, cash, used, available, unrealized in rows:
+        equity = equity or 0.0
+        accounts.append({
+            "account_name": name,
+            "broker": broker,
+            "net_contributions": contributions,
+            "equity": equity,
+            "cash": cash or 0.0,
+            "margin_used": used or 0.0,
+            "margin_available": available or 0.0,
+            "margin_utilization": (used / available * 100.0) if available else None,
+            "unrealized_pnl": unrealized or 0.0,
+            "pnl": equity - contributions,
+            "snapshot_date": date.isoformat() if date else None,
+        })
+    return accounts
+
+
+@cached_section(("trades", "strategies"), "medium")
+def strategy_daily_pnl(time_range: str, as_of: str) -> list[dict[str, Any]]:
+    """Every strategy with its realized PnL, trade and win counts per day of the range."""
+    start = range_start(time_range, dt.date.fromisoformat(as_of))
+    day = func.date(ClosedTrade.closed_at)
+    in_range = ClosedTrade.strategy_id == Strategy.id
+    if start is not None:
+        in_range = and_(in_range, ClosedTrade.closed_at >= dt.datetime.combine(start, dt.time()))
+    rows = _rows(
+        select(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, day,
+               func.sum(ClosedTrade.realized_pnl), func.count(ClosedTrade.id),
+               func.sum(case((ClosedTrade.realized_pnl > 0, 1), else_=0)))
+        .outerjoin(ClosedTrade, in_range)
+        .group_by(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, day)
+        .order_by(Strategy.name, day)
+    )
+    by_strategy: dict[int, dict[str, Any]] = {}
+    for sid, name, allocation, status, date, pnl, trades, wins in rows:
+        entry = by_strategy.setdefault(sid, {"strategy_name": name, "allocation": allocation,
+                                             "status": StrategyStatus(status).value, "days": []})
+        if date is not None:
+            entry["days"].append([_day(date).isoformat(), float(pnl or 0.0), int(trades), int(wins or 0)])
+    return list(by_strategy.values())
+
+
+@cached_section(("positions", "strategies", "bars"), "short")
+def open_positions(as_of: str) -> list[dict[str, Any]]:
+    """Open positions marked at their symbol's latest daily close on or before ``as_of``."""
+    last_time = (
+        select(func.max(Bar.time))
+        .where(Bar.symbol == Position.symbol, Bar.timeframe == "1d",
+               Bar.time < dt.datetime.combine(dt.date.fromisoformat(as_of) + dt.timedelta(days=1), dt.time()))
+        .correlate(Position)
+        .scalar_subquery()
+    )
+    price = aliased(Bar)
+    rows = _rows(
+        select(Strategy.name, Position.symbol, Position.quantity, Position.entry_price, price.close)
+        .join(Strategy, Strategy.id == Position.strategy_id)
+        .outerjoin(price, and_(price.symbol == Position.symbol, price.timeframe == "1d", price.time == last_time))
+        .order_by(Strategy.name, Position.symbol)
+    )
+    positions = []
+    for strategy, symbol, quantity, entry, current in rows:
+        mark = current if current is not None else entry
+        positions.append({
+            "strategy_name": strategy,
+            "symbol": symbol,
+            "quantity": quantity,
+            "entry_price": entry,
+            "current_price": mark,
+            # signed quantity: (price - entry) * qty for longs, (entry - price) * |qty| for shorts
+            "unrealized_pnl": (mark - entry) * quantity,
+        })
+    return positions
+
+
+@cached_section(("accounts",), "medium")
+def fund_equity(time_range: str, as_of: str) -> list[list[Any]]:
+    """The fund's equity per calendar day: each account's snapshots carried forward, summed."""
+    as_of_day = dt.date.fromisoformat(as_of)
+    start = range_start(time_range, as_of_day)
+    query = select(AccountSnapshot.date, AccountSnapshot.account_id, AccountSnapshot.equity).where(
+        AccountSnapshot.date <= as_of_day
+    )
+    if start is not None:
+        # one more week back, so every account has a value to carry into the first day
+        query = query.where(AccountSnapshot.date >= start - dt.timedelta(days=7))
+    rows = _rows(query.order_by(AccountSnapshot.date))
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows, columns=["date", "account", "equity"])
+    frame["date"] = pd.to_datetime(frame["date"].map(_day))
+    wide = frame.pivot_table(index="date", columns="account", values="equity", aggfunc="last")
+    days = pd.date_range(wide.index[0], pd.Timestamp(as_of_day), freq="D")
+    total = wide.reindex(days).ffill().sum(axis=1, min_count=1).dropna()
+    if start is not None:
+        total = total[total.index >= pd.Timestamp(start)]
+    return [[d.date().isoformat(), float(v)] for d, v in total.items()]
+
+
+@cached_section(("bars",), "long")
+def benchmark_closes(symbol: str, time_range: str, as_of: str) -> list[list[Any]]:
+    """The benchmark's daily closes over the range (and the one before it, for the first return)."""
+    as_of_day = dt.date.fromisoformat(as_of)
+    start = range_start(time_range, as_of_day)
+    query = select(Bar.time, Bar.close).where(
+        Bar.symbol == symbol, Bar.timeframe == "1d",
+        Bar.time < dt.datetime.combine(as_of_day + dt.timedelta(days=1), dt.time()),
+    )
+    if start is not None:
+        query = query.where(Bar.time >= dt.datetime.combine(start - dt.timedelta(days=7), dt.time()))
+    return [[_day(t).isoformat(), float(c)] for t, c in _rows(query.order_by(Bar.time))]
+
+
+@cached_section(("signals",), "short")
+def recent_signals(limit: int) -> list[dict[str, Any]]:
+    rows = _rows(
+        select(Signal.signal_id, Strategy.name, Signal.symbol, Signal.side, Signal.quantity, Signal.status,
+               Signal.received_at, Signal.filled_at, Signal.reject_reason)
+        .join(Strategy, Strategy.id == Signal.strategy_id)
+        .order_by(Signal.received_at.desc(), Signal.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "signal_id": sid,
+            "strategy_name": strategy,
+            "symbol": symbol,
+            "side": getattr(side, "value", side),
+            "quantity": quantity,
+            "status": getattr(status, "value", status),
+            "received_at": _iso(received),
+            "filled_at": _iso(filled) if filled else None,
+            "reject_reason": reason,
+        }
+        for sid, strategy, symbol, side, quantity, status, received, filled, reason in rows
+    ]
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+# --------------------------------------------------------------------------- assembly (pure)
+
+
+def overview(accounts: list[dict], strategies: list[dict], positions: list[dict]) -> dict[str, Any]:
+    aum = sum(a["net_contributions"] for a in accounts)
+    equity = sum(a["equity"] for a in accounts)
+    used = sum(a["margin_used"] for a in accounts)
+    available = sum(a["margin_available"] for a in accounts)
+    return {
+        "total_aum": aum,
+        "total_equity": equity,
+        "total_pnl": equity - aum,
+        "total_pnl_pct": (equity - aum) / aum * 100.0 if aum else None,
+        "margin_utilization": used / available * 100.0 if available else None,
+        "margin_used": used,
+        "cash": sum(a["cash"] for a in accounts),
+        "unrealized_pnl": sum(a["unrealized_pnl"] for a in accounts),
+        "number_of_strategies": sum(1 for s in strategies if s["status"] == StrategyStatus.ACTIVE.value),
+        "open_positions": len(positions),
+    }
+
+
+def strategy_performance(strategies: list[dict], positions: list[dict], total_aum: float,
+                         time_range: str, as_of: str, periods_per_year: float, risk_free: float) -> list[dict]:
+    """Per strategy: realized PnL in the range + unrealized now, win rate, trades, and the Sharpe of
+    its daily equity (allocated capital plus cumulative realized PnL, calendar days)."""
+    unrealized: dict[str, float] = defaultdict(float)
+    for p in positions:
+        unrealized[p["strategy_name"]] += p["unrealized_pnl"]
+    as_of_day = pd.Timestamp(as_of)
+    start = range_start(time_range, as_of_day.date())
+    out = []
+    for s in strategies:
+        days = s["days"]
+        realized = sum(d[1] for d in days)
+        trades = sum(d[2] for d in days)
+        wins = sum(d[3] for d in days)
+        capital = s["allocation"] * total_aum
+        pnl = realized + unrealized[s["strategy_name"]]
+        sharpe = None
+        if capital > 0 and days:
+            first = pd.Timestamp(start) if start is not None else pd.Timestamp(days[0][0]) - pd.Timedelta(days=1)
+            daily = pd.Series({pd.Timestamp(d[0]): d[1] for d in days}).reindex(
+                pd.date_range(first, as_of_day, freq="D"), fill_value=0.0)
+            equity_curve = capital + daily.cumsum().to_numpy()
+            if (equity_curve > 0).all():
+                sharpe = metrics.sharpe_ratio(metrics.returns(np.r_[capital, equity_curve]), risk_free, periods_per_year)
+        out.append({
+            "strategy_name": s["strategy_name"],
+            "status": s["status"],
+            "allocation": s["allocation"],
+            "pnl": pnl,
+            "realized_pnl": realized,
+            "unrealized_pnl": unrealized[s["strategy_name"]],
+            "pnl_pct": pnl / capital * 100.0 if capital else None,
+            "win_rate": wins / trades * 100.0 if trades else None,
+            "number_of_trades": trades,
+            "sharpe_ratio": sharpe,
+        })
+    return out
+
+
+def risk_and_curves(equity_points: list[list], benchmark_points: list[list], periods_per_year: float,
+                    risk_free: float) -> dict[str, Any]:
+    if not equity_points:
+        empty = dict.fromkeys(("max_drawdown", "var_95", "var_95_parametric", "cvar_95", "var_95_pct",
+                               "cvar_95_pct", "portfolio_beta", "volatility", "sharpe_ratio", "sortino_ratio"))
+        return {"risk_metrics": empty, "equity_curve": [], "daily_returns": []}
+    dates = [d for d, _ in equity_points]
+    equity = np.array([v for _, v in equity_points], dtype=float)
+    summary = metrics.performance_summary(equity, risk_free, periods_per_year)
+    latest = float(equity[-1])
+    period_returns = metrics.returns(equity) if equity.size > 1 else np.array([])
+    fund_returns = pd.Series(period_returns, index=pd.to_datetime(dates[1:]))
+    beta = None
+    if len(benchmark_points) > 1:
+        closes = pd.Series([c for _, c in benchmark_points], index=pd.to_datetime([d for d, _ in benchmark_points]))
+        beta = metrics.beta(fund_returns, closes.pct_change().dropna())
+
+    def money(fraction):
+        return None if fraction is None else fraction * latest
+
+    drawdowns = metrics.drawdown_pct(equity)
+    return {
+        "risk_metrics": {
+            "max_drawdown": summary["max_drawdown_pct"],
+            "var_95": money(summary["var_95"]),
+            "var_95_parametric": money(summary["var_95_parametric"]),
+            "cvar_95": money(summary["cvar_95"]),
+            "var_95_pct": None if summary["var_95"] is None else summary["var_95"] * 100.0,
+            "cvar_95_pct": None if summary["cvar_95"] is None else summary["cvar_95"] * 100.0,
+            "portfolio_beta": beta,
+            "volatility": summary["volatility_pct"],
+            "sharpe_ratio": summary["sharpe_ratio"],
+            "sortino_ratio": summary["sortino_ratio"],
+        },
+        "equity_curve": [{"date": d, "equity": float(e), "drawdown_pct": float(dd)}
+                         for d, e, dd in zip(dates, equity.tolist(), drawdowns.tolist())],
+        "daily_returns": [{"date": d, "return_pct": r * 100.0} for d, r in zip(dates[1:], period_returns.tolist())],
+    }
+
+
+# --------------------------------------------------------------------------- the whole dashboard
+
+SECTIONS = ("accounts", "strategy_performance", "positions", "equity", "recent_signals")
+
+
+def client_dashboard(
+    time_range: str = DEFAULT_TIME_RANGE,
+    *,
+    as_of: dt.date | None = None,
+    force: bool = False,
+    fund_name: str = "Tradeboard Fund",
+    benchmark: str = "SPY",
+    periods_per_year: float = 252,
+    risk_free: float = 0.0,
+) -> dict[str, Any]:
+    """The client dashboard document. A section whose data fails is null with its error in
+    ``errors``; the others are still built."""
+    check_time_range(time_range)
+    started = time.perf_counter()
+    as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    errors: dict[str, str] = {}
+    freshness: dict[str, dict[str, Any]] = {}
+
+    def read(section: str, fn, *args):
+        try:
+            result = fn.fetch(*args, force=force)
+        except Exception as exc:  # one panel's failure must not take the page down
+            errors[section] = f"{type(exc).__name__}: {exc}"
+            return None
+        previous = freshness.get(section)
+        if previous is None or result.computed_at.isoformat() < previous["computed_at"]:
+            freshness[section] = {"computed_at": result.computed_at.isoformat(), "cached": result.cached,
+                                  "stale": result.stale}
+        return result.value
+
+    with cache_report() as report:
+        accounts = read("accounts", account_balances, as_of_day)
+        strategies = read("strategy_performance", strategy_daily_pnl, time_range, as_of_day)
+        positions = read("positions", open_positions, as_of_day)
+        equity_points = read("equity", fund_equity, time_range, as_of_day)
+        benchmark_points = read("equity", benchmark_closes, benchmark, time_range, as_of_day)
+        signals = read("recent_signals", recent_signals, RECENT_SIGNALS)
+
+    doc: dict[str, Any] = {"fund_name": fund_name, "as_of_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                           "time_range": time_range}
+    doc["overview"] = overview(accounts, strategies, positions) if None not in (accounts, strategies, positions) else None
+    doc["accounts"] = accounts
+    total_aum = doc["overview"]["total_aum"] if doc["overview"] else sum(a["net_contributions"] for a in accounts or [])
+    doc["strategy_performance"] = (
+        strategy_performance(strategies, positions or [], total_aum, time_range, as_of_day, periods_per_year, risk_free)
+        if strategies is not None else None
+    )
+    doc["positions"] = positions
+    curves = (risk_and_curves(equity_points, benchmark_points or [], periods_per_year, risk_free)
+              if equity_points is not None else {"risk_metrics": None, "equity_curve": None, "daily_returns": None})
+    doc.update(curves)
+    doc["recent_signals"] = signals
+    doc["sections"] = freshness
+    if errors:
+        doc["errors"] = errors
+    doc["metadata"] = {
+        "response_time_ms": round((time.perf_counter() - started) * 1000.0, 2),
+        "cache_hits": report.hits,
+        "cache_misses": report.misses,
+        "computed_at": report.oldest.isoformat() if report.oldest else None,
+        "cached": not report.misses and bool(report.hits),
+        "degraded": report.degraded,
+    }
+    return doc
