@@ -1,0 +1,99 @@
+"""Schema migrations, programmatically: ``upgrade(url)`` is ``alembic upgrade head`` from any cwd.
+
+The Alembic scripts live in ``migrations/`` next to this package (``alembic.ini`` at the project
+root). On the command line::
+
+    alembic upgrade head                              # DATABASE_URL, else Settings().DATABASE_URL
+    alembic -x url=sqlite:///var/other.db upgrade head
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, func, inspect, select
+
+from data_access.db import make_engine
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+SCRIPT_LOCATION = PROJECT_ROOT / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config pointing at our scripts, whatever the current directory.
+
+    ``url`` travels in ``config.attributes`` (not the ini), so passwords with ``%`` need no escaping.
+    """
+    if ALEMBIC_INI.exists():
+        config = Config(str(ALEMBIC_INI))
+    else:  # installed without the ini: the scripts are all we need
+        config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    # Leave the host application's logging alone when called from code.
+    config.attributes["skip_logging_config"] = True
+    if url is not None:
+        config.attributes["url"] = url
+    return config
+
+
+def _run(url: str, action, *args) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            action(config, *args)
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` (the latest by default). Idempotent."""
+    _run(url, command.upgrade, revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    """Take the database at ``url`` down to ``revision`` (``base``: no tables at all)."""
+    _run(url, command.downgrade, revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def is_empty(url: str) -> bool:
+    """True when the database has no accounts and no users (or no tables yet): time to seed."""
+    engine = make_engine(url)
+    try:
+        return _is_empty(engine)
+    finally:
+        engine.dispose()
+
+
+def _is_empty(engine: Engine) -> bool:
+    from data_access.models import Account, User
+
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        for model in (Account, User):
+            if model.__tablename__ in tables:
+                if connection.execute(select(func.count()).select_from(model.__table__)).scalar_one():
+                    return False
+    return True

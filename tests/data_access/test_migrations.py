@@ -1,0 +1,113 @@
+"""The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, insert
+
+import data_access.models as models
+from data_access import migrate
+from data_access.db import Base, make_engine
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MODEL_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+def schema_differences(url: str) -> list:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_builds_a_schema_identical_to_the_models(db_url):
+    migrate.upgrade(db_url)
+
+    assert schema_differences(db_url) == []
+    assert table_names(db_url) == MODEL_TABLES | {"alembic_version"}
+    assert migrate.current_revision(db_url) == migrate.head_revision()
+
+
+def test_upgrade_twice_is_a_no_op(db_url):
+    migrate.upgrade(db_url)
+    migrate.upgrade(db_url)
+
+    assert migrate.current_revision(db_url) == migrate.head_revision()
+    assert schema_differences(db_url) == []
+
+
+def test_downgrade_to_base_removes_every_table(db_url):
+    migrate.upgrade(db_url)
+    migrate.downgrade(db_url, "base")
+
+    assert table_names(db_url) & MODEL_TABLES == set()
+    assert migrate.current_revision(db_url) is None
+    migrate.upgrade(db_url)  # and back up again
+    assert schema_differences(db_url) == []
+
+
+def test_upgrade_works_from_any_working_directory(sqlite_url, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    migrate.upgrade(sqlite_url)
+
+    assert schema_differences(sqlite_url) == []
+
+
+def test_is_empty_until_a_user_or_account_exists(sqlite_url):
+    assert migrate.is_empty(sqlite_url)  # no tables at all yet
+    migrate.upgrade(sqlite_url)
+    assert migrate.is_empty(sqlite_url)
+
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(insert(models.Account), [{"name": "IBKR Main", "broker": "IBKR", "net_contributions": 1.0, "currency": "USD"}])
+    engine.dispose()
+    assert not migrate.is_empty(sqlite_url)
+
+
+def _alembic_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(PROJECT_ROOT / "alembic.ini"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_alembic_command_line_takes_the_url_from_x_then_database_url(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    from_x = tmp_path / "from_x.db"
+    result = _alembic_cli("-x", f"url=sqlite:///{from_x}", "upgrade", "head", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert schema_differences(f"sqlite:///{from_x}") == []
+
+    from_env = tmp_path / "from_env.db"
+    result = _alembic_cli("upgrade", "head", env={**env, "DATABASE_URL": f"sqlite:///{from_env}"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert schema_differences(f"sqlite:///{from_env}") == []
