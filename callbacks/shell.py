@@ -1,0 +1,100 @@
+"""Callbacks of the app shell (navbar, theme) and of the home page's status strip."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import Input, Output, State, html
+
+from layouts import home_ids, shell_ids
+
+# One callback owns both the switch and the store (a circular callback within one callback is
+# allowed): on load the remembered theme (or the OS preference) sets the switch; a click on the
+# switch sets the store. Either way <html data-bs-theme> follows.
+THEME_JS = """
+function(switchOn, stored) {
+    var ctx = window.dash_clientside.callback_context;
+    var fromSwitch = ctx.triggered && ctx.triggered.some(function (t) {
+        return t.prop_id === '%(switch)s.value';
+    });
+    var theme;
+    if (fromSwitch) {
+        theme = switchOn ? 'dark' : 'light';
+    } else if (stored === 'dark' || stored === 'light') {
+        theme = stored;
+    } else {
+        theme = (window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches) ? 'dark' : 'light';
+    }
+    document.documentElement.setAttribute('data-bs-theme', theme);
+    return [theme, theme === 'dark'];
+}
+""" % {"switch": shell_ids.THEME_SWITCH}
+
+# The collapsed (phone) menu opens with the toggler and closes after navigating.
+NAVBAR_JS = """
+function(nClicks, pathname, isOpen) {
+    var ctx = window.dash_clientside.callback_context;
+    var fromToggler = ctx.triggered && ctx.triggered.some(function (t) {
+        return t.prop_id === '%(toggler)s.n_clicks';
+    });
+    return fromToggler ? !isOpen : false;
+}
+""" % {"toggler": shell_ids.NAVBAR_TOGGLER}
+
+_COLORS = {True: "success", False: "danger"}
+
+
+def _pill(label: str, ok: bool, detail: str, warn: bool = False) -> dbc.Badge:
+    color = "warning" if warn and not ok else _COLORS[ok]
+    mark = "\u25cf"
+    return dbc.Badge(
+        [html.Span(mark, className="me-1", **{"aria-hidden": "true"}), f"{label}: {detail}"],
+        color=color,
+        text_color="dark" if color == "warning" else None,
+        class_name="tb-status-pill fw-normal",
+        title=f"{label} {'ok' if ok else 'down'}",
+    )
+
+
+def status_pills(report: dict) -> list:
+    """The status strip's content from a health report (app.api.health_report)."""
+    db, rd, wk = report["database"], report["redis"], report["workers"]
+    overall = report["status"]
+    pills = [
+        dbc.Badge(overall, color={"healthy": "success", "degraded": "warning", "unhealthy": "danger"}[overall],
+                  text_color="dark" if overall == "degraded" else None, class_name="tb-status-pill text-uppercase",
+                  id="home-status-overall"),
+        _pill("Database", db["ok"], f"{db['dialect']} {db['latency_ms']:.1f} ms" if db["ok"] else "down"),
+        _pill("Redis", rd["ok"], f"{rd['latency_ms']:.1f} ms" if rd["ok"] else "down", warn=True),
+    ]
+    if wk["ok"]:
+        detail = f"{wk['count']} · seen {wk['last_seen_seconds_ago']:.0f} s ago"
+    else:
+        detail = "none running"
+    pills.append(_pill("Workers", wk["ok"], detail, warn=True))
+    return pills
+
+
+def register(app: dash.Dash) -> None:
+    app.clientside_callback(
+        THEME_JS,
+        Output(shell_ids.THEME_STORE, "data"),
+        Output(shell_ids.THEME_SWITCH, "value"),
+        Input(shell_ids.THEME_SWITCH, "value"),
+        Input(shell_ids.THEME_STORE, "data"),
+    )
+
+    app.clientside_callback(
+        NAVBAR_JS,
+        Output(shell_ids.NAVBAR_COLLAPSE, "is_open"),
+        Input(shell_ids.NAVBAR_TOGGLER, "n_clicks"),
+        Input(shell_ids.LOCATION, "pathname"),
+        State(shell_ids.NAVBAR_COLLAPSE, "is_open"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(Output(home_ids.STATUS, "children"), Input(home_ids.STATUS_TICK, "n_intervals"))
+    def refresh_status(_n):
+        report, _status = flask.current_app.extensions["tradeboard"].health()
+        return status_pills(report)

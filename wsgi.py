@@ -1,0 +1,20 @@
+"""WSGI entry point: ``gunicorn wsgi:server`` (configured from the environment).
+
+``python wsgi.py [HOST] [PORT]`` runs Dash's debug server with reload (what ``tradeboard run --dev``
+starts).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from app import create_app
+from app.config import Settings
+
+app = create_app(Settings.from_env())
+server = app.server
+
+if __name__ == "__main__":
+    host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 8050
+    app.run(host=host, port=port, debug=True, use_reloader=True)
