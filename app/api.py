@@ -121,6 +121,16 @@ def health():
     return json_response(report, status, headers={"Cache-Control": "no-store"})
 
 
+def _api_catch_all():
+    """before_request: Dash's catch-all page route would answer unknown /api/ paths with its HTML index."""
+    if not flask.request.path.startswith("/api/"):
+        return None
+    rule = flask.request.url_rule
+    if rule is None or "<path:" in rule.rule or rule.rule == "/":
+        return json_error(404, "not_found", f"No endpoint at {flask.request.path}.")
+    return None
+
+
 def _api_not_found(error):
     if flask.request.path.startswith("/api/"):
         return json_error(404, "not_found", f"No endpoint at {flask.request.path}.")
@@ -135,5 +145,6 @@ def _api_method_not_allowed(error):
 
 def init_app(server: flask.Flask) -> None:
     server.register_blueprint(bp)
+    server.before_request(_api_catch_all)
     server.register_error_handler(404, _api_not_found)
     server.register_error_handler(405, _api_method_not_allowed)

