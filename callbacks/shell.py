@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dash
-import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, html
 
@@ -42,18 +41,25 @@ function(nClicks, pathname, isOpen) {
 }
 """ % {"toggler": shell_ids.NAVBAR_TOGGLER}
 
-_COLORS = {True: "success", False: "danger"}
+_OVERALL = {"healthy": "success", "degraded": "warning", "unhealthy": "danger"}
 
 
-def _pill(label: str, ok: bool, detail: str, warn: bool = False) -> dbc.Badge:
-    color = "warning" if warn and not ok else _COLORS[ok]
-    mark = "\u25cf"
-    return dbc.Badge(
-        [html.Span(mark, className="me-1", **{"aria-hidden": "true"}), f"{label}: {detail}"],
-        color=color,
-        text_color="dark" if color == "warning" else None,
-        class_name="tb-status-pill fw-normal",
-        title=f"{label} {'ok' if ok else 'down'}",
+def _badge(children, color: str, extra: str = "", **kwargs) -> html.Span:
+    # Bootstrap 5.3's subtle colours: readable in the light and the dark theme alike.
+    return html.Span(
+        children,
+        className=f"badge border bg-{color}-subtle text-{color}-emphasis border-{color}-subtle tb-status-pill {extra}",
+        **kwargs,
+    )
+
+
+def _pill(label: str, ok: bool, detail: str, warn: bool = False) -> html.Span:
+    color = "success" if ok else ("warning" if warn else "danger")
+    return _badge(
+        [html.Span("\u25cf", className="me-1", **{"aria-hidden": "true"}), f"{label}: {detail}"],
+        color,
+        "fw-normal",
+        title=f"{label}: {'ok' if ok else 'down'}",
     )
 
 
@@ -62,9 +68,7 @@ def status_pills(report: dict) -> list:
     db, rd, wk = report["database"], report["redis"], report["workers"]
     overall = report["status"]
     pills = [
-        dbc.Badge(overall, color={"healthy": "success", "degraded": "warning", "unhealthy": "danger"}[overall],
-                  text_color="dark" if overall == "degraded" else None, class_name="tb-status-pill text-uppercase",
-                  id="home-status-overall"),
+        _badge(overall, _OVERALL[overall], "text-uppercase fw-semibold", id="home-status-overall"),
         _pill("Database", db["ok"], f"{db['dialect']} {db['latency_ms']:.1f} ms" if db["ok"] else "down"),
         _pill("Redis", rd["ok"], f"{rd['latency_ms']:.1f} ms" if rd["ok"] else "down", warn=True),
     ]

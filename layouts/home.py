@@ -46,7 +46,7 @@ def dashboard_cards() -> list:
 
 
 def status_placeholder() -> list:
-    return [dbc.Badge("checking…", color="secondary", class_name="tb-status-pill")]
+    return [html.Span("checking…", className="badge border bg-secondary-subtle text-secondary-emphasis tb-status-pill")]
 
 
 def layout(**_kwargs):
