@@ -102,3 +102,22 @@ def test_a_real_worker_is_seen_through_its_heartbeat(app, app_settings, redis_cl
                 worker.wait(5)
     assert worker.returncode == 0
     assert redis_client.get(key) is None  # a clean shutdown removes its heartbeat
+
+
+def test_health_and_sign_in_work_on_postgresql(pg_url, redis_url, redis_client, tmp_path, login, users):
+    from sqlalchemy import create_engine
+
+    from app.config import Settings
+    from data_access.db import Base
+
+    settings = Settings(DATABASE_URL=pg_url, REDIS_URL=redis_url, VAR_DIR=str(tmp_path), SECRET_KEY="pg-test-key")
+    engine = create_engine(pg_url)
+    Base.metadata.drop_all(engine)  # the session's database may hold tables from another test
+    engine.dispose()
+    dash_app = build_app(settings)
+    client = dash_app.server.test_client()
+    body = client.get("/api/v1/health").get_json()
+    assert body["database"]["ok"] is True and body["database"]["dialect"] == "postgresql"
+    assert login(client, "admin", users["admin"]).status_code == 303
+    assert client.get("/_dash-layout").status_code == 200
+    dash_app.server.extensions["tradeboard"].engine.dispose()
