@@ -307,7 +307,8 @@ def run(host: str, port: int, dev: bool, web_workers: int) -> None:
         if admin_password:
             _echo(f"  password: {admin_password}")
         else:
-            _echo(f"  (existing admin; to set a new password: tradeboard create-user {admin} --role admin --reset-password)")
+            _echo(f"  (existing admin; to set a new password, with this same DATABASE_URL / TRADEBOARD_VAR: "
+                  f"tradeboard create-user {admin} --role admin --reset-password)")
         _echo(f"  logs: {log_dir}")
         _echo("  Press Ctrl-C to stop.")
         _echo("")
