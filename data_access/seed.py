@@ -33,7 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,8 +78,9 @@ class Scale:
 SCALES: dict[str, Scale] = {
     "demo": Scale("demo", round_trips=1_700, trade_ideas=1_700, backtest_runs=400, backtest_windows=(252, 378, 504),
                   backtest_symbols=("SPY", "QQQ", "AAPL", "NVDA", "TSLA", "BTCUSD"), paper_closed=400, paper_open=24),
-    "large": Scale("large", round_trips=500_000, trade_ideas=8_000, backtest_runs=10_200, backtest_windows=(126, 189, 252),
-                   backtest_symbols=None, paper_closed=20_000, paper_open=60, chunk=50_000),
+    "large": Scale("large", round_trips=500_000, trade_ideas=8_000, backtest_runs=10_200,
+                   backtest_windows=(126, 189, 252), backtest_symbols=None, paper_closed=20_000, paper_open=60,
+                   chunk=50_000),
 }
 
 YEARS = 3
@@ -105,6 +106,15 @@ SYMBOLS: tuple[tuple[str, float, float, float, float, float, int], ...] = (
     ("ETHUSD", 1_850.0, 0.70, 0.40, 0.33, 400e3, 3),
 )
 SYMBOL_INDEX = {s[0]: i for i, s in enumerate(SYMBOLS)}
+MARKET_PROXY = "SPY"  # the symbol that is the market factor itself (correlation 1)
+
+
+def symbol_names(settings: Settings) -> np.ndarray:
+    """The symbols as written: the market proxy takes the benchmark's name when that is another one."""
+    names = np.array([s[0] for s in SYMBOLS], dtype=object)
+    if settings.BENCHMARK_SYMBOL not in SYMBOL_INDEX:
+        names[SYMBOL_INDEX[MARKET_PROXY]] = settings.BENCHMARK_SYMBOL
+    return names
 
 # Hidden regimes: calm, normal, turbulent. Persistent states; turbulence is rarer and shorter.
 REGIME_TRANSITIONS = np.array([
@@ -456,7 +466,8 @@ def _strategy_book(rng: np.random.Generator, market: Market, s: int, p: Strategy
     u_qty = _units(notional * vol_scale[u_sym] * np.exp(0.35 * rng.standard_normal(u_sym.size))
                    / market.close[u_sym, u_day], u_sym)
     reasons = np.array(p.reasons, dtype=float)
-    u_reason = np.where(u_status == REJECTED, rng.choice(len(REJECT_REASONS), u_sym.size, p=reasons / reasons.sum()), -1)
+    reason = rng.choice(len(REJECT_REASONS), u_sym.size, p=reasons / reasons.sum())
+    u_reason = np.where(u_status == REJECTED, reason, -1)
 
     n_sig = n_filled + u_sym.size
     lot_entry = np.concatenate([np.arange(n_trips), 2 * n_trips + np.arange(n_open)])
@@ -612,10 +623,10 @@ class RunPlan:
     failed: str | None
 
 
-def plan_backtests(rng: np.random.Generator, market: Market, scale: Scale, now: dt.datetime) -> list[RunPlan]:
+def plan_backtests(rng: np.random.Generator, market: Market, scale: Scale, now: dt.datetime,
+                   names: np.ndarray) -> list[RunPlan]:
     configs = [(kind, params) for kind, grid in BACKTEST_GRIDS.items() for params in bt.parameter_grid(kind, grid)[0]]
-    names = scale.backtest_symbols or tuple(s[0] for s in SYMBOLS)
-    symbols = [SYMBOL_INDEX[name] for name in names]
+    symbols = [SYMBOL_INDEX[name] for name in scale.backtest_symbols or SYMBOL_INDEX]
     pairs = [(c, s) for c in range(len(configs)) for s in symbols]
     n = scale.backtest_runs
     order = np.concatenate([rng.permutation(len(pairs)) for _ in range(-(-n // len(pairs)))])[:n]
@@ -638,7 +649,7 @@ def plan_backtests(rng: np.random.Generator, market: Market, scale: Scale, now: 
         start = end - int(length[i]) + 1
         message = None
         if failed[i]:
-            message = BACKTEST_ERRORS[error[i]].format(symbol=SYMBOLS[symbol][0], start=market.days[start].date(),
+            message = BACKTEST_ERRORS[error[i]].format(symbol=names[symbol], start=market.days[start].date(),
                                                        end=market.days[end].date())
         plans.append(RunPlan(kind, params, symbol, start, end, int(completed[i] - duration[i]), int(completed[i]),
                              message))
@@ -678,7 +689,8 @@ def simulate_paper(rng: np.random.Generator, market: Market, scale: Scale, last_
     entry_day = np.where(is_open, last_signal_day - rng.integers(0, 10, n), rng.integers(first, last_signal_day + 1, n))
     exit_day = np.minimum(entry_day + rng.geometric(0.35, n) - 1, last_signal_day)
     entry_off = rng.uniform(0, 3 * 3600, n)
-    exit_off = np.where(exit_day == entry_day, rng.uniform(3.25 * 3600, SESSION_SECONDS, n), rng.uniform(0, SESSION_SECONDS, n))
+    exit_off = np.where(exit_day == entry_day, rng.uniform(3.25 * 3600, SESSION_SECONDS, n),
+                        rng.uniform(0, SESSION_SECONDS, n))
     entry_px = _in_range(rng, market, symbol, entry_day)
     exit_px = _in_range(rng, market, symbol, exit_day)
     edge = np.array([PAPER_SOURCES[s][1] for s in source.tolist()])
@@ -687,13 +699,16 @@ def simulate_paper(rng: np.random.Generator, market: Market, scale: Scale, last_
     direction = np.where(rng.random(n) < edge, move, -move)
     direction = np.where(is_open, rng.choice([-1, 1], n, p=[0.3, 0.7]), direction)
     cash = np.array([a[1] for a in PAPER_ACCOUNTS])[account]
-    qty = _units(cash * rng.uniform(0.03, 0.12, n) / entry_px, symbol)
+    # 3-12 % of the account per trade when ~10 trades are open at a time; smaller when more are
+    concurrent = (exit_day - entry_day + 0.5)[~is_open].sum() / 120.0 / len(PAPER_ACCOUNTS)
+    qty = _units(cash * rng.uniform(0.03, 0.12, n) * min(1.0, 10.0 / max(concurrent, 1e-9)) / entry_px, symbol)
     pnl = np.round(direction * qty * (exit_px - entry_px), 2)
     opened = market.session_open_us[entry_day] + np.round(entry_off * US).astype(np.int64)
     closed = market.session_open_us[exit_day] + np.round(exit_off * US).astype(np.int64)
     # cash: starting cash + realized PnL, less what the open longs cost, plus what the open shorts raised
     flows = np.where(is_open, -direction * qty * entry_px, pnl)
-    account_cash = np.round(np.array([a[1] for a in PAPER_ACCOUNTS]) + np.bincount(account, weights=flows, minlength=2), 2)
+    starting = np.array([a[1] for a in PAPER_ACCOUNTS])
+    account_cash = np.round(starting + np.bincount(account, weights=flows, minlength=starting.size), 2)
     return {
         "source": source, "account": account, "symbol": symbol, "is_open": is_open, "direction": direction,
         "qty": qty, "entry_px": entry_px, "exit_px": exit_px, "pnl": pnl, "opened": opened, "closed": closed,
@@ -758,7 +773,8 @@ class _Writer:
             rows = list(zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in part)))
             if self.dialect == "sqlite":
                 cursor = self.raw.cursor()
-                cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})', rows)
+                marks = ", ".join("?" * len(names))
+                cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
                 cursor.close()
             elif self.psycopg2:
                 from psycopg2.extras import execute_values
@@ -870,6 +886,15 @@ def _seed(conn: Connection, spec: Scale, seed_value: int, now: dt.datetime, sett
           progress: bool) -> dict[str, int]:
     from tqdm.auto import tqdm
 
+    bar = tqdm(total=None, unit="rows", unit_scale=True, disable=not progress, desc="generating data", leave=True)
+    try:
+        return _generate_and_write(conn, spec, seed_value, now, settings, bar)
+    finally:
+        bar.close()
+
+
+def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.datetime, settings: Settings,
+                        bar) -> dict[str, int]:
     streams = np.random.SeedSequence(seed_value).spawn(6)
     rng_market, rng_book, rng_users, rng_backtests, rng_paper, _spare = (np.random.default_rng(s) for s in streams)
 
@@ -880,183 +905,182 @@ def _seed(conn: Connection, spec: Scale, seed_value: int, now: dt.datetime, sett
     book = simulate_book(rng_book, market, spec, last_signal_day)
     snapshots = account_snapshots(market, book)
     paper = simulate_paper(rng_paper, market, spec, last_signal_day)
-    plans = plan_backtests(rng_backtests, market, spec, now)
+    names = symbol_names(settings)
+    plans = plan_backtests(rng_backtests, market, spec, now, names)
 
     n_strategies, n_accounts = len(STRATEGIES), len(ACCOUNTS)
-    n_closed = int((book.lot_exit_signal >= 0).sum())
     planned = (market.n * len(SYMBOLS) + book.sig_strategy.size + book.exe_signal.size + book.lot_strategy.size
                + n_accounts * (market.n + 1) + len(plans) + paper["source"].size + len(PAPER_ACCOUNTS)
                + 2 * len(DEVELOPERS) + n_strategies)
-    bar = tqdm(total=planned, unit="rows", unit_scale=True, disable=not progress, desc="seeding", leave=True)
-    try:
-        w = _Writer(conn, spec.chunk, bar)
-        day_us = days.to_numpy().astype("datetime64[us]").astype(np.int64)
-        first_day = days[0].date()
+    bar.total = planned
+    bar.set_description("seeding")
+    w = _Writer(conn, spec.chunk, bar)
+    day_us = days.to_numpy().astype("datetime64[us]").astype(np.int64)
+    first_day = days[0].date()
 
-        # -------- market data
-        k, n = len(SYMBOLS), market.n
-        w.insert(m.Bar.__table__, {
-            "id": np.arange(n * k) + _next_id(conn, m.Bar.__table__),
-            "symbol": np.repeat([s[0] for s in SYMBOLS], n),
-            "timeframe": ["1d"] * (n * k),
-            "time": w.times(np.tile(day_us, k)),
-            "open": market.open.ravel(), "high": market.high.ravel(), "low": market.low.ravel(),
-            "close": market.close.ravel(), "volume": market.volume.ravel(),
-        })
+    # -------- market data
+    k, n = len(SYMBOLS), market.n
+    w.insert(m.Bar.__table__, {
+        "id": np.arange(n * k) + _next_id(conn, m.Bar.__table__),
+        "symbol": np.repeat(names, n),
+        "timeframe": ["1d"] * (n * k),
+        "time": w.times(np.tile(day_us, k)),
+        "open": market.open.ravel(), "high": market.high.ravel(), "low": market.low.ravel(),
+        "close": market.close.ravel(), "volume": market.volume.ravel(),
+    })
 
-        # -------- people, accounts, strategies
-        user0 = _next_id(conn, m.User.__table__)
-        created = [dt.datetime.combine(first_day, dt.time(12, 0)) - dt.timedelta(days=30)]
-        w.insert(m.User.__table__, {
-            "id": [user0 + i for i in range(len(DEVELOPERS))],
-            "username": [d[0] for d in DEVELOPERS],
-            "display_name": [d[1] for d in DEVELOPERS],
-            # "!" + random hex: matches no password hash scheme; a password is set later via the CLI
-            "password_hash": ["!" + rng_users.bytes(32).hex() for _ in DEVELOPERS],
-            "role": [m.Role.DEVELOPER.value] * len(DEVELOPERS),
-            "account_scope": [None] * len(DEVELOPERS),
-            "is_active": w.bools([True] * len(DEVELOPERS)),
-            "created_at": w.times(np.array([int(created[0].replace(tzinfo=dt.UTC).timestamp()) * US] * len(DEVELOPERS))),
-        })
-        developer_id = {d[0]: user0 + i for i, d in enumerate(DEVELOPERS)}
-        # one API token per developer (their signal sender's); only a hash of a random secret is
-        # stored and the secret is thrown away, so none of them can be used: real ones come from the CLI
-        n_dev = len(DEVELOPERS)
-        token_created = market.session_open_us[rng_users.integers(0, 60, n_dev)]
-        last_used = market.session_open_us[last_signal_day] + rng_users.integers(0, int(SESSION_SECONDS), n_dev) * US
-        revoked = np.arange(n_dev) == n_dev - 1
-        w.insert(m.ApiToken.__table__, {
-            "id": np.arange(n_dev) + _next_id(conn, m.ApiToken.__table__),
-            "user_id": [developer_id[d[0]] for d in DEVELOPERS],
-            "name": [f"{d[0]} signal sender" for d in DEVELOPERS],
-            "token_sha256": [hashlib.sha256(rng_users.bytes(32)).hexdigest() for _ in DEVELOPERS],
-            "created_at": w.times(token_created),
-            "last_used_at": w.times(np.where(revoked, -1, last_used)),
-            "revoked": w.bools(revoked),
-        })
-        account0 = _next_id(conn, m.Account.__table__)
-        account_created = int(dt.datetime.combine(first_day, dt.time(0, 0), dt.UTC).timestamp()) * US - 7 * 86400 * US
-        w.insert(m.Account.__table__, {
-            "id": [account0 + i for i in range(n_accounts)],
-            "name": [a[0] for a in ACCOUNTS], "broker": [a[1] for a in ACCOUNTS],
-            "net_contributions": [a[2] for a in ACCOUNTS], "currency": ["USD"] * n_accounts,
-            "created_at": w.times(np.full(n_accounts, account_created)),
-        })
-        strategy0 = _next_id(conn, m.Strategy.__table__)
-        strategy_ids = np.arange(n_strategies) + strategy0
-        strategy_created = [market.session_open_us[int(round(p.start * last_signal_day)) + 15] for p in STRATEGIES]
-        w.insert(m.Strategy.__table__, {
-            "id": strategy_ids,
-            "name": [p.name for p in STRATEGIES],
-            "developer_id": [developer_id[p.developer] for p in STRATEGIES],
-            "account_id": [account0 + p.account for p in STRATEGIES],
-            "allocation": [p.allocation for p in STRATEGIES],
-            "status": [p.status for p in STRATEGIES],
-            "created_at": w.times(np.array(strategy_created)),
-        })
-        strategy_account = np.array([account0 + p.account for p in STRATEGIES])
+    # -------- people, accounts, strategies
+    user0 = _next_id(conn, m.User.__table__)
+    created = [dt.datetime.combine(first_day, dt.time(12, 0)) - dt.timedelta(days=30)]
+    w.insert(m.User.__table__, {
+        "id": [user0 + i for i in range(len(DEVELOPERS))],
+        "username": [d[0] for d in DEVELOPERS],
+        "display_name": [d[1] for d in DEVELOPERS],
+        # "!" + random hex: matches no password hash scheme; a password is set later via the CLI
+        "password_hash": ["!" + rng_users.bytes(32).hex() for _ in DEVELOPERS],
+        "role": [m.Role.DEVELOPER.value] * len(DEVELOPERS),
+        "account_scope": [None] * len(DEVELOPERS),
+        "is_active": w.bools([True] * len(DEVELOPERS)),
+        "created_at": w.times(np.array([int(created[0].replace(tzinfo=dt.UTC).timestamp()) * US] * len(DEVELOPERS))),
+    })
+    developer_id = {d[0]: user0 + i for i, d in enumerate(DEVELOPERS)}
+    # one API token per developer (their signal sender's); only a hash of a random secret is
+    # stored and the secret is thrown away, so none of them can be used: real ones come from the CLI
+    n_dev = len(DEVELOPERS)
+    token_created = market.session_open_us[rng_users.integers(0, 60, n_dev)]
+    last_used = market.session_open_us[last_signal_day] + rng_users.integers(0, int(SESSION_SECONDS), n_dev) * US
+    revoked = np.arange(n_dev) == n_dev - 1
+    w.insert(m.ApiToken.__table__, {
+        "id": np.arange(n_dev) + _next_id(conn, m.ApiToken.__table__),
+        "user_id": [developer_id[d[0]] for d in DEVELOPERS],
+        "name": [f"{d[0]} signal sender" for d in DEVELOPERS],
+        "token_sha256": [hashlib.sha256(rng_users.bytes(32)).hexdigest() for _ in DEVELOPERS],
+        "created_at": w.times(token_created),
+        "last_used_at": w.times(np.where(revoked, -1, last_used)),
+        "revoked": w.bools(revoked),
+    })
+    account0 = _next_id(conn, m.Account.__table__)
+    account_created = int(dt.datetime.combine(first_day, dt.time(0, 0), dt.UTC).timestamp()) * US - 7 * 86400 * US
+    w.insert(m.Account.__table__, {
+        "id": [account0 + i for i in range(n_accounts)],
+        "name": [a[0] for a in ACCOUNTS], "broker": [a[1] for a in ACCOUNTS],
+        "net_contributions": [a[2] for a in ACCOUNTS], "currency": ["USD"] * n_accounts,
+        "created_at": w.times(np.full(n_accounts, account_created)),
+    })
+    strategy0 = _next_id(conn, m.Strategy.__table__)
+    strategy_ids = np.arange(n_strategies) + strategy0
+    strategy_created = [market.session_open_us[int(round(p.start * last_signal_day)) + 15] for p in STRATEGIES]
+    w.insert(m.Strategy.__table__, {
+        "id": strategy_ids,
+        "name": [p.name for p in STRATEGIES],
+        "developer_id": [developer_id[p.developer] for p in STRATEGIES],
+        "account_id": [account0 + p.account for p in STRATEGIES],
+        "allocation": [p.allocation for p in STRATEGIES],
+        "status": [p.status for p in STRATEGIES],
+        "created_at": w.times(np.array(strategy_created)),
+    })
+    strategy_account = np.array([account0 + p.account for p in STRATEGIES])
 
-        # -------- account snapshots
-        w.insert(m.AccountSnapshot.__table__, {
-            "id": np.arange(n_accounts * n) + _next_id(conn, m.AccountSnapshot.__table__),
-            "account_id": np.repeat(np.arange(n_accounts) + account0, n),
-            "date": w.dates([d.date() for d in days] * n_accounts),
-            **{name: values.ravel() for name, values in snapshots.items()},
-        })
+    # -------- account snapshots
+    w.insert(m.AccountSnapshot.__table__, {
+        "id": np.arange(n_accounts * n) + _next_id(conn, m.AccountSnapshot.__table__),
+        "account_id": np.repeat(np.arange(n_accounts) + account0, n),
+        "date": w.dates([d.date() for d in days] * n_accounts),
+        **{name: values.ravel() for name, values in snapshots.items()},
+    })
 
-        # -------- signals, executions
-        signal0 = _next_id(conn, m.Signal.__table__)
-        n_sig = book.sig_strategy.size
-        ids = np.arange(n_sig) + signal0
-        epoch = book.sig_received // US
-        w.insert(m.Signal.__table__, {
-            "id": ids,
-            "signal_id": [f"sig_{e}_{i:04d}" for e, i in zip(epoch.tolist(), ids.tolist())],
-            "strategy_id": strategy_ids[book.sig_strategy],
-            "symbol": np.array([s[0] for s in SYMBOLS], dtype=object)[book.sig_symbol],
-            "side": np.array(["BUY", "SELL"], dtype=object)[book.sig_side],
-            "quantity": book.sig_qty,
-            "received_at": w.times(book.sig_received),
-            "status": np.array(STATUS_CODES, dtype=object)[book.sig_status],
-            "reject_reason": np.array([*REJECT_REASONS, None], dtype=object)[book.sig_reason],  # -1 -> None
-            "filled_at": w.times(book.sig_filled),
-        })
-        w.insert(m.Execution.__table__, {
-            "id": np.arange(book.exe_signal.size) + _next_id(conn, m.Execution.__table__),
-            "signal_id": ids[book.exe_signal],
-            "filled_at": w.times(book.exe_time),
-            "price": book.exe_price, "quantity": book.exe_qty, "commission": book.exe_commission,
-        })
+    # -------- signals, executions
+    signal0 = _next_id(conn, m.Signal.__table__)
+    n_sig = book.sig_strategy.size
+    ids = np.arange(n_sig) + signal0
+    epoch = book.sig_received // US
+    w.insert(m.Signal.__table__, {
+        "id": ids,
+        "signal_id": [f"sig_{e}_{i:04d}" for e, i in zip(epoch.tolist(), ids.tolist())],
+        "strategy_id": strategy_ids[book.sig_strategy],
+        "symbol": names[book.sig_symbol],
+        "side": np.array(["BUY", "SELL"], dtype=object)[book.sig_side],
+        "quantity": book.sig_qty,
+        "received_at": w.times(book.sig_received),
+        "status": np.array(STATUS_CODES, dtype=object)[book.sig_status],
+        "reject_reason": np.array([*REJECT_REASONS, None], dtype=object)[book.sig_reason],  # -1 -> None
+        "filled_at": w.times(book.sig_filled),
+    })
+    w.insert(m.Execution.__table__, {
+        "id": np.arange(book.exe_signal.size) + _next_id(conn, m.Execution.__table__),
+        "signal_id": ids[book.exe_signal],
+        "filled_at": w.times(book.exe_time),
+        "price": book.exe_price, "quantity": book.exe_qty, "commission": book.exe_commission,
+    })
 
-        # -------- closed trades and open positions
-        closed = book.lot_exit_signal >= 0
-        c_idx = np.flatnonzero(closed)
-        commission = np.round(book.lot_entry_commission + book.lot_exit_commission, 4)
-        pnl = book.lot_dir * book.lot_qty * (book.lot_exit_price - book.lot_entry_price) - commission
-        closed_order = c_idx[np.argsort(book.sig_filled[book.lot_exit_signal[c_idx]], kind="stable")]
-        w.insert(m.ClosedTrade.__table__, {
-            "id": np.arange(closed_order.size) + _next_id(conn, m.ClosedTrade.__table__),
-            "strategy_id": strategy_ids[book.lot_strategy[closed_order]],
-            "account_id": strategy_account[book.lot_strategy[closed_order]],
-            "symbol": np.array([s[0] for s in SYMBOLS], dtype=object)[book.lot_symbol[closed_order]],
-            "side": np.where(book.lot_dir[closed_order] > 0, "long", "short").astype(object),
-            "quantity": book.lot_qty[closed_order],
-            "entry_price": np.round(book.lot_entry_price[closed_order], 4),
-            "exit_price": np.round(book.lot_exit_price[closed_order], 4),
-            "opened_at": w.times(book.sig_filled[book.lot_entry_signal[closed_order]]),
-            "closed_at": w.times(book.sig_filled[book.lot_exit_signal[closed_order]]),
-            "commission": commission[closed_order],
-            "realized_pnl": np.round(pnl[closed_order], 2),
-        })
-        o_idx = np.flatnonzero(~closed)
-        w.insert(m.Position.__table__, {
-            "id": np.arange(o_idx.size) + _next_id(conn, m.Position.__table__),
-            "strategy_id": strategy_ids[book.lot_strategy[o_idx]],
-            "account_id": strategy_account[book.lot_strategy[o_idx]],
-            "symbol": np.array([s[0] for s in SYMBOLS], dtype=object)[book.lot_symbol[o_idx]],
-            "quantity": book.lot_dir[o_idx] * book.lot_qty[o_idx],
-            "entry_price": np.round(book.lot_entry_price[o_idx], 4),
-            "opened_at": w.times(book.sig_filled[book.lot_entry_signal[o_idx]]),
-        })
+    # -------- closed trades and open positions
+    closed = book.lot_exit_signal >= 0
+    c_idx = np.flatnonzero(closed)
+    commission = np.round(book.lot_entry_commission + book.lot_exit_commission, 4)
+    pnl = book.lot_dir * book.lot_qty * (book.lot_exit_price - book.lot_entry_price) - commission
+    closed_order = c_idx[np.argsort(book.sig_filled[book.lot_exit_signal[c_idx]], kind="stable")]
+    w.insert(m.ClosedTrade.__table__, {
+        "id": np.arange(closed_order.size) + _next_id(conn, m.ClosedTrade.__table__),
+        "strategy_id": strategy_ids[book.lot_strategy[closed_order]],
+        "account_id": strategy_account[book.lot_strategy[closed_order]],
+        "symbol": names[book.lot_symbol[closed_order]],
+        "side": np.where(book.lot_dir[closed_order] > 0, "long", "short").astype(object),
+        "quantity": book.lot_qty[closed_order],
+        "entry_price": np.round(book.lot_entry_price[closed_order], 4),
+        "exit_price": np.round(book.lot_exit_price[closed_order], 4),
+        "opened_at": w.times(book.sig_filled[book.lot_entry_signal[closed_order]]),
+        "closed_at": w.times(book.sig_filled[book.lot_exit_signal[closed_order]]),
+        "commission": commission[closed_order],
+        "realized_pnl": np.round(pnl[closed_order], 2),
+    })
+    o_idx = np.flatnonzero(~closed)
+    w.insert(m.Position.__table__, {
+        "id": np.arange(o_idx.size) + _next_id(conn, m.Position.__table__),
+        "strategy_id": strategy_ids[book.lot_strategy[o_idx]],
+        "account_id": strategy_account[book.lot_strategy[o_idx]],
+        "symbol": names[book.lot_symbol[o_idx]],
+        "quantity": book.lot_dir[o_idx] * book.lot_qty[o_idx],
+        "entry_price": np.round(book.lot_entry_price[o_idx], 4),
+        "opened_at": w.times(book.sig_filled[book.lot_entry_signal[o_idx]]),
+    })
 
-        # -------- paper trading
-        paper0 = _next_id(conn, m.PaperAccount.__table__)
-        w.insert(m.PaperAccount.__table__, {
-            "id": [paper0 + i for i in range(len(PAPER_ACCOUNTS))],
-            "name": [a[0] for a in PAPER_ACCOUNTS],
-            "starting_cash": [a[1] for a in PAPER_ACCOUNTS],
-            "cash": paper["account_cash"],
-            "created_at": w.times(np.full(len(PAPER_ACCOUNTS), market.session_open_us[last_signal_day - 125])),
-        })
-        p_order = np.argsort(paper["opened"], kind="stable")
-        is_open = paper["is_open"][p_order]
-        w.insert(m.PaperTrade.__table__, {
-            "id": np.arange(p_order.size) + _next_id(conn, m.PaperTrade.__table__),
-            "paper_account_id": paper["account"][p_order] + paper0,
-            "source": np.array([s[0] for s in PAPER_SOURCES], dtype=object)[paper["source"][p_order]],
-            "symbol": np.array([s[0] for s in SYMBOLS], dtype=object)[paper["symbol"][p_order]],
-            "side": np.where(paper["direction"][p_order] > 0, "long", "short").astype(object),
-            "quantity": paper["qty"][p_order],
-            "entry_price": paper["entry_px"][p_order],
-            "opened_at": w.times(paper["opened"][p_order]),
-            "status": np.where(is_open, "OPEN", "CLOSED").astype(object),
-            "exit_price": np.where(is_open, None, paper["exit_px"][p_order].astype(object)),
-            "closed_at": w.times(np.where(is_open, -1, paper["closed"][p_order])),
-            "realized_pnl": np.where(is_open, None, paper["pnl"][p_order].astype(object)),
-        })
+    # -------- paper trading
+    paper0 = _next_id(conn, m.PaperAccount.__table__)
+    w.insert(m.PaperAccount.__table__, {
+        "id": [paper0 + i for i in range(len(PAPER_ACCOUNTS))],
+        "name": [a[0] for a in PAPER_ACCOUNTS],
+        "starting_cash": [a[1] for a in PAPER_ACCOUNTS],
+        "cash": paper["account_cash"],
+        "created_at": w.times(np.full(len(PAPER_ACCOUNTS), market.session_open_us[last_signal_day - 125])),
+    })
+    p_order = np.argsort(paper["opened"], kind="stable")
+    is_open = paper["is_open"][p_order]
+    w.insert(m.PaperTrade.__table__, {
+        "id": np.arange(p_order.size) + _next_id(conn, m.PaperTrade.__table__),
+        "paper_account_id": paper["account"][p_order] + paper0,
+        "source": np.array([s[0] for s in PAPER_SOURCES], dtype=object)[paper["source"][p_order]],
+        "symbol": names[paper["symbol"][p_order]],
+        "side": np.where(paper["direction"][p_order] > 0, "long", "short").astype(object),
+        "quantity": paper["qty"][p_order],
+        "entry_price": paper["entry_px"][p_order],
+        "opened_at": w.times(paper["opened"][p_order]),
+        "status": np.where(is_open, "OPEN", "CLOSED").astype(object),
+        "exit_price": np.where(is_open, None, paper["exit_px"][p_order].astype(object)),
+        "closed_at": w.times(np.where(is_open, -1, paper["closed"][p_order])),
+        "realized_pnl": np.where(is_open, None, paper["pnl"][p_order].astype(object)),
+    })
 
-        # -------- backtests: run them, in batches
-        _write_backtests(conn, w, market, plans, settings, spec)
-        _reset_sequences(conn)
-    finally:
-        bar.close()
+    # -------- backtests: run them, in batches
+    _write_backtests(conn, w, market, plans, settings, spec, names)
+    _reset_sequences(conn)
     return dict(sorted(w.counts.items()))
 
 
 def _write_backtests(conn: Connection, w: _Writer, market: Market, plans: list[RunPlan], settings: Settings,
-                     spec: Scale) -> None:
+                     spec: Scale, names: np.ndarray) -> None:
     full = [market.bars(k) for k in range(len(SYMBOLS))]
-    times_iso = [f"{t}Z" for t in np.datetime_as_string(market.days.to_numpy().astype("datetime64[s]"), unit="s").tolist()]
+    stamps = np.datetime_as_string(market.days.to_numpy().astype("datetime64[s]"), unit="s")
+    times_iso = [f"{t}Z" for t in stamps.tolist()]
     day_us = market.days.to_numpy().astype("datetime64[us]").astype(np.int64)
     run_id = _next_id(conn, m.BacktestRun.__table__)
     trade_id = _next_id(conn, m.BacktestTrade.__table__)
@@ -1102,7 +1126,7 @@ def _write_backtests(conn: Connection, w: _Writer, market: Market, plans: list[R
             runs["strategy_kind"].append(plan.kind)
             runs["params"].append(_json_clean(plan.params))
             runs["config_key"].append(config_key(plan.kind, plan.params))
-            runs["symbol"].append(SYMBOLS[plan.symbol][0])
+            runs["symbol"].append(names[plan.symbol])
             runs["timeframe"].append("1d")
             start_us.append(int(day_us[plan.start]))
             end_us.append(int(day_us[plan.end]))
@@ -1122,7 +1146,8 @@ def _write_backtests(conn: Connection, w: _Writer, market: Market, plans: list[R
                     created_at=w.times(np.array(created_us)), completed_at=w.times(np.array(completed_us)),
                     params=w.json(runs["params"]), metrics=w.json(runs["metrics"]))
         trades.update(entry_time=w.times(np.array(entry_us, dtype=np.int64)),
-                      exit_time=w.times(np.array(exit_us, dtype=np.int64)), closed_at_end=w.bools(trades["closed_at_end"]))
+                      exit_time=w.times(np.array(exit_us, dtype=np.int64)),
+                      closed_at_end=w.bools(trades["closed_at_end"]))
         curves.update(times=w.json(curves["times"]), equity=w.json(curves["equity"]))
         saved, w.bar = w.bar, None  # the bar counts runs, not their trades and curves
         w.insert(m.BacktestRun.__table__, runs)

@@ -88,7 +88,8 @@ def test_is_empty_until_a_user_or_account_exists(sqlite_url):
 
     engine = make_engine(sqlite_url)
     with engine.begin() as conn:
-        conn.execute(insert(models.Account), [{"name": "IBKR Main", "broker": "IBKR", "net_contributions": 1.0, "currency": "USD"}])
+        conn.execute(insert(models.Account),
+                     [{"name": "IBKR Main", "broker": "IBKR", "net_contributions": 1.0, "currency": "USD"}])
     engine.dispose()
     assert not migrate.is_empty(sqlite_url)
 
