@@ -394,3 +394,9 @@ def client_dashboard(
         "degraded": report.degraded,
     }
     return doc
+
+
+def client_dashboard_for(settings: Any, time_range: str = DEFAULT_TIME_RANGE, force: bool = False) -> dict[str, Any]:
+    """``client_dashboard`` with the fund name, benchmark and metric conventions of ``settings``."""
+    return client_dashboard(time_range, force=force, fund_name=settings.FUND_NAME, benchmark=settings.BENCHMARK_SYMBOL,
+                            periods_per_year=settings.PERIODS_PER_YEAR, risk_free=settings.RISK_FREE_RATE)

@@ -1,0 +1,172 @@
+"""What reacts on the client dashboard page."""
+
+from __future__ import annotations
+
+import json
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+import orjson
+from dash import Input, Output, State, ctx, html
+from dash.exceptions import PreventUpdate
+
+from callbacks import figures
+from data_access.client_dashboard import client_dashboard_for
+from layouts import client_ids as ids
+
+CLIENT_ROLES = {"admin", "analyst", "client"}
+
+
+def user_role() -> str | None:
+    user = flask.g.get("user")
+    role = getattr(user, "role", None)
+    return getattr(role, "value", role)
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            return f"{sign}${magnitude / limit:,.2f}{suffix}"
+    return f"{sign}${magnitude:,.2f}"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f} %"
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def kpi_values(overview: dict | None) -> tuple[list, list]:
+    if overview is None:
+        return ["—"] * len(ids.KPI_CARDS), [None] * len(ids.KPI_CARDS)
+    pnl_pct = overview["total_pnl_pct"]
+    tone = "text-success" if (overview["total_pnl"] or 0) >= 0 else "text-danger"
+    values = {
+        "total_aum": (money(overview["total_aum"]), None),
+        "total_equity": (money(overview["total_equity"]), html.Span(f"cash {money(overview['cash'])}", className="text-body-secondary")),
+        "total_pnl": (html.Span(money(overview["total_pnl"]), className=tone), html.Span(pct(pnl_pct, 2), className=tone)),
+        "margin_utilization": (pct(overview["margin_utilization"]), html.Span(f"{money(overview['margin_used'])} used", className="text-body-secondary")),
+        "number_of_strategies": (f"{overview['number_of_strategies']}", None),
+        "open_positions": (f"{overview['open_positions']}", None),
+    }
+    return [values[k][0] for k, _ in ids.KPI_CARDS], [values[k][1] for k, _ in ids.KPI_CARDS]
+
+
+def risk_values(risk: dict | None) -> list[str]:
+    if risk is None:
+        return ["—"] * len(ids.RISK_ROWS)
+    shown = {
+        "max_drawdown": pct(risk["max_drawdown"], 2),
+        "var_95": money(risk["var_95"]),
+        "var_95_parametric": money(risk["var_95_parametric"]),
+        "cvar_95": money(risk["cvar_95"]),
+        "portfolio_beta": number(risk["portfolio_beta"]),
+        "volatility": pct(risk["volatility"]),
+        "sharpe_ratio": number(risk["sharpe_ratio"]),
+        "sortino_ratio": number(risk["sortino_ratio"]),
+    }
+    return [shown[key] for key, _ in ids.RISK_ROWS]
+
+
+def panel_error(doc: dict, panel: str):
+    message = (doc.get("errors") or {}).get(ids.PANELS[panel])
+    if not message:
+        return None
+    return dbc.Alert(f"This panel could not be loaded: {message}", color="danger", className="py-1 px-2 mb-0 small")
+
+
+def register(app: dash.Dash) -> None:
+    @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "disabled"), Input(ids.REFRESH_EVERY, "value"))
+    def set_refresh_interval(seconds: str):
+        seconds = int(seconds or 0)
+        return max(seconds, 1) * 1000, seconds == 0
+
+    @app.callback(
+        Output(ids.DOCUMENT, "data"),
+        Output(ids.STATUS, "children"),
+        Input(ids.TIME_RANGE, "value"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.REFRESH_NOW, "n_clicks"),
+    )
+    def load_document(time_range: str, _ticks, _clicks):
+        if user_role() not in CLIENT_ROLES:
+            return None, dbc.Alert("Your role may not see the client dashboard.", color="warning")
+        try:
+            settings = flask.current_app.extensions["tradeboard"].settings
+            doc = client_dashboard_for(settings, time_range, force=ctx.triggered_id == ids.REFRESH_NOW)
+        except Exception as exc:  # the whole build failed (e.g. the database is down)
+            return dash.no_update, dbc.Alert(f"Could not refresh the dashboard: {exc}", color="danger", dismissable=True)
+        status = None
+        if doc["metadata"]["degraded"]:
+            status = dbc.Alert("Cache unavailable: served straight from the database.", color="warning", className="py-1 small")
+        return orjson.loads(orjson.dumps(doc)), status
+
+    kpi_outputs = [Output(ids.kpi(key), "children") for key, _ in ids.KPI_CARDS]
+    kpi_subs = [Output(ids.kpi_sub(key), "children") for key, _ in ids.KPI_CARDS]
+    risk_outputs = [Output(ids.risk(key), "children") for key, _ in ids.RISK_ROWS]
+    error_outputs = [Output(ids.error(panel), "children") for panel in ids.PANELS]
+
+    @app.callback(
+        *kpi_outputs, *kpi_subs, *risk_outputs, *error_outputs,
+        Output(ids.EQUITY_CHART, "figure"),
+        Output(ids.ALLOCATION_CHART, "figure"),
+        Output(ids.RETURNS_CHART, "figure"),
+        Output(ids.ACCOUNTS_GRID, "rowData"),
+        Output(ids.STRATEGIES_GRID, "rowData"),
+        Output(ids.SIGNALS_GRID, "rowData"),
+        Input(ids.DOCUMENT, "data"),
+    )
+    def render(doc: dict | None):
+        if not doc:
+            raise PreventUpdate
+        values, subs = kpi_values(doc["overview"])
+        return (
+            *values, *subs, *risk_values(doc["risk_metrics"]),
+            *[panel_error(doc, panel) for panel in ids.PANELS],
+            figures.equity_drawdown_figure(doc["equity_curve"] or []),
+            figures.allocation_figure(doc["strategy_performance"] or []),
+            figures.daily_returns_figure(doc["daily_returns"] or []),
+            doc["accounts"] or [],
+            doc["strategy_performance"] or [],
+            doc["recent_signals"] or [],
+        )
+
+    # "updated 12 s ago · cached" per panel, re-aged in the browser every few seconds.
+    app.clientside_callback(
+        """
+        function(doc, _clock) {
+            const panels = PANEL_SECTIONS;
+            const out = [];
+            for (const section of panels) {
+                const info = doc && doc.sections && doc.sections[section];
+                if (!info) { out.push(""); continue; }
+                const age = Math.max(0, Math.round((Date.now() - Date.parse(info.computed_at)) / 1000));
+                const ago = age < 90 ? age + " s" : Math.round(age / 60) + " min";
+                out.push("updated " + ago + " ago · " + (info.stale ? "stale, refreshing" : info.cached ? "cached" : "fresh"));
+            }
+            return out;
+        }
+        """.replace("PANEL_SECTIONS", json.dumps(list(ids.PANELS.values()))),
+        *[Output(ids.freshness(panel), "children") for panel in ids.PANELS],
+        Input(ids.DOCUMENT, "data"),
+        Input(ids.CLOCK, "n_intervals"),
+    )
+
+    for grid_id in (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID):
+        app.callback(Output(grid_id, "exportDataAsCsv"), Input(ids.csv_button(grid_id), "n_clicks"),
+                     prevent_initial_call=True)(lambda _n: True)
+
+    @app.callback(Output(ids.DOWNLOAD_JSON, "data"), Input(ids.DOWNLOAD_JSON_BUTTON, "n_clicks"),
+                  State(ids.DOCUMENT, "data"), prevent_initial_call=True)
+    def download_json(_clicks, doc):
+        if not doc:
+            raise PreventUpdate
+        return {"content": orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode(),
+                "filename": f"client-dashboard-{doc['time_range']}.json", "type": "application/json"}

@@ -1,0 +1,86 @@
+"""Component ids of the client dashboard page (prefixed `client-`), typed once."""
+
+TIME_RANGE = "client-time-range"
+REFRESH_EVERY = "client-refresh-every"
+REFRESH_NOW = "client-refresh-now"
+TICK = "client-tick"
+CLOCK = "client-clock"
+DOCUMENT = "client-document"
+DOWNLOAD_JSON = "client-download-json"
+DOWNLOAD_JSON_BUTTON = "client-download-json-button"
+STATUS = "client-status"
+
+KPIS = "client-kpis"
+EQUITY_CHART = "client-equity-chart"
+ALLOCATION_CHART = "client-allocation-chart"
+RETURNS_CHART = "client-returns-chart"
+RISK = "client-risk"
+ACCOUNTS_GRID = "client-accounts-grid"
+STRATEGIES_GRID = "client-strategies-grid"
+SIGNALS_GRID = "client-signals-grid"
+
+# every panel has a freshness label and an error slot: f"{panel}-freshness", f"{panel}-error"
+PANELS = {
+    "kpis": "accounts",
+    "equity": "equity",
+    "allocation": "strategy_performance",
+    "risk": "equity",
+    "returns": "equity",
+    "accounts": "accounts",
+    "strategies": "strategy_performance",
+    "signals": "recent_signals",
+}
+
+
+def freshness(panel: str) -> str:
+    return f"client-{panel}-freshness"
+
+
+def error(panel: str) -> str:
+    return f"client-{panel}-error"
+
+
+def csv_button(grid: str) -> str:
+    return f"{grid}-csv"
+
+
+# KPI cards and risk rows: (document key, label); their ids derive from the key.
+KPI_CARDS = [
+    ("total_aum", "Total AUM"),
+    ("total_equity", "Total equity"),
+    ("total_pnl", "Total PnL"),
+    ("margin_utilization", "Margin used"),
+    ("number_of_strategies", "Active strategies"),
+    ("open_positions", "Open positions"),
+]
+
+RISK_ROWS = [
+    ("max_drawdown", "Max drawdown"),
+    ("var_95", "VaR 95 (historical)"),
+    ("var_95_parametric", "VaR 95 (parametric)"),
+    ("cvar_95", "CVaR 95"),
+    ("portfolio_beta", "Beta"),
+    ("volatility", "Volatility (ann.)"),
+    ("sharpe_ratio", "Sharpe"),
+    ("sortino_ratio", "Sortino"),
+]
+
+
+def kpi(key: str) -> str:
+    return f"client-kpi-{key}"
+
+
+def kpi_sub(key: str) -> str:
+    return f"client-kpi-sub-{key}"
+
+
+def kpi_label(key: str) -> str:
+    return f"client-kpi-label-{key}"
+
+
+def risk(key: str) -> str:
+    return f"client-risk-{key}"
+
+
+def risk_label(key: str) -> str:
+    return f"client-risk-label-{key}"

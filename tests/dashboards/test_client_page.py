@@ -1,0 +1,152 @@
+"""The client dashboard over HTTP and in a browser, on demo data: the JSON API (auth, roles,
+parameters, cache metadata) and the page (every panel renders, time range and refresh interval
+change, no console errors). Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from app.auth import create_user
+from data_access.cache import sections
+from data_access.migrate import upgrade
+from data_access.models import Side, Signal, SignalStatus, Strategy
+from data_access.seed import seed
+from layouts import client_ids as ids
+from tests.conftest import build_app, log_in
+
+
+@pytest.fixture
+def demo_app(app_settings, redis_client):
+    upgrade(app_settings.DATABASE_URL)
+    seed(app_settings.DATABASE_URL, scale="demo", progress=False)
+    dash_app = build_app(app_settings)
+    with dash_app.server.extensions["tradeboard"].session() as session:
+        create_user(session, "dev", "developer", password="developer-password-123")
+    yield dash_app
+    dash_app.server.extensions["tradeboard"].engine.dispose()
+
+
+def write_signal(dash_app, symbol: str) -> None:
+    """A new signal arrives (and, like every write, bumps its data family's generation)."""
+    with dash_app.server.extensions["tradeboard"].session() as session:
+        strategy = session.query(Strategy).first()
+        session.add(Signal(signal_id=f"sig_test_{symbol}", strategy_id=strategy.id, symbol=symbol, side=Side.BUY,
+                           quantity=1, received_at=dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1),
+                           status=SignalStatus.PENDING))
+    sections.bump("signals")
+
+
+def signed_in(dash_app, username, password):
+    client = dash_app.server.test_client()
+    assert log_in(client, username, password).status_code == 303
+    return client
+
+
+def test_api_serves_the_client_dashboard_and_then_from_cache(demo_app, users):
+    client = signed_in(demo_app, "admin", users["admin"])
+    cold = client.get("/api/v1/dashboards/client?time_range=30d")
+    assert cold.status_code == 200 and cold.mimetype == "application/json"
+    doc = cold.get_json()
+    assert doc["fund_name"] and doc["time_range"] == "30d"
+    assert set(doc["overview"]) >= {"total_aum", "total_equity", "total_pnl", "total_pnl_pct", "margin_utilization",
+                                    "number_of_strategies", "open_positions"}
+    assert len(doc["accounts"]) == 4 and doc["strategy_performance"] and doc["recent_signals"]
+    assert set(doc["risk_metrics"]) >= {"max_drawdown", "var_95", "portfolio_beta", "cvar_95", "var_95_parametric"}
+    assert doc["metadata"]["cache_misses"] and "errors" not in doc
+    warm = client.get("/api/v1/dashboards/client?time_range=30d").get_json()
+    assert warm["metadata"]["cached"] is True and warm["overview"] == doc["overview"]
+    forced = client.get("/api/v1/dashboards/client?time_range=30d&force_refresh=true").get_json()
+    assert forced["metadata"]["cache_hits"] == []
+
+
+def test_api_rejects_bad_parameters_naming_the_valid_values(demo_app, users):
+    client = signed_in(demo_app, "admin", users["admin"])
+    response = client.get("/api/v1/dashboards/client?time_range=2w")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"]["valid"] == ["7d", "30d", "90d", "1y", "all"]
+    assert client.get("/api/v1/dashboards/client?force_refresh=maybe").status_code == 400
+
+
+def test_api_needs_credentials_and_a_role_that_may_see_the_fund(demo_app, users):
+    assert demo_app.server.test_client().get("/api/v1/dashboards/client").status_code == 401
+    developer = signed_in(demo_app, "dev", "developer-password-123")
+    assert developer.get("/api/v1/dashboards/client").status_code == 403
+
+
+browser = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver is not installed")
+
+
+def _wait(driver, condition, timeout=20):
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+@browser
+def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, demo_app, users, screenshot_dir):
+    dash_duo.start_server(demo_app, navigate=False)
+    driver = dash_duo.driver
+    base = dash_duo.server.url.rstrip("/")
+    driver.set_window_size(1400, 1000)
+    driver.get(base + "/client")
+    _wait(driver, EC.presence_of_element_located((By.ID, "username")))
+    driver.find_element(By.ID, "username").send_keys("analyst")
+    driver.find_element(By.ID, "password").send_keys(users["analyst"])
+    driver.find_element(By.ID, "sign-in").click()
+
+    _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
+    for key, _ in ids.KPI_CARDS:
+        assert driver.find_element(By.ID, ids.kpi(key)).text not in ("", "—"), key
+    for grid in (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID):
+        _wait(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row"))
+    for chart in (ids.EQUITY_CHART, ids.ALLOCATION_CHART, ids.RETURNS_CHART):
+        _wait(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
+        assert not driver.find_elements(By.CSS_SELECTOR, f"#{chart} .annotation-text"), f"{chart} is empty"
+    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("equity")), "updated"))
+    assert driver.find_element(By.ID, ids.risk("max_drawdown")).text.endswith("%")
+    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger")
+    driver.save_screenshot(str(screenshot_dir / "client-desktop.png"))
+    driver.set_window_size(1400, 2000)
+    driver.save_screenshot(str(screenshot_dir / "client-desktop-full.png"))
+    driver.set_window_size(1400, 1000)
+
+    # Time range: the equity curve gets shorter; the risk panel follows.
+    points_90d = driver.execute_script(f"return document.getElementById('{ids.EQUITY_CHART}')"
+                                       ".querySelector('.js-plotly-plot').data[0].x.length")
+    driver.find_element(By.CSS_SELECTOR, f"label[for='_dbcprivate_radioitems_{ids.TIME_RANGE}_input_7d']").click()
+    _wait(driver, lambda d: d.execute_script(f"return document.getElementById('{ids.EQUITY_CHART}')"
+                                             ".querySelector('.js-plotly-plot').data[0].x.length") < points_90d)
+    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.risk("var_95")), "—"))  # < 20 returns in 7 days
+
+    # Refresh interval: at 5 s a newly written signal shows up with no click; with Off it does not.
+    Select(driver.find_element(By.ID, ids.REFRESH_EVERY)).select_by_value("5")
+    write_signal(demo_app, "ZZAUTO")
+    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.SIGNALS_GRID), "ZZAUTO"), timeout=15)
+    Select(driver.find_element(By.ID, ids.REFRESH_EVERY)).select_by_value("0")
+    time.sleep(1)
+    write_signal(demo_app, "ZZOFF")
+    time.sleep(7)
+    assert "ZZOFF" not in driver.find_element(By.ID, ids.SIGNALS_GRID).text
+
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == [], errors
+
+    driver.set_window_size(375, 812)
+    driver.refresh()
+    _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.EQUITY_CHART} .main-svg"))
+    too_wide = driver.execute_script(
+        "return [...document.querySelectorAll('body *')]"
+        ".filter(e => !e.closest('.ag-root-wrapper-body, .js-plotly-plot'))"  # grids and charts scroll/clip inside
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".slice(0, 6).map(e => e.tagName + '#' + e.id + '.' + e.className)")
+    assert too_wide == [], f"wider than the phone screen: {too_wide}"
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    driver.save_screenshot(str(screenshot_dir / "client-phone.png"))
+    driver.set_window_size(375, 2400)
+    driver.save_screenshot(str(screenshot_dir / "client-phone-full.png"))
