@@ -22,11 +22,16 @@ browser:
 		else echo "chromedriver not found: install chromium and chromium-driver to run the browser tests"; fi; \
 	fi
 
+# Everything on one machine: private Redis, SQLite under var/, demo data, worker, beat, web.
+run: $(STAMP)
+	$(BIN)/tradeboard run
+
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/client_dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from sqlalchemy import event  # noqa: E402
 from data_access import client_dashboard as cd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
-from tests.redis_server import PrivateRedis  # noqa: E402
+from app.services import PrivateRedis  # noqa: E402
 
 TARGETS_MS = {"warm": 5.0, "cold": 500.0}
 
@@ -71,7 +72,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    redis = PrivateRedis().start()
+    redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
     try:
         sections.configure(cache_type="RedisCache", redis_url=redis.url, ttl={"short": 30, "medium": 300, "long": 3600})
         print(f"client dashboard benchmark · {os.cpu_count()} cores · time range 90d")

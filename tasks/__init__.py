@@ -18,10 +18,14 @@ log = logging.getLogger(__name__)
 # Modules whose tasks (and signal handlers) the worker loads.
 TASK_MODULES = [
     "tasks.heartbeat",
+    "tasks.dashboards",
 ]
 
 # Periodic tasks for `celery -A tasks beat`: {"name": {"task": "...", "schedule": seconds, ...}}.
-BEAT_SCHEDULE: dict[str, dict] = {}
+BEAT_SCHEDULE: dict[str, dict] = {
+    # The client dashboard's short tier is 30 s; every 5 minutes keeps the medium/long sections warm.
+    "refresh-client-dashboard": {"task": "tasks.dashboards.refresh_client_dashboard", "schedule": 300.0},
+}
 
 TASK_TIME_LIMIT = 15 * 60  # hard: the child is killed
 TASK_SOFT_TIME_LIMIT = 14 * 60  # soft: SoftTimeLimitExceeded is raised in the task

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-from app.config import PROJECT_ROOT
 from app.services import free_port
+from tests.celery_worker import output_tail, running_worker
 from tests.conftest import build_app
 
 HEALTH_KEYS = {"status", "version", "uptime_seconds", "database", "redis", "workers"}
@@ -70,19 +66,12 @@ def test_health_is_503_unhealthy_when_the_database_does_not_answer(app_settings)
 
 def test_a_real_worker_is_seen_through_its_heartbeat(app, app_settings, redis_client):
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "REDIS_URL": app_settings.REDIS_URL, "DATABASE_URL": app_settings.DATABASE_URL,
-           "PYTHONUNBUFFERED": "1"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--without-mingle", "--without-gossip", "--hostname", hostname],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
     key = f"tb:worker:{hostname}"
-    try:
+    with running_worker(app_settings.REDIS_URL, app_settings.DATABASE_URL, hostname) as worker:
         deadline = time.monotonic() + 45
         while redis_client.get(key) is None:
             if worker.poll() is not None:
-                pytest.fail(f"the worker exited: {worker.stdout.read().decode()[-2000:]}")
+                pytest.fail(f"the worker exited: {output_tail(worker)}")
             if time.monotonic() > deadline:
                 pytest.fail("no heartbeat from the worker within 45 s")
             time.sleep(0.2)
@@ -92,14 +81,6 @@ def test_a_real_worker_is_seen_through_its_heartbeat(app, app_settings, redis_cl
         assert body["workers"]["ok"] is True and body["workers"]["count"] == 1
         assert body["workers"]["hosts"] == [hostname]
         assert body["workers"]["last_seen_seconds_ago"] < 15
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(5)
     assert worker.returncode == 0
     assert redis_client.get(key) is None  # a clean shutdown removes its heartbeat
 

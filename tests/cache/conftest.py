@@ -1,12 +1,12 @@
 import pytest
 
 from data_access.cache import SectionCache
-from tests.redis_server import PrivateRedis
+from app.services import PrivateRedis
 
 
 @pytest.fixture
-def redis_server():
-    server = PrivateRedis().start()
+def redis_server(tmp_path):
+    server = PrivateRedis(tmp_path / "redis").start()
     yield server
     server.stop()
 

@@ -150,3 +150,39 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
     driver.save_screenshot(str(screenshot_dir / "client-phone.png"))
     driver.set_window_size(375, 2400)
     driver.save_screenshot(str(screenshot_dir / "client-phone-full.png"))
+
+
+def test_dashboard_is_served_while_redis_is_down_and_cached_again_when_it_returns(app_settings, users, tmp_path):
+    import dataclasses
+
+    from app.services import PrivateRedis
+
+    redis_server = PrivateRedis(tmp_path / "own-redis").start()
+    try:
+        settings = dataclasses.replace(app_settings, REDIS_URL=redis_server.url, CACHE_RETRY_SECONDS=0.3)
+        upgrade(settings.DATABASE_URL)
+        seed(settings.DATABASE_URL, scale="demo", progress=False)
+        client = signed_in(build_app(settings), "admin", users["admin"])
+        url = "/api/v1/dashboards/client?time_range=30d"
+        assert client.get(url).get_json()["metadata"]["cached"] is False
+        assert client.get(url).get_json()["metadata"]["cached"] is True
+
+        redis_server.stop()
+        for _ in range(3):
+            response = client.get(url)
+            assert response.status_code == 200
+            doc = response.get_json()
+            assert doc["metadata"]["degraded"] is True and doc["overview"]["total_aum"] > 0 and "errors" not in doc
+        health = client.get("/api/v1/health").get_json()
+        assert health["status"] == "degraded" and health["redis"]["ok"] is False
+
+        redis_server.start()
+        deadline = time.monotonic() + 10
+        while True:
+            metadata = client.get(url).get_json()["metadata"]
+            if metadata["cached"] and not metadata["degraded"]:
+                break
+            assert time.monotonic() < deadline, f"caching did not resume: {metadata}"
+            time.sleep(0.2)
+    finally:
+        redis_server.stop()
