@@ -230,6 +230,7 @@ class SectionCache:
         if tier not in TIERS:
             raise ValueError(f"unknown cache tier {tier!r}; valid tiers: {', '.join(TIERS)}")
         arg_key = ",".join(key_part(a) for a in args)
+        compute = _unreported(compute)
         if tier == "realtime" or not self._redis_usable():
             result = Cached(compute(), _now(), cached=False)
             degraded = self.enabled and tier != "realtime"
@@ -300,6 +301,19 @@ class SectionCache:
         finally:
             if lock is not None:
                 self._release(key, lock)
+
+
+def _unreported(compute: Callable[[], Any]) -> Callable[[], Any]:
+    """Sections read while computing another section are its inputs, not the response's sections."""
+
+    def run() -> Any:
+        token = _report.set(None)
+        try:
+            return compute()
+        finally:
+            _report.reset(token)
+
+    return run
 
 
 def _now() -> dt.datetime:

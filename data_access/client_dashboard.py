@@ -99,7 +99,6 @@ def account_balances(as_of: str) -> list[dict[str, Any]]:
     return accounts
 
 
-@cached_section(("trades", "strategies"), "medium")
 def strategy_daily_pnl(time_range: str, as_of: str) -> list[dict[str, Any]]:
     """Every strategy with its realized PnL, trade and win counts per day of the range."""
     start = range_start(time_range, dt.date.fromisoformat(as_of))
@@ -156,7 +155,6 @@ def open_positions(as_of: str) -> list[dict[str, Any]]:
     return positions
 
 
-@cached_section(("accounts",), "medium")
 def fund_equity(time_range: str, as_of: str) -> list[list[Any]]:
     """The fund's equity per calendar day: each account's snapshots carried forward, summed."""
     as_of_day = dt.date.fromisoformat(as_of)
@@ -180,7 +178,6 @@ def fund_equity(time_range: str, as_of: str) -> list[list[Any]]:
     return [[d.date().isoformat(), float(v)] for d, v in total.items()]
 
 
-@cached_section(("bars",), "long")
 def benchmark_closes(symbol: str, time_range: str, as_of: str) -> list[list[Any]]:
     """The benchmark's daily closes over the range (and the one before it, for the first return)."""
     as_of_day = dt.date.fromisoformat(as_of)
@@ -245,23 +242,19 @@ def overview(accounts: list[dict], strategies: list[dict], positions: list[dict]
     }
 
 
-def strategy_performance(strategies: list[dict], positions: list[dict], total_aum: float,
-                         time_range: str, as_of: str, periods_per_year: float, risk_free: float) -> list[dict]:
-    """Per strategy: realized PnL in the range + unrealized now, win rate, trades, and the Sharpe of
-    its daily equity (allocated capital plus cumulative realized PnL, calendar days)."""
-    unrealized: dict[str, float] = defaultdict(float)
-    for p in positions:
-        unrealized[p["strategy_name"]] += p["unrealized_pnl"]
+@cached_section(("trades", "strategies", "accounts"), "medium")
+def strategy_results(time_range: str, as_of: str, periods_per_year: float, risk_free: float) -> list[dict]:
+    """Per strategy over the range: realized PnL, trades, win rate, and the Sharpe of its daily equity
+    (allocated capital - its share of total AUM - plus cumulative realized PnL, calendar days)."""
+    total_aum = sum(a["net_contributions"] for a in account_balances(as_of))
     as_of_day = pd.Timestamp(as_of)
     start = range_start(time_range, as_of_day.date())
     out = []
-    for s in strategies:
+    for s in strategy_daily_pnl(time_range, as_of):
         days = s["days"]
-        realized = sum(d[1] for d in days)
         trades = sum(d[2] for d in days)
         wins = sum(d[3] for d in days)
         capital = s["allocation"] * total_aum
-        pnl = realized + unrealized[s["strategy_name"]]
         sharpe = None
         if capital > 0 and days:
             first = pd.Timestamp(start) if start is not None else pd.Timestamp(days[0][0]) - pd.Timedelta(days=1)
@@ -274,15 +267,34 @@ def strategy_performance(strategies: list[dict], positions: list[dict], total_au
             "strategy_name": s["strategy_name"],
             "status": s["status"],
             "allocation": s["allocation"],
-            "pnl": pnl,
-            "realized_pnl": realized,
-            "unrealized_pnl": unrealized[s["strategy_name"]],
-            "pnl_pct": pnl / capital * 100.0 if capital else None,
+            "capital": capital,
+            "realized_pnl": sum(d[1] for d in days),
             "win_rate": wins / trades * 100.0 if trades else None,
             "number_of_trades": trades,
             "sharpe_ratio": sharpe,
         })
     return out
+
+
+def strategy_performance(results: list[dict], positions: list[dict]) -> list[dict]:
+    """Realized results of the range plus each strategy's unrealized PnL now (PnL = realized + unrealized)."""
+    unrealized: dict[str, float] = defaultdict(float)
+    for p in positions:
+        unrealized[p["strategy_name"]] += p["unrealized_pnl"]
+    out = []
+    for r in results:
+        open_pnl = unrealized[r["strategy_name"]]
+        pnl = r["realized_pnl"] + open_pnl
+        out.append({**r, "unrealized_pnl": open_pnl, "pnl": pnl,
+                    "pnl_pct": pnl / r["capital"] * 100.0 if r["capital"] else None})
+    return out
+
+
+@cached_section(("accounts", "bars"), "medium")
+def fund_risk(time_range: str, as_of: str, benchmark: str, periods_per_year: float, risk_free: float) -> dict[str, Any]:
+    """Fund equity curve with drawdowns, daily returns and risk metrics (beta against ``benchmark``)."""
+    return risk_and_curves(fund_equity(time_range, as_of), benchmark_closes(benchmark, time_range, as_of),
+                           periods_per_year, risk_free)
 
 
 def risk_and_curves(equity_points: list[list], benchmark_points: list[list], periods_per_year: float,
@@ -362,25 +374,18 @@ def client_dashboard(
 
     with cache_report() as report:
         accounts = read("accounts", account_balances, as_of_day)
-        strategies = read("strategy_performance", strategy_daily_pnl, time_range, as_of_day)
+        strategies = read("strategy_performance", strategy_results, time_range, as_of_day, periods_per_year, risk_free)
         positions = read("positions", open_positions, as_of_day)
-        equity_points = read("equity", fund_equity, time_range, as_of_day)
-        benchmark_points = read("equity", benchmark_closes, benchmark, time_range, as_of_day)
+        curves = read("equity", fund_risk, time_range, as_of_day, benchmark, periods_per_year, risk_free)
         signals = read("recent_signals", recent_signals, RECENT_SIGNALS)
 
     doc: dict[str, Any] = {"fund_name": fund_name, "as_of_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                            "time_range": time_range}
     doc["overview"] = overview(accounts, strategies, positions) if None not in (accounts, strategies, positions) else None
     doc["accounts"] = accounts
-    total_aum = doc["overview"]["total_aum"] if doc["overview"] else sum(a["net_contributions"] for a in accounts or [])
-    doc["strategy_performance"] = (
-        strategy_performance(strategies, positions or [], total_aum, time_range, as_of_day, periods_per_year, risk_free)
-        if strategies is not None else None
-    )
+    doc["strategy_performance"] = strategy_performance(strategies, positions or []) if strategies is not None else None
     doc["positions"] = positions
-    curves = (risk_and_curves(equity_points, benchmark_points or [], periods_per_year, risk_free)
-              if equity_points is not None else {"risk_metrics": None, "equity_curve": None, "daily_returns": None})
-    doc.update(curves)
+    doc.update(curves or {"risk_metrics": None, "equity_curve": None, "daily_returns": None})
     doc["recent_signals"] = signals
     doc["sections"] = freshness
     if errors:
