@@ -350,8 +350,13 @@ def test_max_drawdown_is_between_0_and_100_percent(equity):
     assert value is None if len(equity) < 2 else 0.0 <= value <= 100.0
 
 
+# Returns at a resolution of 1e-8 (a millionth of a percent): finer values square into subnormal
+# floats, where scaling is no longer exact in IEEE arithmetic whatever the formula.
+daily_returns = st.floats(-0.5, 0.5).map(lambda r: round(r, 8))
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(-0.5, 0.5), min_size=2, max_size=300), st.floats(1e-3, 1e3))
+@given(st.lists(daily_returns, min_size=2, max_size=300), st.floats(1e-3, 1e3))
 def test_sharpe_is_unchanged_when_returns_are_scaled(period_returns, scale):
     base = sharpe_ratio(period_returns)
     scaled = sharpe_ratio(np.array(period_returns) * scale)
