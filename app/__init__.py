@@ -190,14 +190,6 @@ def _init_server_module(server, module_name: str) -> None:
 
 
 def _configure_section_cache(settings: Settings) -> None:
-    cache_module = _optional_import("data_access.cache")
-    if cache_module is None:
-        return
-    cache_module.sections.configure(
-        cache_type=settings.CACHE_TYPE,
-        redis_url=settings.REDIS_URL,
-        ttl=settings.ttl_tiers,
-        lock_seconds=settings.CACHE_LOCK_SECONDS,
-        wait_seconds=settings.CACHE_WAIT_SECONDS,
-        retry_seconds=settings.CACHE_RETRY_SECONDS,
-    )
+    from data_access.cache import sections
+
+    sections.configure_from(settings)

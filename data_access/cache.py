@@ -146,6 +146,17 @@ class SectionCache:
         self.lock_seconds, self.wait_seconds, self.retry_seconds = lock_seconds, wait_seconds, retry_seconds
         self._down_until, self._degraded_since, self._last_error = 0.0, None, None
 
+    def configure_from(self, settings: Any) -> None:
+        """``configure`` from an object with the CACHE_* and REDIS_URL settings (app.config.Settings)."""
+        self.configure(
+            cache_type=settings.CACHE_TYPE,
+            redis_url=settings.REDIS_URL,
+            ttl=settings.ttl_tiers,
+            lock_seconds=settings.CACHE_LOCK_SECONDS,
+            wait_seconds=settings.CACHE_WAIT_SECONDS,
+            retry_seconds=settings.CACHE_RETRY_SECONDS,
+        )
+
     @property
     def enabled(self) -> bool:
         return self._redis is not None

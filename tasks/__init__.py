@@ -76,25 +76,13 @@ app = celery_app  # `celery -A tasks` finds either name
 
 def _configure_data_access() -> None:
     """Bind the process's database engine and section cache, as create_app does for the web."""
-    import importlib
-
     from app.config import Settings
+    from data_access.cache import sections
     from data_access.db import configure_database
 
     settings = Settings.from_env()
     configure_database(settings.DATABASE_URL)
-    try:
-        cache_module = importlib.import_module("data_access.cache")
-    except ModuleNotFoundError:
-        return
-    cache_module.sections.configure(
-        cache_type=settings.CACHE_TYPE,
-        redis_url=settings.REDIS_URL,
-        ttl=settings.ttl_tiers,
-        lock_seconds=settings.CACHE_LOCK_SECONDS,
-        wait_seconds=settings.CACHE_WAIT_SECONDS,
-        retry_seconds=settings.CACHE_RETRY_SECONDS,
-    )
+    sections.configure_from(settings)
 
 
 @signals.worker_init.connect

@@ -201,6 +201,20 @@ def client(app, users):
     return test_client
 
 
+def browser_sign_in(driver, base_url: str, path: str, username: str, password: str) -> None:
+    """Open ``path`` in the browser, land on the login form, sign in (and be sent back to ``path``)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(base_url.rstrip("/") + path)
+    WebDriverWait(driver, 15).until(EC.presence_of_element_located((By.ID, "username")))
+    assert f"/login?next={path}" in driver.current_url
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+
+
 @pytest.fixture
 def screenshot_dir() -> Path:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.conftest import browser_sign_in
+
 pytestmark = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver is not installed")
 
 
@@ -30,11 +32,8 @@ def test_sign_in_and_see_the_home_page_at_desktop_and_phone_width(dash_duo, app,
 
     driver.get(base + "/")
     _wait(driver, EC.presence_of_element_located((By.ID, "username")))
-    assert "/login?next=/" in driver.current_url
     driver.save_screenshot(str(screenshot_dir / "login-desktop.png"))
-    driver.find_element(By.ID, "username").send_keys("admin")
-    driver.find_element(By.ID, "password").send_keys(users["admin"])
-    driver.find_element(By.ID, "sign-in").click()
+    browser_sign_in(driver, base, "/", "admin", users["admin"])
 
     navbar = _wait(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, ".tb-navbar")))
     assert "tradeboard" in navbar.text

@@ -19,7 +19,7 @@ from data_access.migrate import upgrade
 from data_access.models import Side, Signal, SignalStatus, Strategy
 from data_access.seed import seed
 from layouts import client_ids as ids
-from tests.conftest import build_app, log_in
+from tests.conftest import browser_sign_in, build_app, log_in
 
 
 @pytest.fixture
@@ -93,11 +93,7 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
     driver = dash_duo.driver
     base = dash_duo.server.url.rstrip("/")
     driver.set_window_size(1400, 1000)
-    driver.get(base + "/client")
-    _wait(driver, EC.presence_of_element_located((By.ID, "username")))
-    driver.find_element(By.ID, "username").send_keys("analyst")
-    driver.find_element(By.ID, "password").send_keys(users["analyst"])
-    driver.find_element(By.ID, "sign-in").click()
+    browser_sign_in(driver, base, "/client", "analyst", users["analyst"])
 
     _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
     for key, _ in ids.KPI_CARDS:
@@ -113,6 +109,11 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
     driver.save_screenshot(str(screenshot_dir / "client-desktop.png"))
     driver.set_window_size(1400, 2000)
     driver.save_screenshot(str(screenshot_dir / "client-desktop-full.png"))
+    driver.find_element(By.CSS_SELECTOR, "#shell-theme-switch").click()
+    _wait(driver, lambda d: d.execute_script("return document.documentElement.getAttribute('data-bs-theme')") == "dark")
+    time.sleep(0.5)  # let Bootstrap's colour transitions finish before the picture
+    driver.save_screenshot(str(screenshot_dir / "client-desktop-full-dark.png"))
+    driver.find_element(By.CSS_SELECTOR, "#shell-theme-switch").click()
     driver.set_window_size(1400, 1000)
 
     # Time range: the equity curve gets shorter; the risk panel follows.
