@@ -706,20 +706,27 @@ def parameter_grid(kind: str, grid: Mapping[str, Any]) -> tuple[list[dict[str, A
     or an unknown name is an error.
     """
     spec = strategy_kind(kind)
-    names = list(grid)
-    axes = [list(grid[name]) if isinstance(grid[name], (list, tuple, range, np.ndarray)) else [grid[name]] for name in names]
-    if any(not axis for axis in axes):
-        raise InvalidParameters(f"{kind}: every grid axis needs at least one value")
-    valid, skipped = [], []
-    for combo in itertools.product(*axes):
-        params = dict(zip(names, combo))
+    params_by_name = {p.name: p for p in spec.params}
+    unknown = sorted(set(grid) - set(params_by_name))
+    if unknown:
+        validate_params(kind, dict.fromkeys(unknown))  # raises, naming them and the valid parameters
+    axes = {}
+    for name, values in grid.items():
+        values = list(values) if isinstance(values, (list, tuple, range, np.ndarray)) else [values]
+        if not values:
+            raise InvalidParameters(f"{kind}: every grid axis needs at least one value ({name} has none)")
         try:
-            valid.append(validate_params(kind, params))
-        except InvalidParameters as exc:
-            conflict = spec.check({**spec.defaults(), **params}) if set(params) <= {p.name for p in spec.params} else None
-            if conflict is None:
-                raise
-            skipped.append(f"{params}: {conflict}")
+            axes[name] = [params_by_name[name].coerce(v) for v in values]
+        except ValueError as exc:
+            raise InvalidParameters(f"{kind}: {exc}") from None
+    valid, skipped = [], []
+    for combo in itertools.product(*axes.values()):
+        params = {**spec.defaults(), **dict(zip(axes, combo))}
+        conflict = spec.check(params)
+        if conflict:
+            skipped.append(f"{dict(zip(axes, combo))}: {conflict}")
+        else:
+            valid.append(params)
     return valid, skipped
 
 

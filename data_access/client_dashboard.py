@@ -9,7 +9,6 @@ daily equity, the benchmark's closes and the latest signals. Every metric comes 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -19,8 +18,9 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from analytics import metrics
-from data_access.cache import cache_report, cached_section
+from data_access.cache import cached_section
 from data_access.db import current_engine
+from data_access.document import SectionReader, utc_now_iso
 from data_access.models import (
     Account,
     AccountSnapshot,
@@ -339,9 +339,6 @@ def risk_and_curves(equity_points: list[list], benchmark_points: list[list], per
 
 # --------------------------------------------------------------------------- the whole dashboard
 
-SECTIONS = ("accounts", "strategy_performance", "positions", "equity", "recent_signals")
-
-
 def client_dashboard(
     time_range: str = DEFAULT_TIME_RANGE,
     *,
@@ -355,50 +352,23 @@ def client_dashboard(
     """The client dashboard document. A section whose data fails is null with its error in
     ``errors``; the others are still built."""
     check_time_range(time_range)
-    started = time.perf_counter()
     as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
-    errors: dict[str, str] = {}
-    freshness: dict[str, dict[str, Any]] = {}
+    with SectionReader(force) as sections:
+        accounts = sections.read("accounts", account_balances, as_of_day)
+        strategies = sections.read("strategy_performance", strategy_results, time_range, as_of_day,
+                                   periods_per_year, risk_free)
+        positions = sections.read("positions", open_positions, as_of_day)
+        curves = sections.read("equity", fund_risk, time_range, as_of_day, benchmark, periods_per_year, risk_free)
+        signals = sections.read("recent_signals", recent_signals, RECENT_SIGNALS)
 
-    def read(section: str, fn, *args):
-        try:
-            result = fn.fetch(*args, force=force)
-        except Exception as exc:  # one panel's failure must not take the page down
-            errors[section] = f"{type(exc).__name__}: {exc}"
-            return None
-        previous = freshness.get(section)
-        if previous is None or result.computed_at.isoformat() < previous["computed_at"]:
-            freshness[section] = {"computed_at": result.computed_at.isoformat(), "cached": result.cached,
-                                  "stale": result.stale}
-        return result.value
-
-    with cache_report() as report:
-        accounts = read("accounts", account_balances, as_of_day)
-        strategies = read("strategy_performance", strategy_results, time_range, as_of_day, periods_per_year, risk_free)
-        positions = read("positions", open_positions, as_of_day)
-        curves = read("equity", fund_risk, time_range, as_of_day, benchmark, periods_per_year, risk_free)
-        signals = read("recent_signals", recent_signals, RECENT_SIGNALS)
-
-    doc: dict[str, Any] = {"fund_name": fund_name, "as_of_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                           "time_range": time_range}
+    doc: dict[str, Any] = {"fund_name": fund_name, "as_of_date": utc_now_iso(), "time_range": time_range}
     doc["overview"] = overview(accounts, strategies, positions) if None not in (accounts, strategies, positions) else None
     doc["accounts"] = accounts
     doc["strategy_performance"] = strategy_performance(strategies, positions or []) if strategies is not None else None
     doc["positions"] = positions
     doc.update(curves or {"risk_metrics": None, "equity_curve": None, "daily_returns": None})
     doc["recent_signals"] = signals
-    doc["sections"] = freshness
-    if errors:
-        doc["errors"] = errors
-    doc["metadata"] = {
-        "response_time_ms": round((time.perf_counter() - started) * 1000.0, 2),
-        "cache_hits": report.hits,
-        "cache_misses": report.misses,
-        "computed_at": report.oldest.isoformat() if report.oldest else None,
-        "cached": not report.misses and bool(report.hits),
-        "degraded": report.degraded,
-    }
-    return doc
+    return sections.finish(doc)
 
 
 def client_dashboard_for(settings: Any, time_range: str = DEFAULT_TIME_RANGE, force: bool = False) -> dict[str, Any]:

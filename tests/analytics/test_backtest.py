@@ -365,3 +365,14 @@ def test_sharpe_is_unchanged_when_returns_are_scaled(period_returns, scale):
         assert scaled is None or abs(scaled) > 1e6
     else:
         assert scaled == pytest.approx(base, rel=1e-9, abs=1e-9)
+
+
+def test_a_grid_with_a_bad_value_or_name_is_rejected_before_running_anything():
+    with pytest.raises(bt.InvalidParameters, match="fast must be a number, got 'abc'"):
+        bt.parameter_grid("sma_cross", {"fast": [5, "abc"], "slow": [30]})
+    with pytest.raises(bt.InvalidParameters, match="window must be between 2 and 250"):
+        bt.parameter_grid("donchian_breakout", {"window": [10, 900]})
+    with pytest.raises(bt.InvalidParameters, match="unknown parameter.*speed"):
+        bt.parameter_grid("sma_cross", {"speed": [1]})
+    with pytest.raises(bt.InvalidParameters, match="at least one value"):
+        bt.parameter_grid("sma_cross", {"fast": []})
