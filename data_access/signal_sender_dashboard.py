@@ -1,0 +1,479 @@
+"""The signal-sender dashboard: one strategy as its developer sees it.
+
+Same pattern as ``client_dashboard``: one cached function per query over primitives, a pure
+assembly, freshness per section and an error per failed section. A cold build runs a bounded
+number of statements whatever the number of signals:
+
+1. the strategy (id, developer, allocation, total AUM)          ``strategy_info``
+2. signal counts per (status, reject reason) - grouped in SQL   ``signal_stats``
+3. (received_at, filled_at) of the filled signals in range       ``signal_stats`` (lags -> numpy)
+4. realized PnL per day with win/loss sums - grouped in SQL     ``trade_results``
+5. open positions at their latest daily close                    ``positions``
+6. the latest N signals with their executions aggregated         ``recent_history``
+
+Per-signal PnL (``signal_history[].pnl``): closed trades are not linked to signals, so a signal's
+PnL is the mark-to-market of its own fills: ``(latest close - avg fill price) * filled qty`` for a
+BUY, the negative for a SELL, at the symbol's latest stored daily close on or before as_of; null
+when nothing was filled or there is no close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy.orm import aliased
+
+from analytics import metrics
+from data_access.cache import cache_report, cached_section
+from data_access.client_dashboard import DEFAULT_TIME_RANGE, TIME_RANGES, _day, _iso, _rows, check_time_range, range_start
+from data_access.db import current_engine
+from data_access.models import Account, Bar, ClosedTrade, Execution, Position, Side, Signal, SignalStatus, Strategy, User
+
+__all__ = ["DEFAULT_TIME_RANGE", "TIME_RANGES", "StrategyNotFound", "InvalidPageRequest", "signal_sender_dashboard",
+           "signal_page", "strategy_info", "strategies_for"]
+
+HISTORY_LIMIT = 50
+HISTOGRAM_BINS = 20
+MAX_PAGE_ROWS = 500
+
+
+class StrategyNotFound(LookupError):
+    def __init__(self, name: str):
+        super().__init__(f"no strategy named {name!r}")
+        self.name = name
+
+
+class InvalidPageRequest(ValueError):
+    pass
+
+
+def _day_end(as_of: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(as_of) + dt.timedelta(days=1), dt.time())
+
+
+def _in_range(column, time_range: str, as_of: str):
+    start = range_start(time_range, dt.date.fromisoformat(as_of))
+    condition = column < _day_end(as_of)
+    if start is not None:
+        condition = and_(condition, column >= dt.datetime.combine(start, dt.time()))
+    return condition
+
+
+def _value(v):
+    return getattr(v, "value", v)
+
+
+# --------------------------------------------------------------------------- sections (one query each)
+
+
+@cached_section(("strategies", "accounts"), "medium")
+def strategy_info(strategy_name: str) -> dict[str, Any]:
+    """The strategy by name with its developer and the fund's total AUM; StrategyNotFound if none."""
+    total_aum = select(func.coalesce(func.sum(Account.net_contributions), 0.0)).scalar_subquery()
+    rows = _rows(
+        select(Strategy.id, Strategy.name, Strategy.allocation, Strategy.developer_id, User.display_name, total_aum)
+        .outerjoin(User, User.id == Strategy.developer_id)
+        .where(Strategy.name == strategy_name)
+    )
+    if not rows:
+        raise StrategyNotFound(strategy_name)
+    sid, name, allocation, developer_id, developer_name, aum = rows[0]
+    return {"strategy_id": sid, "strategy_name": name, "allocation": allocation, "developer_id": developer_id,
+            "developer_name": developer_name, "total_aum": float(aum or 0.0)}
+
+
+def strategies_for(developer_id: int | None) -> list[str]:
+    """Strategy names a user may pick: their own for a developer (``developer_id``), else all."""
+    query = select(Strategy.name).order_by(Strategy.name)
+    if developer_id is not None:
+        query = query.where(Strategy.developer_id == developer_id)
+    return [name for (name,) in _rows(query)]
+
+
+def _histogram(lags: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, list]:
+    if not lags.size:
+        return {"bin_edges": [], "counts": []}
+    counts, edges = np.histogram(lags, bins=bins)
+    return {"bin_edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+@cached_section(("signals",), "short")
+def signal_stats(strategy_id: int, time_range: str, as_of: str) -> dict[str, Any]:
+    """Counts per status and per rejection reason (grouped in SQL), lag statistics and histogram."""
+    in_range = and_(Signal.strategy_id == strategy_id, _in_range(Signal.received_at, time_range, as_of))
+    counts = {s.value: 0 for s in SignalStatus}
+    reasons: dict[str, int] = {}
+    for status, reason, n in _rows(
+        select(Signal.status, Signal.reject_reason, func.count()).where(in_range)
+        .group_by(Signal.status, Signal.reject_reason)
+    ):
+        counts[_value(status)] += int(n)
+        if _value(status) == SignalStatus.REJECTED.value:
+            key = reason or "(no reason given)"
+            reasons[key] = reasons.get(key, 0) + int(n)
+    pairs = _rows(select(Signal.received_at, Signal.filled_at)
+                  .where(in_range, Signal.status == SignalStatus.FILLED, Signal.filled_at.is_not(None)))
+    lags = np.array([(f - r).total_seconds() for r, f in pairs], dtype=float)
+    lags = np.clip(lags, 0.0, None)  # a fill stamped before receipt (clock skew) counts as no lag
+    return {
+        "counts": counts,
+        "rejection_reasons": [{"reason": r, "count": c} for r, c in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "lag": metrics.lag_summary(lags),
+        "histogram": _histogram(lags),
+    }
+
+
+@cached_section(("trades", "strategies", "accounts"), "medium")
+def trade_results(strategy_name: str, time_range: str, as_of: str, periods_per_year: float,
+                  risk_free: float) -> dict[str, Any]:
+    """Realized PnL stats over the range (aggregated per day in SQL), the Sharpe of the strategy's
+    daily equity (allocated capital + cumulative realized PnL, calendar days, as on /client) and
+    the cumulative PnL curve."""
+    info = strategy_info(strategy_name)
+    day = func.date(ClosedTrade.closed_at)
+    pnl = ClosedTrade.realized_pnl
+    rows = _rows(
+        select(day, func.sum(pnl), func.count(), func.sum(case((pnl > 0, 1), else_=0)),
+               func.sum(case((pnl < 0, 1), else_=0)), func.sum(case((pnl > 0, pnl), else_=0.0)),
+               func.sum(case((pnl < 0, pnl), else_=0.0)))
+        .where(ClosedTrade.strategy_id == info["strategy_id"], _in_range(ClosedTrade.closed_at, time_range, as_of))
+        .group_by(day).order_by(day)
+    )
+    days = [(_day(d).isoformat(), float(total or 0.0)) for d, total, *_ in rows]
+    trades = sum(int(r[2]) for r in rows)
+    wins = sum(int(r[3] or 0) for r in rows)
+    losses = sum(int(r[4] or 0) for r in rows)
+    gross_win = sum(float(r[5] or 0.0) for r in rows)
+    gross_loss = sum(float(r[6] or 0.0) for r in rows)
+    total = sum(p for _, p in days)
+    capital = info["allocation"] * info["total_aum"]
+    sharpe = None
+    as_of_day = pd.Timestamp(as_of)
+    if capital > 0 and days:
+        start = range_start(time_range, as_of_day.date())
+        first = pd.Timestamp(start) if start is not None else pd.Timestamp(days[0][0]) - pd.Timedelta(days=1)
+        daily = pd.Series({pd.Timestamp(d): p for d, p in days}).reindex(
+            pd.date_range(first, as_of_day, freq="D"), fill_value=0.0)
+        curve = capital + daily.cumsum().to_numpy()
+        if (curve > 0).all():
+            sharpe = metrics.sharpe_ratio(metrics.returns(np.r_[capital, curve]), risk_free, periods_per_year)
+    cumulative, running = [], 0.0
+    for d, p in days:
+        running += p
+        cumulative.append({"date": d, "pnl": running})
+    return {
+        "realized_pnl": total,
+        "number_of_trades": trades,
+        "win_rate": wins / trades * 100.0 if trades else None,
+        "avg_win": gross_win / wins if wins else None,
+        "avg_loss": gross_loss / losses if losses else None,
+        "profit_factor": gross_win / abs(gross_loss) if losses and gross_loss else None,
+        "expectancy": total / trades if trades else None,
+        "sharpe_ratio": sharpe,
+        "cumulative_pnl": cumulative,
+    }
+
+
+def _latest_close(symbol_column, as_of: str):
+    return (select(Bar.close)
+            .where(Bar.symbol == symbol_column, Bar.timeframe == "1d", Bar.time < _day_end(as_of))
+            .order_by(Bar.time.desc()).limit(1)
+            .scalar_subquery())
+
+
+@cached_section(("positions", "bars"), "short")
+def positions(strategy_id: int, as_of: str) -> list[dict[str, Any]]:
+    """The strategy's open positions marked at their symbol's latest daily close on or before as_of."""
+    last_time = (
+        select(func.max(Bar.time))
+        .where(Bar.symbol == Position.symbol, Bar.timeframe == "1d", Bar.time < _day_end(as_of))
+        .correlate(Position)
+        .scalar_subquery()
+    )
+    price = aliased(Bar)
+    rows = _rows(
+        select(Position.symbol, Position.quantity, Position.entry_price, price.close)
+        .outerjoin(price, and_(price.symbol == Position.symbol, price.timeframe == "1d", price.time == last_time))
+        .where(Position.strategy_id == strategy_id)
+        .order_by(Position.symbol)
+    )
+    out = []
+    for symbol, quantity, entry, current in rows:
+        mark = current if current is not None else entry
+        out.append({"symbol": symbol, "quantity": quantity, "entry_price": entry, "current_price": mark,
+                    "unrealized_pnl": (mark - entry) * quantity})  # signed quantity covers shorts
+    return out
+
+
+def _filled_quantity():
+    return (select(func.sum(Execution.quantity)).where(Execution.signal_id == Signal.id)
+            .correlate(Signal).scalar_subquery())
+
+
+def _fill_notional():
+    return (select(func.sum(Execution.quantity * Execution.price)).where(Execution.signal_id == Signal.id)
+            .correlate(Signal).scalar_subquery())
+
+
+def _signal_columns(as_of: str):
+    return (Signal.signal_id, Signal.received_at, Signal.symbol, Signal.side, Signal.quantity, Signal.status,
+            Signal.reject_reason, _filled_quantity(), _fill_notional(), _latest_close(Signal.symbol, as_of))
+
+
+def _signal_row(row) -> dict[str, Any]:
+    sid, received, symbol, side, quantity, status, reason, filled, notional, close = row
+    fill_price = notional / filled if filled else None
+    pnl = None
+    if filled and close is not None:
+        direction = 1.0 if _value(side) == Side.BUY.value else -1.0
+        pnl = (close - fill_price) * filled * direction
+    return {"signal_id": sid, "sent_at": _iso(received), "symbol": symbol, "side": _value(side),
+            "quantity_requested": quantity, "quantity_filled": float(filled or 0.0), "fill_price": fill_price,
+            "status": _value(status), "reject_reason": reason, "pnl": pnl}
+
+
+@cached_section(("signals", "bars"), "short")
+def recent_history(strategy_id: int, limit: int, as_of: str) -> list[dict[str, Any]]:
+    """The latest ``limit`` signals, newest first, with their fills aggregated."""
+    rows = _rows(select(*_signal_columns(as_of)).where(Signal.strategy_id == strategy_id)
+                 .order_by(Signal.received_at.desc(), Signal.id.desc()).limit(limit))
+    return [_signal_row(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- server-side paging (not cached)
+
+SORTABLE = {"sent_at": Signal.received_at, "symbol": Signal.symbol, "side": Signal.side, "status": Signal.status,
+            "quantity": Signal.quantity, "quantity_requested": Signal.quantity}
+_TEXT = {"symbol": Signal.symbol, "side": cast(Signal.side, String), "status": cast(Signal.status, String),
+         "reject_reason": Signal.reject_reason, "sent_at": cast(Signal.received_at, String)}
+_SETS = {"side": (Signal.side, Side), "status": (Signal.status, SignalStatus), "symbol": (Signal.symbol, None)}
+_NUMBERS = {"quantity": Signal.quantity, "quantity_requested": Signal.quantity}
+_DATES = {"sent_at": Signal.received_at}
+FILTERABLE = sorted(set(_TEXT) | set(_SETS) | set(_NUMBERS) | set(_DATES))
+
+
+def _like(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _text_condition(column, kind: str, value: Any):
+    if kind in ("blank", "notBlank"):
+        return column.is_(None) if kind == "blank" else column.is_not(None)
+    if not isinstance(value, str):
+        raise InvalidPageRequest("a text filter needs a string 'filter'")
+    lowered, pattern = func.lower(column), _like(value)
+    return {
+        "contains": lambda: lowered.like(f"%{pattern}%", escape="\\"),
+        "notContains": lambda: ~lowered.like(f"%{pattern}%", escape="\\"),
+        "startsWith": lambda: lowered.like(f"{pattern}%", escape="\\"),
+        "endsWith": lambda: lowered.like(f"%{pattern}", escape="\\"),
+        "equals": lambda: lowered == value.lower(),
+        "notEqual": lambda: lowered != value.lower(),
+    }.get(kind, lambda: (_ for _ in ()).throw(InvalidPageRequest(f"unknown text filter type {kind!r}")))()
+
+
+def _compare(column, kind: str, value, value_to=None):
+    ops = {"equals": column == value, "notEqual": column != value, "greaterThan": column > value,
+           "greaterThanOrEqual": column >= value, "lessThan": column < value, "lessThanOrEqual": column <= value}
+    if kind == "inRange":
+        if value_to is None:
+            raise InvalidPageRequest("an inRange filter needs 'filterTo'/'dateTo'")
+        return and_(column >= value, column <= value_to)
+    if kind not in ops:
+        raise InvalidPageRequest(f"unknown filter type {kind!r}")
+    return ops[kind]
+
+
+def _parse_date(raw: Any) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(raw).replace("Z", ""))
+    except ValueError:
+        raise InvalidPageRequest(f"not a date: {raw!r}") from None
+
+
+def _one_filter(col: str, spec: dict):
+    if "conditions" in spec or "operator" in spec:
+        parts = [_one_filter(col, {"filterType": spec.get("filterType"), **c}) for c in spec.get("conditions") or []]
+        if not parts:
+            raise InvalidPageRequest(f"filter on {col!r} has no conditions")
+        return or_(*parts) if str(spec.get("operator", "AND")).upper() == "OR" else and_(*parts)
+    kind_of = spec.get("filterType", "text")
+    kind = spec.get("type", "contains")
+    if kind_of == "text" and col in _TEXT:
+        return _text_condition(_TEXT[col], kind, spec.get("filter"))
+    if kind_of == "set" and col in _SETS:
+        column, enum = _SETS[col]
+        values = spec.get("values")
+        if not isinstance(values, list):
+            raise InvalidPageRequest("a set filter needs a list of 'values'")
+        if enum is not None:
+            try:
+                values = [enum(v) for v in values]
+            except ValueError:
+                raise InvalidPageRequest(f"{col} values must be among {[e.value for e in enum]}") from None
+        return column.in_(values)
+    if kind_of == "number" and col in _NUMBERS:
+        try:
+            value = float(spec["filter"]) if kind not in ("blank", "notBlank") else None
+            value_to = float(spec["filterTo"]) if spec.get("filterTo") is not None else None
+        except (KeyError, TypeError, ValueError):
+            raise InvalidPageRequest(f"a number filter on {col!r} needs a numeric 'filter'") from None
+        return _compare(_NUMBERS[col], kind, value, value_to)
+    if kind_of == "date" and col in _DATES:
+        value_to = _parse_date(spec["dateTo"]) if spec.get("dateTo") else None
+        return _compare(_DATES[col], kind, _parse_date(spec.get("dateFrom")), value_to)
+    raise InvalidPageRequest(f"cannot filter {col!r} with a {kind_of!r} filter; filterable: {', '.join(FILTERABLE)}")
+
+
+def page_conditions(strategy_id: int, filter_model: dict | None) -> list:
+    conditions = [Signal.strategy_id == strategy_id]
+    for col, spec in (filter_model or {}).items():
+        if not isinstance(spec, dict):
+            raise InvalidPageRequest(f"filter on {col!r} must be an object")
+        conditions.append(_one_filter(col, spec))
+    return conditions
+
+
+def page_order(sort_model: list[dict] | None) -> list:
+    order = []
+    for item in sort_model or []:
+        col, direction = item.get("colId"), str(item.get("sort", "asc")).lower()
+        if col not in SORTABLE:
+            raise InvalidPageRequest(f"cannot sort by {col!r}; sortable: {', '.join(sorted(SORTABLE))}")
+        if direction not in ("asc", "desc"):
+            raise InvalidPageRequest(f"sort direction must be asc or desc, got {direction!r}")
+        order.append(SORTABLE[col].desc() if direction == "desc" else SORTABLE[col].asc())
+    return order + [Signal.received_at.desc(), Signal.id.desc()]  # newest first, then a stable tiebreak
+
+
+def signal_page(strategy_id: int, start_row: int, end_row: int, sort_model: list[dict] | None = None,
+                filter_model: dict | None = None, *, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Rows ``[start_row, end_row)`` of the strategy's whole signal history, sorted and filtered in
+    SQL (LIMIT/OFFSET + COUNT: two statements), and the filtered row count."""
+    try:
+        start_row, end_row = int(start_row), int(end_row)
+    except (TypeError, ValueError):
+        raise InvalidPageRequest("start and end must be integers") from None
+    if start_row < 0 or end_row <= start_row or end_row - start_row > MAX_PAGE_ROWS:
+        raise InvalidPageRequest(f"need 0 <= start < end and at most {MAX_PAGE_ROWS} rows per page")
+    conditions = page_conditions(strategy_id, filter_model)
+    order = page_order(sort_model)
+    as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    with current_engine().connect() as connection:
+        rows = connection.execute(select(*_signal_columns(as_of_day)).where(*conditions).order_by(*order)
+                                  .offset(start_row).limit(end_row - start_row)).all()
+        count = connection.execute(select(func.count()).select_from(Signal).where(*conditions)).scalar_one()
+    return {"rows": [_signal_row(r) for r in rows], "row_count": int(count)}
+
+
+# --------------------------------------------------------------------------- assembly (pure)
+
+
+def performance(stats: dict | None, trades: dict | None, open_positions: list | None) -> dict[str, Any] | None:
+    if stats is None and trades is None:
+        return None
+    counts = (stats or {}).get("counts") or {}
+    sent = sum(counts.values()) if stats else None
+    filled = counts.get(SignalStatus.FILLED.value) if stats else None
+    unrealized = sum(p["unrealized_pnl"] for p in open_positions or [])
+    return {
+        "total_signals_sent": sent,
+        "signals_filled": filled,
+        "signals_rejected": counts.get(SignalStatus.REJECTED.value) if stats else None,
+        "signals_cancelled": counts.get(SignalStatus.CANCELLED.value) if stats else None,
+        "signals_pending": counts.get(SignalStatus.PENDING.value) if stats else None,
+        "fill_rate": metrics.fill_rate_pct(filled, sent) if stats else None,
+        "realized_pnl": trades["realized_pnl"] if trades else None,
+        "unrealized_pnl": unrealized if open_positions is not None else None,
+        # PnL = realized (range) + unrealized (now), as on /client
+        "total_pnl": trades["realized_pnl"] + unrealized if trades else None,
+        "number_of_trades": trades["number_of_trades"] if trades else None,
+        **{k: (trades[k] if trades else None)
+           for k in ("win_rate", "avg_win", "avg_loss", "profit_factor", "expectancy", "sharpe_ratio")},
+    }
+
+
+def lag_metrics(stats: dict | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    lag = stats["lag"]
+    return {f"{k}_signal_to_fill_seconds": lag[k] for k in ("avg", "median", "p95", "p99", "max")}
+
+
+SECTIONS = ("strategy", "signals", "trades", "positions", "history")
+
+
+def signal_sender_dashboard(
+    strategy_name: str,
+    time_range: str = DEFAULT_TIME_RANGE,
+    *,
+    as_of: dt.date | None = None,
+    force: bool = False,
+    history_limit: int = HISTORY_LIMIT,
+    periods_per_year: float = 252,
+    risk_free: float = 0.0,
+) -> dict[str, Any]:
+    """The signal-sender document for ``strategy_name``; StrategyNotFound when there is none.
+    A section whose data fails is null with its error in ``errors``; the others are still built."""
+    check_time_range(time_range)
+    started = time.perf_counter()
+    as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    errors: dict[str, str] = {}
+    freshness: dict[str, dict[str, Any]] = {}
+
+    def read(section: str, fn, *args):
+        try:
+            result = fn.fetch(*args, force=force)
+        except StrategyNotFound:
+            raise
+        except Exception as exc:  # one panel's failure must not take the page down
+            errors[section] = f"{type(exc).__name__}: {exc}"
+            return None
+        freshness[section] = {"computed_at": result.computed_at.isoformat(), "cached": result.cached,
+                              "stale": result.stale}
+        return result.value
+
+    with cache_report() as report:
+        info = strategy_info.fetch(strategy_name, force=force).value  # StrategyNotFound propagates
+        sid = info["strategy_id"]
+        stats = read("signals", signal_stats, sid, time_range, as_of_day)
+        trades = read("trades", trade_results, strategy_name, time_range, as_of_day, periods_per_year, risk_free)
+        open_positions = read("positions", positions, sid, as_of_day)
+        history = read("history", recent_history, sid, history_limit, as_of_day)
+
+    doc: dict[str, Any] = {
+        "strategy_name": info["strategy_name"],
+        "developer_name": info["developer_name"],
+        "as_of_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "time_range": time_range,
+        "performance": performance(stats, trades, open_positions),
+        "signal_history": history,
+        "lag_metrics": lag_metrics(stats),
+        "current_positions": open_positions,
+        "rejection_reasons": stats["rejection_reasons"] if stats else None,
+        "cumulative_pnl": trades["cumulative_pnl"] if trades else None,
+        "latency_histogram": stats["histogram"] if stats else None,
+        "sections": freshness,
+    }
+    if errors:
+        doc["errors"] = errors
+    doc["metadata"] = {
+        "response_time_ms": round((time.perf_counter() - started) * 1000.0, 2),
+        "cache_hits": report.hits,
+        "cache_misses": report.misses,
+        "computed_at": report.oldest.isoformat() if report.oldest else None,
+        "cached": not report.misses and bool(report.hits),
+        "degraded": report.degraded,
+    }
+    return doc
+
+
+def signal_sender_dashboard_for(settings: Any, strategy_name: str, time_range: str = DEFAULT_TIME_RANGE,
+                                force: bool = False) -> dict[str, Any]:
+    return signal_sender_dashboard(strategy_name, time_range, force=force,
+                                   periods_per_year=settings.PERIODS_PER_YEAR, risk_free=settings.RISK_FREE_RATE)
