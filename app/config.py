@@ -44,6 +44,21 @@ class Settings:
     FUND_NAME: str = "Tradeboard Fund"
     MARKET_HOURS_ONLY: bool = False
 
+    # live prices (data_access.prices): "bars" (latest stored daily close), "simulated", "http"
+    PRICE_PROVIDER: str = "bars"
+    PRICE_HTTP_URL_TEMPLATE: str | None = None  # e.g. http://prices.internal/price/{symbol} -> {"price": 123.4}
+    PRICE_HTTP_TIMEOUT_SECONDS: float = 2.0  # per request (connect and each read)
+    PRICE_HTTP_MAX_IN_FLIGHT: int = 8  # concurrent requests, at most
+    PRICE_HTTP_RETRIES: int = 2  # extra attempts on timeouts, connection errors and 5xx
+
+    # gamma exposure (data_access.gex): "simulated" or "http"
+    GEX_PROVIDER: str = "simulated"
+    GEX_HTTP_URL_TEMPLATE: str | None = None  # e.g. http://gex.internal/gex/{symbol} -> {"gamma_exposure": ...}
+    GEX_HTTP_TIMEOUT_SECONDS: float = 2.0
+    GEX_HTTP_MAX_IN_FLIGHT: int = 4
+    GEX_HTTP_RETRIES: int = 2
+    GEX_SYMBOLS: str = "SPY,QQQ"  # comma-separated
+
     @classmethod
     def from_env(cls, **overrides) -> Settings:
         values = {}
@@ -53,6 +68,10 @@ class Settings:
                 values[f.name] = _parse(raw, _PARSERS.get(str(f.type), str), f.name)
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def gex_symbols(self) -> list[str]:
+        return [s.strip().upper() for s in self.GEX_SYMBOLS.split(",") if s.strip()]
 
     @property
     def ttl_tiers(self) -> dict[str, int]:
