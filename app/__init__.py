@@ -35,6 +35,7 @@ ALLOWED_CACHE_TYPES = ("RedisCache", "NullCache")
 CALLBACK_MODULES = (
     "callbacks.shell",
     "callbacks.client",
+    "callbacks.signal_sender",
 )
 
 # Flask blueprints / hooks: each module has `init_app(server)` or a `blueprint` (registered as is).

@@ -75,3 +75,51 @@ def daily_returns_figure(returns: list[dict]) -> go.Figure:
     _base(fig)
     fig.update_yaxes(ticksuffix=" %")
     return fig
+
+
+def cumulative_pnl_figure(points: list[dict]) -> go.Figure:
+    if not points:
+        return empty_figure("No closed trades in this range")
+    values = [p["pnl"] for p in points]
+    fig = go.Figure(go.Scatter(x=[p["date"] for p in points], y=values, mode="lines+markers", name="Cumulative PnL",
+                               line={"color": UP if values[-1] >= 0 else DOWN, "width": 2, "shape": "hv"},
+                               marker={"size": 4}, fill="tozeroy", hovertemplate="%{y:,.2f}"))
+    _base(fig)
+    fig.update_yaxes(tickformat=",.0f")
+    return fig
+
+
+def latency_histogram_figure(histogram: dict | None, lag: dict | None) -> go.Figure:
+    """Bars from precomputed bin edges and counts, with p50/p95/p99 as vertical lines."""
+    edges, counts = (histogram or {}).get("bin_edges") or [], (histogram or {}).get("counts") or []
+    if not counts:
+        return empty_figure("No filled signals in this range")
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color=ACCENT, name="Fills",
+                           customdata=[[a, b] for a, b in zip(edges[:-1], edges[1:])],
+                           hovertemplate="%{customdata[0]:.2f}–%{customdata[1]:.2f} s: %{y} fills<extra></extra>"))
+    _base(fig)
+    fig.update_layout(hovermode="closest", bargap=0.05)
+    for key, label, dash in (("median", "p50", "solid"), ("p95", "p95", "dash"), ("p99", "p99", "dot")):
+        value = (lag or {}).get(f"{key}_signal_to_fill_seconds")
+        if value is not None:
+            fig.add_vline(x=value, line={"color": DOWN if key != "median" else UP, "dash": dash, "width": 2},
+                          annotation_text=f"{label} {value:.2f} s", annotation_position="top",
+                          annotation_font_size=11)
+    fig.update_xaxes(title_text="seconds from signal to fill", ticksuffix=" s")
+    fig.update_yaxes(title_text="fills")
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
+def rejection_reasons_figure(reasons: list[dict]) -> go.Figure:
+    if not reasons:
+        return empty_figure("No rejected signals in this range")
+    ordered = list(reversed(reasons))  # largest at the top of a horizontal bar chart
+    fig = go.Figure(go.Bar(x=[r["count"] for r in ordered], y=[r["reason"] for r in ordered], orientation="h",
+                           marker_color=DOWN, hovertemplate="%{y}: %{x}<extra></extra>"))
+    _base(fig)
+    fig.update_layout(hovermode="closest")
+    fig.update_yaxes(automargin=True)
+    return fig

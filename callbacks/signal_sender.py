@@ -1,0 +1,210 @@
+"""What reacts on the signal-sender page. Access is enforced here, not only in the options: a
+developer gets data only for strategies they develop, whatever strategy name the browser sends."""
+
+from __future__ import annotations
+
+import json
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+import orjson
+from dash import Input, Output, State, ctx, html
+from dash.exceptions import PreventUpdate
+
+from app.dashboards_api import may_read_strategy
+from callbacks import figures
+from callbacks.client import money, number, pct
+from data_access import signal_sender_dashboard as ssd
+from layouts import signal_sender_ids as ids
+
+SENDER_ROLES = {"admin", "analyst", "developer"}
+EMPTY_PAGE = {"rowData": [], "rowCount": 0}
+
+
+def current_user():
+    return flask.g.get("user")
+
+
+def readable(strategy_name: str | None) -> dict | None:
+    """The strategy's info if the signed-in user may read it, else None."""
+    user = current_user()
+    if not strategy_name or user is None or user.role not in SENDER_ROLES:
+        return None
+    try:
+        info = ssd.strategy_info(strategy_name)
+    except ssd.StrategyNotFound:
+        return None
+    return info if may_read_strategy(user, info) else None
+
+
+def kpi_values(perf: dict | None) -> tuple[list, list]:
+    if perf is None:
+        return ["—"] * len(ids.KPI_CARDS), [None] * len(ids.KPI_CARDS)
+
+    def count(key):
+        return "—" if perf[key] is None else f"{perf[key]:,}"
+
+    total = perf["total_pnl"]
+    tone = "text-success" if (total or 0) >= 0 else "text-danger"
+    muted = "text-body-secondary"
+    values = {
+        "total_signals_sent": (count("total_signals_sent"),
+                               html.Span(f"{perf['signals_pending'] or 0} pending · {perf['signals_cancelled'] or 0} cancelled",
+                                         className=muted) if perf["signals_pending"] is not None else None),
+        "signals_filled": (count("signals_filled"), None),
+        "signals_rejected": (count("signals_rejected"), None),
+        "fill_rate": (pct(perf["fill_rate"]), None),
+        "total_pnl": (html.Span(money(total), className=tone),
+                      html.Span(f"realized {money(perf['realized_pnl'])}", className=muted)
+                      if perf["realized_pnl"] is not None else None),
+        "win_rate": (pct(perf["win_rate"]),
+                     html.Span(f"{perf['number_of_trades']} trades", className=muted)
+                     if perf["number_of_trades"] is not None else None),
+        "profit_factor": (number(perf["profit_factor"]),
+                          html.Span(f"avg win {money(perf['avg_win'])} · loss {money(perf['avg_loss'])}", className=muted)
+                          if perf["number_of_trades"] else None),
+        "sharpe_ratio": (number(perf["sharpe_ratio"]), None),
+    }
+    return [values[k][0] for k, _ in ids.KPI_CARDS], [values[k][1] for k, _ in ids.KPI_CARDS]
+
+
+def lag_text(lag: dict | None) -> str:
+    if not lag or lag["avg_signal_to_fill_seconds"] is None:
+        return "No filled signals in this range."
+    parts = [("avg", "avg"), ("median", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")]
+    return " · ".join(f"{label} {lag[f'{key}_signal_to_fill_seconds']:.2f} s" for key, label in parts)
+
+
+def panel_error(doc: dict, panel: str):
+    message = (doc.get("errors") or {}).get(ids.PANELS[panel])
+    if not message:
+        return None
+    return dbc.Alert(f"This panel could not be loaded: {message}", color="danger", className="py-1 px-2 mb-0 small")
+
+
+def register(app: dash.Dash) -> None:
+    @app.callback(Output(ids.STRATEGY, "options"), Output(ids.STRATEGY, "value"), Input(ids.INIT, "data"))
+    def strategy_options(init):
+        user = current_user()
+        if user is None or user.role not in SENDER_ROLES:
+            return [], None
+        names = ssd.strategies_for(user.id if user.role == "developer" else None)
+        wanted = (init or {}).get("strategy")
+        return [{"label": n, "value": n} for n in names], wanted if wanted in names else (names[0] if names else None)
+
+    @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "disabled"), Input(ids.REFRESH_EVERY, "value"))
+    def set_refresh_interval(seconds: str):
+        seconds = int(seconds or 0)
+        return max(seconds, 1) * 1000, seconds == 0
+
+    @app.callback(
+        Output(ids.DOCUMENT, "data"),
+        Output(ids.STATUS, "children"),
+        Input(ids.STRATEGY, "value"),
+        Input(ids.TIME_RANGE, "value"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.REFRESH_NOW, "n_clicks"),
+    )
+    def load_document(strategy_name, time_range, _ticks, _clicks):
+        user = current_user()
+        if user is None or user.role not in SENDER_ROLES:
+            return None, dbc.Alert("Your role may not see the signal-sender dashboard.", color="warning")
+        if not strategy_name:
+            return None, dbc.Alert("You have no strategies to show.", color="info")
+        if readable(strategy_name) is None:
+            return None, dbc.Alert(f"You may not read strategy {strategy_name!r}.", color="warning")
+        try:
+            settings = flask.current_app.extensions["tradeboard"].settings
+            doc = ssd.signal_sender_dashboard_for(settings, strategy_name, time_range,
+                                                  force=ctx.triggered_id == ids.REFRESH_NOW)
+        except Exception as exc:  # the whole build failed (e.g. the database is down)
+            return dash.no_update, dbc.Alert(f"Could not refresh the dashboard: {exc}", color="danger", dismissable=True)
+        status = None
+        if doc["metadata"]["degraded"]:
+            status = dbc.Alert("Cache unavailable: served straight from the database.", color="warning", className="py-1 small")
+        return orjson.loads(orjson.dumps(doc)), status
+
+    @app.callback(
+        *[Output(ids.kpi(key), "children") for key, _ in ids.KPI_CARDS],
+        *[Output(ids.kpi_sub(key), "children") for key, _ in ids.KPI_CARDS],
+        *[Output(ids.error(panel), "children") for panel in ids.PANELS],
+        Output(ids.PNL_CHART, "figure"),
+        Output(ids.LATENCY_CHART, "figure"),
+        Output(ids.REJECTIONS_CHART, "figure"),
+        Output(ids.LAG_SUMMARY, "children"),
+        Output(ids.POSITIONS_GRID, "rowData"),
+        Output(ids.DEVELOPER, "children"),
+        Input(ids.DOCUMENT, "data"),
+    )
+    def render(doc: dict | None):
+        if not doc:
+            raise PreventUpdate
+        values, subs = kpi_values(doc["performance"])
+        return (
+            *values, *subs,
+            *[panel_error(doc, panel) for panel in ids.PANELS],
+            figures.cumulative_pnl_figure(doc["cumulative_pnl"] or []),
+            figures.latency_histogram_figure(doc["latency_histogram"], doc["lag_metrics"]),
+            figures.rejection_reasons_figure(doc["rejection_reasons"] or []),
+            lag_text(doc["lag_metrics"]),
+            doc["current_positions"] or [],
+            f"{doc['strategy_name']} · developed by {doc['developer_name'] or '—'}",
+        )
+
+    @app.callback(
+        Output(ids.HISTORY_GRID, "getRowsResponse"),
+        Input(ids.HISTORY_GRID, "getRowsRequest"),
+        State(ids.STRATEGY, "value"),
+    )
+    def history_rows(request, strategy_name):
+        if not request:
+            raise PreventUpdate
+        info = readable(strategy_name)
+        if info is None:
+            return EMPTY_PAGE
+        try:
+            page = ssd.signal_page(info["strategy_id"], request.get("startRow", 0), request.get("endRow", 50),
+                                   request.get("sortModel"), request.get("filterModel"))
+        except ssd.InvalidPageRequest:
+            return EMPTY_PAGE
+        return {"rowData": page["rows"], "rowCount": page["row_count"]}
+
+    # a new strategy (or a refresh) empties the history grid's block cache, so it asks for rows again
+    app.clientside_callback(
+        """
+        function(_strategy, _clicks, gridId) {
+            const api = window.dash_ag_grid && dash_ag_grid.getApi(gridId);
+            if (api) { api.purgeInfiniteCache(); }
+            return Date.now();
+        }
+        """,
+        Output(ids.PURGED, "data"),
+        Input(ids.STRATEGY, "value"),
+        Input(ids.REFRESH_NOW, "n_clicks"),
+        State(ids.HISTORY_GRID, "id"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        """
+        function(doc, _clock) {
+            const out = [];
+            for (const section of PANEL_SECTIONS) {
+                const info = doc && doc.sections && doc.sections[section];
+                if (!info) { out.push(""); continue; }
+                const age = Math.max(0, Math.round((Date.now() - Date.parse(info.computed_at)) / 1000));
+                const ago = age < 90 ? age + " s" : Math.round(age / 60) + " min";
+                out.push("updated " + ago + " ago · " + (info.stale ? "stale, refreshing" : info.cached ? "cached" : "fresh"));
+            }
+            return out;
+        }
+        """.replace("PANEL_SECTIONS", json.dumps(list(ids.PANELS.values()))),
+        *[Output(ids.freshness(panel), "children") for panel in ids.PANELS],
+        Input(ids.DOCUMENT, "data"),
+        Input(ids.CLOCK, "n_intervals"),
+    )
+
+    for grid_id in (ids.HISTORY_GRID, ids.POSITIONS_GRID):
+        app.callback(Output(grid_id, "exportDataAsCsv"), Input(ids.csv_button(grid_id), "n_clicks"),
+                     prevent_initial_call=True)(lambda _n: True)

@@ -1,0 +1,193 @@
+"""The signal-sender page: one strategy as its developer sees it (signals, fills, lag, PnL)."""
+
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import signal_sender_ids as ids
+from layouts.client import REFRESH_CHOICES, TIME_RANGES, _money, _number, csv_button
+
+dash.register_page(
+    __name__,
+    path="/signal-sender",
+    name="Signal sender",
+    title="Signal sender · tradeboard",
+    description="A strategy's signals, fills, rejections, latency and PnL.",
+    order=2,
+)
+
+
+def panel(key: str, title: str, body, *, extra=None) -> dbc.Card:
+    header = html.Div(
+        [
+            html.H2(title, className="h6 mb-0 me-auto"),
+            extra,
+            html.Small(id=ids.freshness(key), className="text-body-secondary ms-2 text-nowrap"),
+        ],
+        className="d-flex flex-wrap align-items-center gap-2",
+    )
+    return dbc.Card(dbc.CardBody([header, html.Div(id=ids.error(key)), body], className="d-flex flex-column gap-2"),
+                    className="h-100 shadow-sm")
+
+
+HISTORY_COLUMNS = [
+    {"field": "sent_at", "headerName": "Sent (UTC)", "minWidth": 175, "filter": "agTextColumnFilter"},
+    {"field": "symbol", "headerName": "Symbol", "filter": "agTextColumnFilter"},
+    {"field": "side", "headerName": "Side", "filter": "agTextColumnFilter"},
+    {**_number("quantity_requested", "Qty", ",.0f"), "colId": "quantity", "filter": "agNumberColumnFilter"},
+    {**_number("quantity_filled", "Filled", ",.0f"), "sortable": False, "filter": False},
+    {**_number("fill_price", "Fill price"), "sortable": False, "filter": False},
+    {"field": "status", "headerName": "Status", "filter": "agTextColumnFilter"},
+    {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160, "sortable": False,
+     "filter": "agTextColumnFilter"},
+    {**_money("pnl", "Fill PnL"), "sortable": False, "filter": False,
+     "headerTooltip": "Mark-to-market of the signal's own fills at the latest close (BUY: (close - fill) x qty)."},
+    {"field": "signal_id", "headerName": "Signal id", "minWidth": 170, "sortable": False, "filter": False},
+]
+
+POSITION_COLUMNS = [
+    {"field": "symbol", "headerName": "Symbol", "pinned": "left"},
+    _number("quantity", "Qty", ",.0f"),
+    _money("entry_price", "Entry"),
+    _money("current_price", "Last close"),
+    _money("unrealized_pnl", "Unrealized PnL"),
+]
+
+_FILTER_PARAMS = {"buttons": ["reset"], "maxNumConditions": 1}
+
+
+def history_grid() -> dag.AgGrid:
+    return dag.AgGrid(
+        id=ids.HISTORY_GRID,
+        columnDefs=HISTORY_COLUMNS,
+        rowModelType="infinite",
+        defaultColDef={"sortable": True, "resizable": True, "minWidth": 100, "filterParams": _FILTER_PARAMS},
+        columnSize="responsiveSizeToFit",
+        dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 20, "infiniteInitialRowCount": 50,
+                         "rowBuffer": 0, "animateRows": False},
+        csvExportParams={"fileName": "signal-history.csv"},
+        className="ag-theme-quartz",
+        style={"height": "420px", "width": "100%"},
+    )
+
+
+def positions_grid() -> dag.AgGrid:
+    return dag.AgGrid(
+        id=ids.POSITIONS_GRID,
+        columnDefs=POSITION_COLUMNS,
+        rowData=[],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 100},
+        columnSize="responsiveSizeToFit",
+        dashGridOptions={"animateRows": False, "domLayout": "autoHeight"},
+        csvExportParams={"fileName": "positions.csv"},
+        className="ag-theme-quartz",
+        style={"width": "100%"},
+    )
+
+
+def toolbar() -> dbc.Row:
+    return dbc.Row(
+        [
+            dbc.Col(html.H1("Signal sender", className="h4 mb-0"), xs=12, md="auto"),
+            dbc.Col(dcc.Dropdown(id=ids.STRATEGY, placeholder="Strategy…", clearable=False, style={"minWidth": "220px"}),
+                    xs=12, md=3, className="me-md-auto"),
+            dbc.Col(
+                dbc.RadioItems(
+                    id=ids.TIME_RANGE,
+                    options=[{"label": label, "value": value} for value, label in TIME_RANGES],
+                    value="90d",
+                    inline=True,
+                    className="btn-group btn-group-sm",
+                    inputClassName="btn-check",
+                    labelClassName="btn btn-outline-primary",
+                    labelCheckedClassName="active",
+                ),
+                xs="auto",
+                className="tb-radio-group",
+            ),
+            dbc.Col(
+                dbc.InputGroup(
+                    [
+                        dbc.InputGroupText("Auto-refresh"),
+                        dbc.Select(id=ids.REFRESH_EVERY, options=[{"label": l, "value": v} for v, l in REFRESH_CHOICES],
+                                   value="30"),
+                    ],
+                    size="sm",
+                ),
+                xs="auto",
+            ),
+            dbc.Col(dbc.Button("Refresh", id=ids.REFRESH_NOW, size="sm", color="primary",
+                               title="Rebuild every panel from the database now"), xs="auto"),
+        ],
+        className="g-2 align-items-center mb-2",
+    )
+
+
+def layout(strategy: str | None = None, **_kwargs):
+    kpis = dbc.Row(
+        [
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody(
+                        [
+                            html.Div(label, id=ids.kpi_label(key), className="small text-body-secondary kpi-label"),
+                            html.Div("—", id=ids.kpi(key), className="fs-4 fw-semibold kpi-value"),
+                            html.Div(id=ids.kpi_sub(key), className="small"),
+                            dbc.Tooltip(ids.DEFINITIONS[key], target=ids.kpi_label(key), placement="bottom"),
+                        ]
+                    ),
+                    className="h-100 shadow-sm",
+                ),
+                xs=6, md=3,
+            )
+            for key, label in ids.KPI_CARDS
+        ],
+        className="g-2",
+    )
+    chart_config = {"displaylogo": False, "responsive": True}
+    return dbc.Container(
+        [
+            toolbar(),
+            html.Div(id=ids.DEVELOPER, className="small text-body-secondary mb-2"),
+            dcc.Store(id=ids.INIT, data={"strategy": strategy}),
+            dcc.Store(id=ids.DOCUMENT),
+            dcc.Store(id=ids.PURGED),
+            dcc.Interval(id=ids.TICK, interval=30_000, disabled=False),
+            dcc.Interval(id=ids.CLOCK, interval=5_000),
+            html.Div(id=ids.STATUS),
+            html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
+                     className="d-flex justify-content-between"),
+            dcc.Loading(kpis, type="dot", delay_show=400),
+            dbc.Row(
+                [
+                    dbc.Col(panel("pnl", "Cumulative realized PnL",
+                                  dcc.Graph(id=ids.PNL_CHART, config=chart_config, style={"height": "320px"})), lg=6),
+                    dbc.Col(panel("latency", "Signal-to-fill latency",
+                                  html.Div([html.Div(id=ids.LAG_SUMMARY, className="small text-body-secondary"),
+                                            dcc.Graph(id=ids.LATENCY_CHART, config=chart_config,
+                                                      style={"height": "300px"})])), lg=6),
+                ],
+                className="g-3 mt-1",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(panel("rejections", "Rejection reasons",
+                                  dcc.Graph(id=ids.REJECTIONS_CHART, config=chart_config, style={"height": "300px"})),
+                            lg=6),
+                    dbc.Col(panel("positions", "Current positions", positions_grid(),
+                                  extra=csv_button(ids.POSITIONS_GRID)), lg=6),
+                ],
+                className="g-3 mt-1",
+            ),
+            dbc.Row(
+                dbc.Col(panel("history", "Signal history (all time, paged on the server)", history_grid(),
+                              extra=csv_button(ids.HISTORY_GRID))),
+                className="g-3 mt-1 mb-4",
+            ),
+        ],
+        fluid=True,
+        className="py-3",
+    )

@@ -1,0 +1,77 @@
+"""Component ids of the signal-sender page (prefixed `sender-`), typed once, and its KPI definitions."""
+
+STRATEGY = "sender-strategy"
+INIT = "sender-init"
+TIME_RANGE = "sender-time-range"
+REFRESH_EVERY = "sender-refresh-every"
+REFRESH_NOW = "sender-refresh-now"
+TICK = "sender-tick"
+CLOCK = "sender-clock"
+DOCUMENT = "sender-document"
+STATUS = "sender-status"
+PURGED = "sender-history-purged"
+DEVELOPER = "sender-developer"
+
+PNL_CHART = "sender-pnl-chart"
+LATENCY_CHART = "sender-latency-chart"
+REJECTIONS_CHART = "sender-rejections-chart"
+HISTORY_GRID = "sender-history-grid"
+POSITIONS_GRID = "sender-positions-grid"
+LAG_SUMMARY = "sender-lag-summary"
+
+# panel -> the document section it shows (for its freshness label and error slot)
+PANELS = {
+    "kpis": "signals",
+    "pnl": "trades",
+    "latency": "signals",
+    "rejections": "signals",
+    "history": "history",
+    "positions": "positions",
+}
+
+
+def freshness(panel: str) -> str:
+    return f"sender-{panel}-freshness"
+
+
+def error(panel: str) -> str:
+    return f"sender-{panel}-error"
+
+
+def csv_button(grid: str) -> str:
+    return f"{grid}-csv"
+
+
+KPI_CARDS = [
+    ("total_signals_sent", "Signals sent"),
+    ("signals_filled", "Filled"),
+    ("signals_rejected", "Rejected"),
+    ("fill_rate", "Fill rate"),
+    ("total_pnl", "PnL"),
+    ("win_rate", "Win rate"),
+    ("profit_factor", "Profit factor"),
+    ("sharpe_ratio", "Sharpe"),
+]
+
+DEFINITIONS = {
+    "total_signals_sent": "All signals the strategy sent in the range, any status.",
+    "signals_filled": "Signals with status FILLED in the range.",
+    "signals_rejected": "Signals with status REJECTED in the range (reasons below).",
+    "fill_rate": "Filled / sent x 100; rejected, cancelled and pending signals count as sent.",
+    "total_pnl": "Realized PnL of trades closed in the range + unrealized PnL of open positions at the latest close.",
+    "win_rate": "Winning closed trades / closed trades x 100; breakeven is not a win.",
+    "profit_factor": "Sum of winning PnL / |sum of losing PnL|; — when there are no losers.",
+    "sharpe_ratio": "Annualised mean / std of the daily returns of allocated capital + cumulative realized PnL.",
+}
+
+
+def kpi(key: str) -> str:
+    return f"sender-kpi-{key}"
+
+
+def kpi_sub(key: str) -> str:
+    return f"sender-kpi-sub-{key}"
+
+
+def kpi_label(key: str) -> str:
+    return f"sender-kpi-label-{key}"
