@@ -322,52 +322,77 @@ def _reason(exc: Exception) -> str:
 # --------------------------------------------------------------------------- providers
 
 
-class PriceProvider:
-    """``latest_prices(symbols) -> Quotes``. Subclasses implement ``_fetch``.
+class FailSoftProvider:
+    """Values per symbol from ``_fetch``, with the last-good fallback. Subclasses set ``kind``,
+    ``fields``, ``result_type``, ``value_type`` and implement ``_fetch``.
 
-    ``_fetch(symbols)`` returns ``(symbol -> (price, as_of), symbol -> failure reason)``. If it
+    ``_fetch(symbols)`` returns ``(symbol -> (fields dict, as_of), symbol -> failure reason)``; if it
     raises, every symbol fails with that reason. Providers with ``remember = True`` keep their good
-    values in Redis and fall back to them (stale) for failed symbols.
+    values in Redis and fall back to them (``stale=True``) for failed symbols.
     """
 
+    kind = "value"
     name = "base"
     remember = False
+    fields: tuple[str, ...] = ()
+    result_type: type[Results] = Results
+    value_type: type = object
 
     def __init__(self, *, clock: Clock = utc_now, last_good: LastGoodStore | None = None) -> None:
         self.clock = clock
-        self.last_good = last_good if last_good is not None else LastGoodStore("price")
+        self.last_good = last_good if last_good is not None else LastGoodStore(self.kind)
 
-    def _fetch(self, symbols: list[str]) -> tuple[dict[str, tuple[float, dt.datetime]], dict[str, str]]:
+    def _fetch(self, symbols: list[str]) -> tuple[dict[str, tuple[dict[str, float], dt.datetime]], dict[str, str]]:
         raise NotImplementedError
 
-    def latest_prices(self, symbols: Iterable[str]) -> Quotes:
+    def _value(self, symbol: str, values: dict[str, Any], as_of: dt.datetime, now: dt.datetime, *, stale: bool,
+               age_from: dt.datetime) -> Any:
+        numbers = {name: float(values[name]) for name in self.fields}
+        return self.value_type(symbol=symbol, **numbers, as_of=_aware(as_of), source=self.name, stale=stale,
+                               age_seconds=max(0.0, (now - _aware(age_from)).total_seconds()))
+
+    def lookup(self, symbols: Iterable[str]) -> Results:
         wanted = unique(symbols)
         if not wanted:
-            return Quotes()
+            return self.result_type()
         try:
             found, failures = self._fetch(wanted)
         except Exception as exc:  # noqa: BLE001 - fail soft: the whole batch failed
-            log.warning("%s prices failed for %s: %s", self.name, ", ".join(wanted), exc)
+            log.warning("%s %s failed for %s: %s", self.name, self.kind, ", ".join(wanted), exc)
             found, failures = {}, {symbol: _reason(exc) for symbol in wanted}
         now = self.clock()
-        quotes: dict[str, Quote] = {}
+        results: dict[str, Any] = {}
         for symbol in wanted:
             if symbol in found:
-                price, as_of = found[symbol]
-                quotes[symbol] = Quote(symbol, float(price), _aware(as_of), self.name, stale=False,
-                                       age_seconds=max(0.0, (now - _aware(as_of)).total_seconds()))
+                values, as_of = found[symbol]
+                results[symbol] = self._value(symbol, values, as_of, now, stale=False, age_from=as_of)
             elif symbol not in failures:
                 failures[symbol] = "no value"
         if self.remember:
-            self.last_good.save({s: {"price": q.price, "as_of": q.as_of.isoformat()} for s, q in quotes.items()}, now)
+            self.last_good.save({s: {**{f: getattr(v, f) for f in self.fields}, "as_of": v.as_of.isoformat()}
+                                 for s, v in results.items()}, now)
             if failures:
-                for symbol, (value, saved_at) in self.last_good.load(list(failures)).items():
-                    as_of = dt.datetime.fromisoformat(value.get("as_of") or saved_at.isoformat())
-                    quotes[symbol] = Quote(symbol, float(value["price"]), _aware(as_of), self.name, stale=True,
-                                           age_seconds=max(0.0, (now - saved_at).total_seconds()))
+                for symbol, (stored, saved_at) in self.last_good.load(list(failures)).items():
+                    try:
+                        as_of = dt.datetime.fromisoformat(stored.get("as_of") or saved_at.isoformat())
+                        results[symbol] = self._value(symbol, stored, as_of, now, stale=True, age_from=saved_at)
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        continue  # a malformed stored value is no fallback
                     del failures[symbol]
-        ordered = {symbol: quotes[symbol] for symbol in wanted if symbol in quotes}
-        return Quotes(ordered, {symbol: failures[symbol] for symbol in wanted if symbol in failures})
+        ordered = {symbol: results[symbol] for symbol in wanted if symbol in results}
+        return self.result_type(ordered, {symbol: failures[symbol] for symbol in wanted if symbol in failures})
+
+
+class PriceProvider(FailSoftProvider):
+    """``latest_prices(symbols) -> Quotes``; ``_fetch`` gives ``symbol -> ({"price": p}, as_of)``."""
+
+    kind = "price"
+    fields = ("price",)
+    result_type = Quotes
+    value_type = Quote
+
+    def latest_prices(self, symbols: Iterable[str]) -> Quotes:
+        return self.lookup(symbols)  # type: ignore[return-value]
 
 
 def latest_closes(symbols: list[str], timeframe: str = "1d") -> dict[str, tuple[float, dt.datetime]]:
@@ -395,7 +420,8 @@ class BarsPriceProvider(PriceProvider):
 
     def _fetch(self, symbols: list[str]):
         closes = latest_closes(symbols)
-        return closes, {s: "no stored daily bars" for s in symbols if s not in closes}
+        found = {s: ({"price": close}, time_) for s, (close, time_) in closes.items()}
+        return found, {s: "no stored daily bars" for s in symbols if s not in closes}
 
 
 def _seed(*parts: Any) -> int:
@@ -416,7 +442,7 @@ class SimulatedPriceProvider(PriceProvider):
         now = _aware(self.clock())
         minute = now.replace(second=0, microsecond=0)
         closes = latest_closes(symbols)
-        found = {s: (self.walk(s, close, minute), minute) for s, (close, _time) in closes.items()}
+        found = {s: ({"price": self.walk(s, close, minute)}, minute) for s, (close, _time) in closes.items()}
         return found, {s: "no stored daily bars to start from" for s in symbols if s not in closes}
 
     @classmethod
@@ -439,14 +465,13 @@ class HttpPriceProvider(PriceProvider):
         self.fetcher = HttpFetcher(url_template, timeout_seconds=timeout_seconds, max_in_flight=max_in_flight,
                                    retries=retries, backoff_seconds=backoff_seconds)
 
-    def _parse(self, symbol: str, body: Any) -> tuple[float, dt.datetime]:
+    def _parse(self, symbol: str, body: Any) -> tuple[dict[str, float], dt.datetime]:
         if not isinstance(body, dict) or "price" not in body:
             raise ValueError("bad JSON: no 'price' field")
         price = body["price"]
         if isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price <= 0:
             raise ValueError(f"bad price {price!r}")
-        as_of = _parse_time(body.get("as_of")) or self.clock()
-        return float(price), as_of
+        return {"price": float(price)}, _parse_time(body.get("as_of")) or self.clock()
 
     def _fetch(self, symbols: list[str]):
         return self.fetcher.get_many(symbols, self._parse)
