@@ -8,7 +8,8 @@
   every call (in any process) within one minute agrees and the price moves from minute to minute.
 - ``HttpPriceProvider``: ``GET`` a URL template (``http://host/price/{symbol}`` -> ``{"price": 1.5}``)
   for every symbol concurrently, with at most ``max_in_flight`` requests open, a per-request
-  timeout and retries with short backoff (urllib3's pool and ``Retry``).
+  timeout and retries with short backoff (``HttpFetcher``: a urllib3 connection pool, which is
+  thread-safe, and a semaphore).
 
 Fail-soft (external providers): every good value is kept in Redis as
 ``tb:last-good:price:<symbol>`` with the time it was fetched. When a symbol fails (timeout, 5xx,
