@@ -204,8 +204,9 @@ class LastGoodStore:
 
 
 def _without_retries(client: redis.Redis) -> redis.Redis:
-    """A client for the same server that fails at once: redis-py's default retries a refused
-    connection with exponential backoff for seconds, too long for a fallback on the request path."""
+    """A client for the same server that fails at once, whatever the shared client's retry policy
+    (a ``redis.Redis(host=...)`` built with redis-py 8's defaults retries a refused connection with
+    backoff for about 4 s, too long for a fallback on the request path)."""
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))

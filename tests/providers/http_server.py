@@ -25,6 +25,11 @@ from typing import Any
 from urllib.parse import unquote
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default backlog of 5 drops bursts of connections (1 s SYN retries)
+    daemon_threads = True
+
+
 @dataclass
 class Behaviour:
     mode: str = "ok"
@@ -41,7 +46,7 @@ class ProviderServer:
         self.max_concurrent = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -99,6 +104,7 @@ class ProviderServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
 
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
                 with server._lock:
