@@ -90,7 +90,8 @@ def cumulative_pnl_figure(points: list[dict]) -> go.Figure:
 
 
 def latency_histogram_figure(histogram: dict | None, lag: dict | None) -> go.Figure:
-    """Bars from precomputed bin edges and counts, with p50/p95/p99 as vertical lines."""
+    """Bars from precomputed bin edges and counts (0 to p99), slower fills as one grey bar, and
+    p50/p95/p99 as vertical lines labelled at staggered heights."""
     edges, counts = (histogram or {}).get("bin_edges") or [], (histogram or {}).get("counts") or []
     if not counts:
         return empty_figure("No filled signals in this range")
@@ -99,17 +100,24 @@ def latency_histogram_figure(histogram: dict | None, lag: dict | None) -> go.Fig
     fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color=ACCENT, name="Fills",
                            customdata=[[a, b] for a, b in zip(edges[:-1], edges[1:])],
                            hovertemplate="%{customdata[0]:.2f}–%{customdata[1]:.2f} s: %{y} fills<extra></extra>"))
+    overflow = (histogram or {}).get("overflow") or 0
+    if overflow:
+        width = widths[-1]
+        fig.add_trace(go.Bar(x=[edges[-1] + width], y=[overflow], width=[width], marker_color=MUTED, name="Slower",
+                             hovertemplate=f"> {edges[-1]:.2f} s: %{{y}} fills<extra></extra>"))
     _base(fig)
-    fig.update_layout(hovermode="closest", bargap=0.05)
-    for key, label, dash in (("median", "p50", "solid"), ("p95", "p95", "dash"), ("p99", "p99", "dot")):
+    fig.update_layout(hovermode="closest", bargap=0.05, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    for i, (key, label, dash) in enumerate((("median", "p50", "solid"), ("p95", "p95", "dash"), ("p99", "p99", "dot"))):
         value = (lag or {}).get(f"{key}_signal_to_fill_seconds")
-        if value is not None:
-            fig.add_vline(x=value, line={"color": DOWN if key != "median" else UP, "dash": dash, "width": 2},
-                          annotation_text=f"{label} {value:.2f} s", annotation_position="top",
-                          annotation_font_size=11)
-    fig.update_xaxes(title_text="seconds from signal to fill", ticksuffix=" s")
+        if value is None:
+            continue
+        color = UP if key == "median" else DOWN
+        fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 2})
+        fig.add_annotation(x=value, y=1.0 - 0.09 * i, xref="x", yref="paper", text=f"{label} {value:.2f} s",
+                           showarrow=False, xanchor="left", xshift=3, font={"size": 11, "color": color},
+                           bgcolor="rgba(128,128,128,0.12)")
+    fig.update_xaxes(title_text="seconds from signal to fill", ticksuffix=" s", rangemode="tozero")
     fig.update_yaxes(title_text="fills")
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig
 
 
@@ -122,4 +130,8 @@ def rejection_reasons_figure(reasons: list[dict]) -> go.Figure:
     _base(fig)
     fig.update_layout(hovermode="closest")
     fig.update_yaxes(automargin=True)
+    if max(r["count"] for r in reasons) <= 10:
+        fig.update_xaxes(tick0=0, dtick=1)  # counts: whole ticks only
+    else:
+        fig.update_xaxes(tickformat=",d")
     return fig

@@ -174,8 +174,11 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(
         """
         function(_strategy, _clicks, gridId) {
-            const api = window.dash_ag_grid && dash_ag_grid.getApi(gridId);
-            if (api) { api.purgeInfiniteCache(); }
+            try {
+                dash_ag_grid.getApi(gridId).purgeInfiniteCache();
+            } catch (e) {
+                // not initialised yet: its first request will read the strategy chosen now
+            }
             return Date.now();
         }
         """,

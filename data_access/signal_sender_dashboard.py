@@ -95,11 +95,17 @@ def strategies_for(developer_id: int | None) -> list[str]:
     return [name for (name,) in _rows(query)]
 
 
-def _histogram(lags: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, list]:
+def _histogram(lags: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
+    """Counts in ``bins`` equal bins from 0 to the p99 lag (or the max when that is tighter), and the
+    count of slower fills beyond it as ``overflow`` - so a few outliers do not squash the chart."""
     if not lags.size:
-        return {"bin_edges": [], "counts": []}
-    counts, edges = np.histogram(lags, bins=bins)
-    return {"bin_edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+        return {"bin_edges": [], "counts": [], "overflow": 0, "overflow_from": None}
+    upper = float(np.quantile(lags, 0.99))
+    if upper <= 0.0:
+        upper = float(lags.max()) or 1.0
+    counts, edges = np.histogram(lags[lags <= upper], bins=bins, range=(0.0, upper))
+    return {"bin_edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
+            "overflow": int((lags > upper).sum()), "overflow_from": upper}
 
 
 @cached_section(("signals",), "short")

@@ -34,13 +34,14 @@ def panel(key: str, title: str, body, *, extra=None) -> dbc.Card:
 
 
 HISTORY_COLUMNS = [
-    {"field": "sent_at", "headerName": "Sent (UTC)", "minWidth": 175, "filter": "agTextColumnFilter"},
+    {"field": "sent_at", "headerName": "Sent (UTC)", "minWidth": 185, "filter": "agTextColumnFilter",
+     "valueFormatter": {"function": "params.value == null ? '' : params.value.replace('T', ' ').replace('Z', '')"}},
     {"field": "symbol", "headerName": "Symbol", "filter": "agTextColumnFilter"},
     {"field": "side", "headerName": "Side", "filter": "agTextColumnFilter"},
     {**_number("quantity_requested", "Qty", ",.0f"), "colId": "quantity", "filter": "agNumberColumnFilter"},
     {**_number("quantity_filled", "Filled", ",.0f"), "sortable": False, "filter": False},
     {**_number("fill_price", "Fill price"), "sortable": False, "filter": False},
-    {"field": "status", "headerName": "Status", "filter": "agTextColumnFilter"},
+    {"field": "status", "headerName": "Status", "minWidth": 125, "filter": "agTextColumnFilter"},
     {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160, "sortable": False,
      "filter": "agTextColumnFilter"},
     {**_money("pnl", "Fill PnL"), "sortable": False, "filter": False,
@@ -167,7 +168,7 @@ def layout(strategy: str | None = None, **_kwargs):
                                   dcc.Graph(id=ids.PNL_CHART, config=chart_config, style={"height": "320px"})), lg=6),
                     dbc.Col(panel("latency", "Signal-to-fill latency",
                                   html.Div([html.Div(id=ids.LAG_SUMMARY, className="small text-body-secondary"),
-                                            dcc.Graph(id=ids.LATENCY_CHART, config=chart_config,
+                                            dcc.Graph(id=ids.LATENCY_CHART, config={**chart_config, "displayModeBar": False},
                                                       style={"height": "300px"})])), lg=6),
                 ],
                 className="g-3 mt-1",
@@ -175,7 +176,7 @@ def layout(strategy: str | None = None, **_kwargs):
             dbc.Row(
                 [
                     dbc.Col(panel("rejections", "Rejection reasons",
-                                  dcc.Graph(id=ids.REJECTIONS_CHART, config=chart_config, style={"height": "300px"})),
+                                  dcc.Graph(id=ids.REJECTIONS_CHART, config={**chart_config, "displayModeBar": False}, style={"height": "300px"})),
                             lg=6),
                     dbc.Col(panel("positions", "Current positions", positions_grid(),
                                   extra=csv_button(ids.POSITIONS_GRID)), lg=6),

@@ -122,8 +122,10 @@ def test_lag_percentiles_by_linear_interpolation_and_histogram(strategy):
     assert lag["p99_signal_to_fill_seconds"] == pytest.approx(4 + 0.96 * 6)
     assert lag["max_signal_to_fill_seconds"] == pytest.approx(10.0)
     hist = doc["latency_histogram"]
-    assert sum(hist["counts"]) == 5 and len(hist["bin_edges"]) == len(hist["counts"]) + 1
-    assert hist["bin_edges"][0] == 1 and hist["bin_edges"][-1] == 10
+    # bins from 0 to p99 (9.76 s); the 10 s fill beyond it is the overflow
+    assert len(hist["counts"]) == ssd.HISTOGRAM_BINS and len(hist["bin_edges"]) == ssd.HISTOGRAM_BINS + 1
+    assert hist["bin_edges"][0] == 0 and hist["bin_edges"][-1] == pytest.approx(4 + 0.96 * 6)
+    assert sum(hist["counts"]) == 4 and hist["overflow"] == 1
 
 
 def test_trade_stats_profit_factor_and_cumulative_pnl(strategy):

@@ -208,14 +208,14 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
                           "{state: [{colId: 'symbol', sort: 'asc'}], defaultState: {sort: null}})")
     _wait(driver, lambda d: d.execute_script(
         f"const n = dash_ag_grid.getApi('{ids.HISTORY_GRID}').getDisplayedRowAtIndex(0);"
-        "return n && n.data && n.data.symbol") == "AAPL")
+        "return n && n.data && n.data.symbol") == "IWM")  # IWM and TSLA; newest first is mixed
 
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == [], errors
 
     driver.set_window_size(375, 812)
-    driver.get(f"{base}/signal-sender?strategy={OWN.replace(' ', '%20')}")
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.DEVELOPER), OWN))
+    driver.get(f"{base}/signal-sender?strategy={PICK.replace(' ', '%20')}")  # a link straight to one strategy
+    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.DEVELOPER), PICK))
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.PNL_CHART} .main-svg"))
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.HISTORY_GRID} .ag-row .ag-cell"))
     time.sleep(0.5)
@@ -229,4 +229,8 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
     driver.set_window_size(375, 2600)
     driver.save_screenshot(str(screenshot_dir / "signal-sender-phone-full.png"))
     driver.set_window_size(1400, 2200)
+    driver.refresh()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.HISTORY_GRID} .ag-row .ag-cell"))
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.LATENCY_CHART} .main-svg"))
+    time.sleep(1)
     driver.save_screenshot(str(screenshot_dir / "signal-sender-desktop-full.png"))

@@ -1,0 +1,100 @@
+"""Signal-sender dashboard build times, cold (empty cache) and warm, and one history page, at
+`demo` and `large` scale (a benchmark, not a test).
+
+    python bench/signal_sender_dashboard.py [--scale demo large] [--database-url URL] [--repeat N] [--strategy NAME]
+
+Uses the databases bench/client_dashboard.py seeds into var/bench/<scale>.db (seeding them if
+missing) unless --database-url points at an already seeded database. The strategy measured is the
+one with the most signals. A private redis-server holds the cache.
+Targets: warm under 5 ms, cold under 500 ms, a history page under 100 ms at `large`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event, func, select  # noqa: E402
+
+from app.services import PrivateRedis  # noqa: E402
+from bench.client_dashboard import seeded_url  # noqa: E402
+from data_access import signal_sender_dashboard as ssd  # noqa: E402
+from data_access.cache import sections  # noqa: E402
+from data_access.db import configure_database  # noqa: E402
+from data_access.models import Signal, Strategy  # noqa: E402
+
+TARGETS_MS = {"warm": 5.0, "cold": 500.0, "page": 100.0}
+
+
+def busiest_strategy(engine) -> tuple[str, int]:
+    with engine.connect() as connection:
+        name, count = connection.execute(
+            select(Strategy.name, func.count(Signal.id)).join(Signal, Signal.strategy_id == Strategy.id)
+            .group_by(Strategy.name).order_by(func.count(Signal.id).desc()).limit(1)).one()
+    return name, int(count)
+
+
+def measure(url: str, repeat: int, strategy: str | None) -> tuple[dict[str, list[float]], str, int]:
+    engine = configure_database(url)
+    name, count = busiest_strategy(engine)
+    name = strategy or name
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
+    timings: dict[str, list[float]] = {"cold": [], "warm": [], "page": []}
+    sid = None
+    for _ in range(repeat):
+        sections.redis.flushdb()
+        statements.clear()
+        started = time.perf_counter()
+        ssd.signal_sender_dashboard(name, "90d")
+        timings["cold"].append((time.perf_counter() - started) * 1000)
+        cold_statements = len(statements)
+        for _ in range(20):
+            started = time.perf_counter()
+            ssd.signal_sender_dashboard(name, "90d")
+            timings["warm"].append((time.perf_counter() - started) * 1000)
+        sid = ssd.strategy_info(name)["strategy_id"]
+        for start in (0, 500, 5000):
+            started = time.perf_counter()
+            ssd.signal_page(sid, start, start + 100, [{"colId": "symbol", "sort": "asc"}],
+                            {"status": {"filterType": "text", "type": "contains", "filter": "fill"}})
+            timings["page"].append((time.perf_counter() - started) * 1000)
+    timings["statements"] = [cold_statements]
+    return timings, name, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=["demo", "large"])
+    parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--strategy", help="strategy name (default: the one with the most signals)")
+    args = parser.parse_args()
+    redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
+    try:
+        sections.configure(cache_type="RedisCache", redis_url=redis.url, ttl={"short": 30, "medium": 300, "long": 3600})
+        print(f"signal-sender dashboard benchmark · {os.cpu_count()} cores · time range 90d")
+        runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
+        for scale, url in runs:
+            t, name, count = measure(url, args.repeat, args.strategy)
+            dialect = url.split(":", 1)[0]
+            print(f"{scale:>6} {dialect:<10} strategy {name!r} ({count:,} signals in all)")
+            for kind in ("cold", "warm", "page"):
+                median = statistics.median(t[kind])
+                verdict = "ok" if median < TARGETS_MS[kind] else "MISSED"
+                print(f"{scale:>6} {dialect:<10} {kind}: median {median:8.2f} ms  (min {min(t[kind]):.2f}, "
+                      f"n={len(t[kind])})  target < {TARGETS_MS[kind]:.0f} ms  {verdict}")
+            print(f"{scale:>6} {dialect:<10} SQL statements per cold build: {t['statements'][0]}")
+    finally:
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()
