@@ -3,6 +3,8 @@ developer gets data only for strategies they develop, whatever strategy name the
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import dash
@@ -20,6 +22,8 @@ from layouts import signal_sender_ids as ids
 
 SENDER_ROLES = {"admin", "analyst", "developer"}
 EMPTY_PAGE = {"rowData": [], "rowCount": 0}
+HISTORY_FIELDS = ["signal_id", "sent_at", "symbol", "side", "quantity_requested", "quantity_filled", "fill_price",
+                  "status", "reject_reason", "pnl"]
 
 
 def current_user():
@@ -170,24 +174,54 @@ def register(app: dash.Dash) -> None:
             return EMPTY_PAGE
         return {"rowData": page["rows"], "rowCount": page["row_count"]}
 
-    # a new strategy (or a refresh) empties the history grid's block cache, so it asks for rows again
+    # A new strategy or a refresh empties the history grid's block cache (it asks for rows again);
+    # an auto-refresh tick reloads the blocks it holds, keeping the scroll position.
     app.clientside_callback(
         """
-        function(_strategy, _clicks, gridId) {
+        function(_strategy, _clicks, _ticks, gridId) {
+            const trigger = (window.dash_clientside.callback_context.triggered[0] || {}).prop_id || "";
             try {
-                dash_ag_grid.getApi(gridId).purgeInfiniteCache();
+                const api = dash_ag_grid.getApi(gridId);
+                if (trigger.startsWith("TICK_ID.")) { api.refreshInfiniteCache(); } else { api.purgeInfiniteCache(); }
             } catch (e) {
                 // not initialised yet: its first request will read the strategy chosen now
             }
             return Date.now();
         }
-        """,
+        """.replace("TICK_ID", ids.TICK),
         Output(ids.PURGED, "data"),
         Input(ids.STRATEGY, "value"),
         Input(ids.REFRESH_NOW, "n_clicks"),
+        Input(ids.TICK, "n_intervals"),
         State(ids.HISTORY_GRID, "id"),
         prevent_initial_call=True,
     )
+
+    @app.callback(
+        Output(ids.HISTORY_CSV, "data"),
+        Input(ids.csv_button(ids.HISTORY_GRID), "n_clicks"),
+        State(ids.HISTORY_GRID, "getRowsRequest"),
+        State(ids.STRATEGY, "value"),
+        prevent_initial_call=True,
+    )
+    def history_csv(_clicks, request, strategy_name):
+        """The history as CSV from the server, in the grid's current sort and filter (the grid itself
+        holds only the blocks it has loaded)."""
+        info = readable(strategy_name)
+        if info is None:
+            raise PreventUpdate
+        request = request or {}
+        try:
+            page = ssd.signal_page(info["strategy_id"], 0, ssd.CSV_ROWS, request.get("sortModel"),
+                                   request.get("filterModel"), max_rows=ssd.CSV_ROWS)
+        except ssd.InvalidPageRequest:
+            raise PreventUpdate from None
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(page["rows"])
+        name = "".join(c if c.isalnum() else "-" for c in info["strategy_name"]).lower()
+        return {"content": buffer.getvalue(), "filename": f"signal-history-{name}.csv", "type": "text/csv"}
 
     app.clientside_callback(
         """
@@ -208,6 +242,6 @@ def register(app: dash.Dash) -> None:
         Input(ids.CLOCK, "n_intervals"),
     )
 
-    for grid_id in (ids.HISTORY_GRID, ids.POSITIONS_GRID):
+    for grid_id in (ids.POSITIONS_GRID,):
         app.callback(Output(grid_id, "exportDataAsCsv"), Input(ids.csv_button(grid_id), "n_clicks"),
                      prevent_initial_call=True)(lambda _n: True)

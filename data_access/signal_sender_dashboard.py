@@ -40,6 +40,7 @@ __all__ = ["DEFAULT_TIME_RANGE", "TIME_RANGES", "StrategyNotFound", "InvalidPage
 HISTORY_LIMIT = 50
 HISTOGRAM_BINS = 20
 MAX_PAGE_ROWS = 500
+CSV_ROWS = 10_000  # the history grid's CSV: the first rows of the current sort and filter
 
 
 class StrategyNotFound(LookupError):
@@ -358,15 +359,16 @@ def page_order(sort_model: list[dict] | None) -> list:
 
 
 def signal_page(strategy_id: int, start_row: int, end_row: int, sort_model: list[dict] | None = None,
-                filter_model: dict | None = None, *, as_of: dt.date | None = None) -> dict[str, Any]:
+                filter_model: dict | None = None, *, as_of: dt.date | None = None,
+                max_rows: int = MAX_PAGE_ROWS) -> dict[str, Any]:
     """Rows ``[start_row, end_row)`` of the strategy's whole signal history, sorted and filtered in
     SQL (LIMIT/OFFSET + COUNT: two statements), and the filtered row count."""
     try:
         start_row, end_row = int(start_row), int(end_row)
     except (TypeError, ValueError):
         raise InvalidPageRequest("start and end must be integers") from None
-    if start_row < 0 or end_row <= start_row or end_row - start_row > MAX_PAGE_ROWS:
-        raise InvalidPageRequest(f"need 0 <= start < end and at most {MAX_PAGE_ROWS} rows per page")
+    if start_row < 0 or end_row <= start_row or end_row - start_row > max_rows:
+        raise InvalidPageRequest(f"need 0 <= start < end and at most {max_rows} rows per page")
     conditions = page_conditions(strategy_id, filter_model)
     order = page_order(sort_model)
     as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()

@@ -156,6 +156,7 @@ def layout(strategy: str | None = None, **_kwargs):
             dcc.Store(id=ids.INIT, data={"strategy": strategy}),
             dcc.Store(id=ids.DOCUMENT),
             dcc.Store(id=ids.PURGED),
+            dcc.Download(id=ids.HISTORY_CSV),
             dcc.Interval(id=ids.TICK, interval=30_000, disabled=False),
             dcc.Interval(id=ids.CLOCK, interval=5_000),
             html.Div(id=ids.STATUS),
@@ -185,7 +186,8 @@ def layout(strategy: str | None = None, **_kwargs):
             ),
             dbc.Row(
                 dbc.Col(panel("history", "Signal history (all time, paged on the server)", history_grid(),
-                              extra=csv_button(ids.HISTORY_GRID))),
+                              extra=html.Span(csv_button(ids.HISTORY_GRID),
+                                             title=f"The first {10_000:,} rows in the grid's sort and filter"))),
                 className="g-3 mt-1 mb-4",
             ),
         ],

@@ -10,6 +10,7 @@ CLOCK = "sender-clock"
 DOCUMENT = "sender-document"
 STATUS = "sender-status"
 PURGED = "sender-history-purged"
+HISTORY_CSV = "sender-history-csv-download"
 DEVELOPER = "sender-developer"
 
 PNL_CHART = "sender-pnl-chart"

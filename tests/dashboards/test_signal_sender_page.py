@@ -234,3 +234,25 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.LATENCY_CHART} .main-svg"))
     time.sleep(1)
     driver.save_screenshot(str(screenshot_dir / "signal-sender-desktop-full.png"))
+
+
+def test_history_csv_comes_from_the_server_in_the_grids_filter_and_only_for_readable_strategies(demo_app):
+    asmith = signed_in(demo_app, "asmith", PASSWORD)
+
+    def csv_for(strategy):
+        return dash_call(asmith, [(ids.HISTORY_CSV, "data")],
+                         [{"id": ids.csv_button(ids.HISTORY_GRID), "property": "n_clicks", "value": 1}],
+                         [{"id": ids.HISTORY_GRID, "property": "getRowsRequest",
+                           "value": {"startRow": 0, "endRow": 50, "sortModel": [{"colId": "sent_at", "sort": "asc"}],
+                                     "filterModel": {"symbol": {"filterType": "text", "type": "equals",
+                                                                "filter": "BTCUSD"}}}},
+                          {"id": ids.STRATEGY, "property": "value", "value": strategy}])
+
+    download = csv_for(OWN).get_json()["response"][ids.HISTORY_CSV]["data"]
+    lines = download["content"].splitlines()
+    assert download["filename"] == "signal-history-crypto-trend.csv"
+    assert lines[0].startswith("signal_id,sent_at,symbol,side") and len(lines) > 51  # more than one grid block
+    assert {line.split(",")[2] for line in lines[1:]} == {"BTCUSD"}
+    sent = [line.split(",")[1] for line in lines[1:]]
+    assert sent == sorted(sent)
+    assert csv_for(OTHERS).status_code == 204  # nothing for another developer's strategy
