@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import dash
 import dash_bootstrap_components as dbc
@@ -11,7 +10,8 @@ import orjson
 from dash import Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
-from callbacks import figures
+from callbacks import common, figures
+from callbacks.common import money, number, panel_error, pct
 from data_access.client_dashboard import client_dashboard_for
 from layouts import client_ids as ids
 
@@ -22,25 +22,6 @@ def user_role() -> str | None:
     user = flask.g.get("user")
     role = getattr(user, "role", None)
     return getattr(role, "value", role)
-
-
-def money(value: float | None) -> str:
-    if value is None:
-        return "—"
-    sign = "-" if value < 0 else ""
-    magnitude = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= limit:
-            return f"{sign}${magnitude / limit:,.2f}{suffix}"
-    return f"{sign}${magnitude:,.2f}"
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:,.{digits}f} %"
-
-
-def number(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:,.{digits}f}"
 
 
 def kpi_values(overview: dict | None) -> tuple[list, list]:
@@ -75,18 +56,8 @@ def risk_values(risk: dict | None) -> list[str]:
     return [shown[key] for key, _ in ids.RISK_ROWS]
 
 
-def panel_error(doc: dict, panel: str):
-    message = (doc.get("errors") or {}).get(ids.PANELS[panel])
-    if not message:
-        return None
-    return dbc.Alert(f"This panel could not be loaded: {message}", color="danger", className="py-1 px-2 mb-0 small")
-
-
 def register(app: dash.Dash) -> None:
-    @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "disabled"), Input(ids.REFRESH_EVERY, "value"))
-    def set_refresh_interval(seconds: str):
-        seconds = int(seconds or 0)
-        return max(seconds, 1) * 1000, seconds == 0
+    common.register_refresh_interval(app, ids.REFRESH_EVERY, ids.TICK)
 
     @app.callback(
         Output(ids.DOCUMENT, "data"),
@@ -129,7 +100,7 @@ def register(app: dash.Dash) -> None:
         values, subs = kpi_values(doc["overview"])
         return (
             *values, *subs, *risk_values(doc["risk_metrics"]),
-            *[panel_error(doc, panel) for panel in ids.PANELS],
+            *[panel_error(doc, ids.PANELS[panel]) for panel in ids.PANELS],
             figures.equity_drawdown_figure(doc["equity_curve"] or []),
             figures.allocation_figure(doc["strategy_performance"] or []),
             figures.daily_returns_figure(doc["daily_returns"] or []),
@@ -138,30 +109,8 @@ def register(app: dash.Dash) -> None:
             doc["recent_signals"] or [],
         )
 
-    # "updated 12 s ago · cached" per panel, re-aged in the browser every few seconds.
-    app.clientside_callback(
-        """
-        function(doc, _clock) {
-            const panels = PANEL_SECTIONS;
-            const out = [];
-            for (const section of panels) {
-                const info = doc && doc.sections && doc.sections[section];
-                if (!info) { out.push(""); continue; }
-                const age = Math.max(0, Math.round((Date.now() - Date.parse(info.computed_at)) / 1000));
-                const ago = age < 90 ? age + " s" : Math.round(age / 60) + " min";
-                out.push("updated " + ago + " ago · " + (info.stale ? "stale, refreshing" : info.cached ? "cached" : "fresh"));
-            }
-            return out;
-        }
-        """.replace("PANEL_SECTIONS", json.dumps(list(ids.PANELS.values()))),
-        *[Output(ids.freshness(panel), "children") for panel in ids.PANELS],
-        Input(ids.DOCUMENT, "data"),
-        Input(ids.CLOCK, "n_intervals"),
-    )
-
-    for grid_id in (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID):
-        app.callback(Output(grid_id, "exportDataAsCsv"), Input(ids.csv_button(grid_id), "n_clicks"),
-                     prevent_initial_call=True)(lambda _n: True)
+    common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
+    common.register_csv_buttons(app, (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID), ids.csv_button)
 
     @app.callback(Output(ids.DOWNLOAD_JSON, "data"), Input(ids.DOWNLOAD_JSON_BUTTON, "n_clicks"),
                   State(ids.DOCUMENT, "data"), prevent_initial_call=True)

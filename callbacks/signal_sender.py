@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import dash
 import dash_bootstrap_components as dbc
@@ -16,7 +15,8 @@ from dash.exceptions import PreventUpdate
 
 from app.dashboards_api import may_read_strategy
 from callbacks import figures
-from callbacks.client import money, number, pct
+from callbacks import common
+from callbacks.common import money, number, panel_error, pct
 from data_access import signal_sender_dashboard as ssd
 from layouts import signal_sender_ids as ids
 
@@ -80,13 +80,6 @@ def lag_text(lag: dict | None) -> str:
     return " · ".join(f"{label} {lag[f'{key}_signal_to_fill_seconds']:.2f} s" for key, label in parts)
 
 
-def panel_error(doc: dict, panel: str):
-    message = (doc.get("errors") or {}).get(ids.PANELS[panel])
-    if not message:
-        return None
-    return dbc.Alert(f"This panel could not be loaded: {message}", color="danger", className="py-1 px-2 mb-0 small")
-
-
 def register(app: dash.Dash) -> None:
     @app.callback(Output(ids.STRATEGY, "options"), Output(ids.STRATEGY, "value"), Input(ids.INIT, "data"))
     def strategy_options(init):
@@ -97,10 +90,7 @@ def register(app: dash.Dash) -> None:
         wanted = (init or {}).get("strategy")
         return [{"label": n, "value": n} for n in names], wanted if wanted in names else (names[0] if names else None)
 
-    @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "disabled"), Input(ids.REFRESH_EVERY, "value"))
-    def set_refresh_interval(seconds: str):
-        seconds = int(seconds or 0)
-        return max(seconds, 1) * 1000, seconds == 0
+    common.register_refresh_interval(app, ids.REFRESH_EVERY, ids.TICK)
 
     @app.callback(
         Output(ids.DOCUMENT, "data"),
@@ -147,7 +137,7 @@ def register(app: dash.Dash) -> None:
         values, subs = kpi_values(doc["performance"])
         return (
             *values, *subs,
-            *[panel_error(doc, panel) for panel in ids.PANELS],
+            *[panel_error(doc, ids.PANELS[panel]) for panel in ids.PANELS],
             figures.cumulative_pnl_figure(doc["cumulative_pnl"] or []),
             figures.latency_histogram_figure(doc["latency_histogram"], doc["lag_metrics"]),
             figures.rejection_reasons_figure(doc["rejection_reasons"] or []),
@@ -223,25 +213,5 @@ def register(app: dash.Dash) -> None:
         name = "".join(c if c.isalnum() else "-" for c in info["strategy_name"]).lower()
         return {"content": buffer.getvalue(), "filename": f"signal-history-{name}.csv", "type": "text/csv"}
 
-    app.clientside_callback(
-        """
-        function(doc, _clock) {
-            const out = [];
-            for (const section of PANEL_SECTIONS) {
-                const info = doc && doc.sections && doc.sections[section];
-                if (!info) { out.push(""); continue; }
-                const age = Math.max(0, Math.round((Date.now() - Date.parse(info.computed_at)) / 1000));
-                const ago = age < 90 ? age + " s" : Math.round(age / 60) + " min";
-                out.push("updated " + ago + " ago · " + (info.stale ? "stale, refreshing" : info.cached ? "cached" : "fresh"));
-            }
-            return out;
-        }
-        """.replace("PANEL_SECTIONS", json.dumps(list(ids.PANELS.values()))),
-        *[Output(ids.freshness(panel), "children") for panel in ids.PANELS],
-        Input(ids.DOCUMENT, "data"),
-        Input(ids.CLOCK, "n_intervals"),
-    )
-
-    for grid_id in (ids.POSITIONS_GRID,):
-        app.callback(Output(grid_id, "exportDataAsCsv"), Input(ids.csv_button(grid_id), "n_clicks"),
-                     prevent_initial_call=True)(lambda _n: True)
+    common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
+    common.register_csv_buttons(app, (ids.POSITIONS_GRID,), ids.csv_button)

@@ -20,7 +20,6 @@ when nothing was filled or there is no close.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import numpy as np
@@ -29,9 +28,10 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
 from analytics import metrics
-from data_access.cache import cache_report, cached_section
+from data_access.cache import cached_section
 from data_access.client_dashboard import DEFAULT_TIME_RANGE, TIME_RANGES, _day, _iso, _rows, check_time_range, range_start
 from data_access.db import current_engine
+from data_access.document import SectionReader, utc_now_iso
 from data_access.models import Account, Bar, ClosedTrade, Execution, Position, Side, Signal, SignalStatus, Strategy, User
 
 __all__ = ["DEFAULT_TIME_RANGE", "TIME_RANGES", "StrategyNotFound", "InvalidPageRequest", "signal_sender_dashboard",
@@ -433,35 +433,20 @@ def signal_sender_dashboard(
     """The signal-sender document for ``strategy_name``; StrategyNotFound when there is none.
     A section whose data fails is null with its error in ``errors``; the others are still built."""
     check_time_range(time_range)
-    started = time.perf_counter()
     as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
-    errors: dict[str, str] = {}
-    freshness: dict[str, dict[str, Any]] = {}
-
-    def read(section: str, fn, *args):
-        try:
-            result = fn.fetch(*args, force=force)
-        except StrategyNotFound:
-            raise
-        except Exception as exc:  # one panel's failure must not take the page down
-            errors[section] = f"{type(exc).__name__}: {exc}"
-            return None
-        freshness[section] = {"computed_at": result.computed_at.isoformat(), "cached": result.cached,
-                              "stale": result.stale}
-        return result.value
-
-    with cache_report() as report:
+    with SectionReader(force) as sections:
         info = strategy_info.fetch(strategy_name, force=force).value  # StrategyNotFound propagates
         sid = info["strategy_id"]
-        stats = read("signals", signal_stats, sid, time_range, as_of_day)
-        trades = read("trades", trade_results, strategy_name, time_range, as_of_day, periods_per_year, risk_free)
-        open_positions = read("positions", positions, sid, as_of_day)
-        history = read("history", recent_history, sid, history_limit, as_of_day)
+        stats = sections.read("signals", signal_stats, sid, time_range, as_of_day)
+        trades = sections.read("trades", trade_results, strategy_name, time_range, as_of_day, periods_per_year,
+                               risk_free)
+        open_positions = sections.read("positions", positions, sid, as_of_day)
+        history = sections.read("history", recent_history, sid, history_limit, as_of_day)
 
     doc: dict[str, Any] = {
         "strategy_name": info["strategy_name"],
         "developer_name": info["developer_name"],
-        "as_of_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "as_of_date": utc_now_iso(),
         "time_range": time_range,
         "performance": performance(stats, trades, open_positions),
         "signal_history": history,
@@ -470,19 +455,8 @@ def signal_sender_dashboard(
         "rejection_reasons": stats["rejection_reasons"] if stats else None,
         "cumulative_pnl": trades["cumulative_pnl"] if trades else None,
         "latency_histogram": stats["histogram"] if stats else None,
-        "sections": freshness,
     }
-    if errors:
-        doc["errors"] = errors
-    doc["metadata"] = {
-        "response_time_ms": round((time.perf_counter() - started) * 1000.0, 2),
-        "cache_hits": report.hits,
-        "cache_misses": report.misses,
-        "computed_at": report.oldest.isoformat() if report.oldest else None,
-        "cached": not report.misses and bool(report.hits),
-        "degraded": report.degraded,
-    }
-    return doc
+    return sections.finish(doc)
 
 
 def signal_sender_dashboard_for(settings: Any, strategy_name: str, time_range: str = DEFAULT_TIME_RANGE,

@@ -8,6 +8,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts import client_ids as ids
+from layouts import components
+from layouts.components import money_column, number_column, pct_column
 from layouts.definitions import DEFINITIONS
 
 dash.register_page(
@@ -19,26 +21,12 @@ dash.register_page(
     order=1,
 )
 
-TIME_RANGES = [("7d", "7D"), ("30d", "30D"), ("90d", "90D"), ("1y", "1Y"), ("all", "All")]
-REFRESH_CHOICES = [("0", "Off"), ("5", "5 s"), ("30", "30 s"), ("60", "1 min"), ("300", "5 min")]
 
 _GRID_STYLE = {"height": "320px", "width": "100%"}
 
 
 def panel(key: str, title: str, body, *, extra=None) -> dbc.Card:
-    """A card with a title, a freshness label, an error slot and the panel's body."""
-    header = html.Div(
-        [
-            html.H2(title, className="h6 mb-0 me-auto"),
-            extra,
-            html.Small(id=ids.freshness(key), className="text-body-secondary ms-2 text-nowrap"),
-        ],
-        className="d-flex flex-wrap align-items-center gap-2",
-    )
-    return dbc.Card(
-        dbc.CardBody([header, html.Div(id=ids.error(key)), body], className="d-flex flex-column gap-2"),
-        className="h-100 shadow-sm",
-    )
+    return components.panel(title, ids.freshness(key), ids.error(key), body, extra=extra)
 
 
 def grid(grid_id: str, columns: list[dict], *, fixed_height: bool = True) -> dag.AgGrid:
@@ -58,44 +46,29 @@ def grid(grid_id: str, columns: list[dict], *, fixed_height: bool = True) -> dag
 
 
 def csv_button(grid_id: str) -> dbc.Button:
-    return dbc.Button("CSV", id=ids.csv_button(grid_id), size="sm", color="secondary", outline=True)
-
-
-def _money(field: str, header: str) -> dict:
-    return {"field": field, "headerName": header, "type": "rightAligned", "minWidth": 135,
-            "valueFormatter": {"function": "params.value == null ? '—' : d3.format(',.2f')(params.value)"}}
-
-
-def _pct(field: str, header: str) -> dict:
-    return {"field": field, "headerName": header, "type": "rightAligned",
-            "valueFormatter": {"function": "params.value == null ? '—' : d3.format('.1f')(params.value) + ' %'"}}
-
-
-def _number(field: str, header: str, fmt: str = ".2f") -> dict:
-    return {"field": field, "headerName": header, "type": "rightAligned",
-            "valueFormatter": {"function": f"params.value == null ? '—' : d3.format('{fmt}')(params.value)"}}
+    return components.csv_button(ids.csv_button(grid_id))
 
 
 ACCOUNT_COLUMNS = [
     {"field": "account_name", "headerName": "Account", "pinned": "left", "minWidth": 170},
     {"field": "broker", "headerName": "Broker"},
-    _money("equity", "Equity"),
-    _money("cash", "Cash"),
-    _money("margin_used", "Margin used"),
-    _pct("margin_utilization", "Margin %"),
-    _money("unrealized_pnl", "Unrealized PnL"),
-    _money("pnl", "PnL"),
+    money_column("equity", "Equity"),
+    money_column("cash", "Cash"),
+    money_column("margin_used", "Margin used"),
+    pct_column("margin_utilization", "Margin %"),
+    money_column("unrealized_pnl", "Unrealized PnL"),
+    money_column("pnl", "PnL"),
 ]
 
 STRATEGY_COLUMNS = [
     {"field": "strategy_name", "headerName": "Strategy", "pinned": "left", "minWidth": 210},
     {"field": "status", "headerName": "Status"},
-    {**_number("allocation", "Allocation", ".0%")},
-    _money("pnl", "PnL"),
-    _pct("pnl_pct", "PnL %"),
-    _pct("win_rate", "Win rate"),
-    _number("number_of_trades", "Trades", ",d"),
-    _number("sharpe_ratio", "Sharpe"),
+    {**number_column("allocation", "Allocation", ".0%")},
+    money_column("pnl", "PnL"),
+    pct_column("pnl_pct", "PnL %"),
+    pct_column("win_rate", "Win rate"),
+    number_column("number_of_trades", "Trades", ",d"),
+    number_column("sharpe_ratio", "Sharpe"),
 ]
 
 SIGNAL_COLUMNS = [
@@ -103,7 +76,7 @@ SIGNAL_COLUMNS = [
     {"field": "strategy_name", "headerName": "Strategy"},
     {"field": "symbol", "headerName": "Symbol"},
     {"field": "side", "headerName": "Side"},
-    _number("quantity", "Qty", ",.0f"),
+    number_column("quantity", "Qty", ",.0f"),
     {"field": "status", "headerName": "Status"},
     {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160},
 ]
@@ -113,31 +86,8 @@ def toolbar() -> dbc.Row:
     return dbc.Row(
         [
             dbc.Col(html.H1("Fund overview", className="h4 mb-0"), xs=12, md="auto", className="me-md-auto"),
-            dbc.Col(
-                dbc.RadioItems(
-                    id=ids.TIME_RANGE,
-                    options=[{"label": label, "value": value} for value, label in TIME_RANGES],
-                    value="90d",
-                    inline=True,
-                    className="btn-group btn-group-sm",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-primary",
-                    labelCheckedClassName="active",
-                ),
-                xs="auto",
-                className="tb-radio-group",
-            ),
-            dbc.Col(
-                dbc.InputGroup(
-                    [
-                        dbc.InputGroupText("Auto-refresh"),
-                        dbc.Select(id=ids.REFRESH_EVERY, options=[{"label": l, "value": v} for v, l in REFRESH_CHOICES],
-                                   value="30"),
-                    ],
-                    size="sm",
-                ),
-                xs="auto",
-            ),
+            components.time_range_picker(ids.TIME_RANGE),
+            components.refresh_picker(ids.REFRESH_EVERY),
             dbc.Col(
                 dbc.ButtonGroup(
                     [
@@ -158,17 +108,8 @@ def layout(**_kwargs):
     kpis = dbc.Row(
         [
             dbc.Col(
-                dbc.Card(
-                    dbc.CardBody(
-                        [
-                            html.Div(label, id=ids.kpi_label(key), className="small text-body-secondary kpi-label"),
-                            html.Div("—", id=ids.kpi(key), className="fs-4 fw-semibold kpi-value"),
-                            html.Div(id=ids.kpi_sub(key), className="small"),
-                            dbc.Tooltip(DEFINITIONS[key], target=ids.kpi_label(key), placement="bottom"),
-                        ]
-                    ),
-                    className="h-100 shadow-sm",
-                ),
+                components.kpi_card(label, DEFINITIONS[key], label_id=ids.kpi_label(key), value_id=ids.kpi(key),
+                                    sub_id=ids.kpi_sub(key)),
                 xs=6, md=4, xl=2,
             )
             for key, label in ids.KPI_CARDS
@@ -189,13 +130,12 @@ def layout(**_kwargs):
         ],
         id=ids.RISK,
     )
-    chart_config = {"displaylogo": False, "responsive": True}
+    chart_config = components.CHART_CONFIG
     return dbc.Container(
         [
             toolbar(),
             dcc.Store(id=ids.DOCUMENT),
-            dcc.Interval(id=ids.TICK, interval=30_000, disabled=False),
-            dcc.Interval(id=ids.CLOCK, interval=5_000),  # re-ages the "updated N s ago" labels
+            *components.refresh_timers(ids.TICK, ids.CLOCK),
             dcc.Download(id=ids.DOWNLOAD_JSON),
             html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],

@@ -8,7 +8,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts import signal_sender_ids as ids
-from layouts.client import REFRESH_CHOICES, TIME_RANGES, _money, _number, csv_button
+from layouts import components
+from layouts.components import money_column, number_column
 
 dash.register_page(
     __name__,
@@ -21,16 +22,11 @@ dash.register_page(
 
 
 def panel(key: str, title: str, body, *, extra=None) -> dbc.Card:
-    header = html.Div(
-        [
-            html.H2(title, className="h6 mb-0 me-auto"),
-            extra,
-            html.Small(id=ids.freshness(key), className="text-body-secondary ms-2 text-nowrap"),
-        ],
-        className="d-flex flex-wrap align-items-center gap-2",
-    )
-    return dbc.Card(dbc.CardBody([header, html.Div(id=ids.error(key)), body], className="d-flex flex-column gap-2"),
-                    className="h-100 shadow-sm")
+    return components.panel(title, ids.freshness(key), ids.error(key), body, extra=extra)
+
+
+def csv_button(grid_id: str) -> dbc.Button:
+    return components.csv_button(ids.csv_button(grid_id))
 
 
 HISTORY_COLUMNS = [
@@ -38,23 +34,23 @@ HISTORY_COLUMNS = [
      "valueFormatter": {"function": "params.value == null ? '' : params.value.replace('T', ' ').replace('Z', '')"}},
     {"field": "symbol", "headerName": "Symbol", "filter": "agTextColumnFilter"},
     {"field": "side", "headerName": "Side", "filter": "agTextColumnFilter"},
-    {**_number("quantity_requested", "Qty", ",.0f"), "colId": "quantity", "filter": "agNumberColumnFilter"},
-    {**_number("quantity_filled", "Filled", ",.0f"), "sortable": False, "filter": False},
-    {**_number("fill_price", "Fill price"), "sortable": False, "filter": False},
+    {**number_column("quantity_requested", "Qty", ",.0f"), "colId": "quantity", "filter": "agNumberColumnFilter"},
+    {**number_column("quantity_filled", "Filled", ",.0f"), "sortable": False, "filter": False},
+    {**number_column("fill_price", "Fill price"), "sortable": False, "filter": False},
     {"field": "status", "headerName": "Status", "minWidth": 125, "filter": "agTextColumnFilter"},
     {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160, "sortable": False,
      "filter": "agTextColumnFilter"},
-    {**_money("pnl", "Fill PnL"), "sortable": False, "filter": False,
+    {**money_column("pnl", "Fill PnL"), "sortable": False, "filter": False,
      "headerTooltip": "Mark-to-market of the signal's own fills at the latest close (BUY: (close - fill) x qty)."},
     {"field": "signal_id", "headerName": "Signal id", "minWidth": 170, "sortable": False, "filter": False},
 ]
 
 POSITION_COLUMNS = [
     {"field": "symbol", "headerName": "Symbol", "pinned": "left"},
-    _number("quantity", "Qty", ",.0f"),
-    _money("entry_price", "Entry"),
-    _money("current_price", "Last close"),
-    _money("unrealized_pnl", "Unrealized PnL"),
+    number_column("quantity", "Qty", ",.0f"),
+    money_column("entry_price", "Entry"),
+    money_column("current_price", "Last close"),
+    money_column("unrealized_pnl", "Unrealized PnL"),
 ]
 
 _FILTER_PARAMS = {"buttons": ["reset"], "maxNumConditions": 1}
@@ -95,31 +91,8 @@ def toolbar() -> dbc.Row:
             dbc.Col(html.H1("Signal sender", className="h4 mb-0"), xs=12, md="auto"),
             dbc.Col(dcc.Dropdown(id=ids.STRATEGY, placeholder="Strategy…", clearable=False, style={"minWidth": "220px"}),
                     xs=12, md=3, className="me-md-auto"),
-            dbc.Col(
-                dbc.RadioItems(
-                    id=ids.TIME_RANGE,
-                    options=[{"label": label, "value": value} for value, label in TIME_RANGES],
-                    value="90d",
-                    inline=True,
-                    className="btn-group btn-group-sm",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-primary",
-                    labelCheckedClassName="active",
-                ),
-                xs="auto",
-                className="tb-radio-group",
-            ),
-            dbc.Col(
-                dbc.InputGroup(
-                    [
-                        dbc.InputGroupText("Auto-refresh"),
-                        dbc.Select(id=ids.REFRESH_EVERY, options=[{"label": l, "value": v} for v, l in REFRESH_CHOICES],
-                                   value="30"),
-                    ],
-                    size="sm",
-                ),
-                xs="auto",
-            ),
+            components.time_range_picker(ids.TIME_RANGE),
+            components.refresh_picker(ids.REFRESH_EVERY),
             dbc.Col(dbc.Button("Refresh", id=ids.REFRESH_NOW, size="sm", color="primary",
                                title="Rebuild every panel from the database now"), xs="auto"),
         ],
@@ -131,24 +104,15 @@ def layout(strategy: str | None = None, **_kwargs):
     kpis = dbc.Row(
         [
             dbc.Col(
-                dbc.Card(
-                    dbc.CardBody(
-                        [
-                            html.Div(label, id=ids.kpi_label(key), className="small text-body-secondary kpi-label"),
-                            html.Div("—", id=ids.kpi(key), className="fs-4 fw-semibold kpi-value"),
-                            html.Div(id=ids.kpi_sub(key), className="small"),
-                            dbc.Tooltip(ids.DEFINITIONS[key], target=ids.kpi_label(key), placement="bottom"),
-                        ]
-                    ),
-                    className="h-100 shadow-sm",
-                ),
+                components.kpi_card(label, ids.DEFINITIONS[key], label_id=ids.kpi_label(key), value_id=ids.kpi(key),
+                                    sub_id=ids.kpi_sub(key)),
                 xs=6, md=3,
             )
             for key, label in ids.KPI_CARDS
         ],
         className="g-2",
     )
-    chart_config = {"displaylogo": False, "responsive": True}
+    chart_config = components.CHART_CONFIG
     return dbc.Container(
         [
             toolbar(),
@@ -157,8 +121,7 @@ def layout(strategy: str | None = None, **_kwargs):
             dcc.Store(id=ids.DOCUMENT),
             dcc.Store(id=ids.PURGED),
             dcc.Download(id=ids.HISTORY_CSV),
-            dcc.Interval(id=ids.TICK, interval=30_000, disabled=False),
-            dcc.Interval(id=ids.CLOCK, interval=5_000),
+            *components.refresh_timers(ids.TICK, ids.CLOCK),
             html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
                      className="d-flex justify-content-between"),

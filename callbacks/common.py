@@ -1,0 +1,81 @@
+"""What every dashboard page's callbacks share: number formatting, per-panel errors, the
+auto-refresh interval, "updated N s ago" labels and CSV buttons."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            return f"{sign}${magnitude / limit:,.2f}{suffix}"
+    return f"{sign}${magnitude:,.2f}"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f} %"
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def panel_error(doc: dict, section: str):
+    """An in-panel alert when ``section`` failed to build, else nothing."""
+    message = (doc.get("errors") or {}).get(section)
+    if not message:
+        return None
+    return dbc.Alert(f"This panel could not be loaded: {message}", color="danger", className="py-1 px-2 mb-0 small")
+
+
+def register_refresh_interval(app: dash.Dash, picker_id: str, tick_id: str) -> None:
+    """The auto-refresh picker (seconds, "0" = off) drives the page's ticker."""
+
+    @app.callback(Output(tick_id, "interval"), Output(tick_id, "disabled"), Input(picker_id, "value"))
+    def set_refresh_interval(seconds: str):
+        seconds = int(seconds or 0)
+        return max(seconds, 1) * 1000, seconds == 0
+
+
+_FRESHNESS_JS = """
+function(doc, _clock) {
+    const out = [];
+    for (const section of PANEL_SECTIONS) {
+        const info = doc && doc.sections && doc.sections[section];
+        if (!info) { out.push(""); continue; }
+        const age = Math.max(0, Math.round((Date.now() - Date.parse(info.computed_at)) / 1000));
+        const ago = age < 90 ? age + " s" : Math.round(age / 60) + " min";
+        out.push("updated " + ago + " ago · " + (info.stale ? "stale, refreshing" : info.cached ? "cached" : "fresh"));
+    }
+    return out;
+}
+"""
+
+
+def register_freshness_labels(app: dash.Dash, document_id: str, clock_id: str, panels: dict[str, str],
+                              freshness_id: Callable[[str], str]) -> None:
+    """Per panel "updated 12 s ago · cached" from the document's ``sections``, re-aged in the browser
+    on every clock tick. ``panels`` maps a panel key to the document section it shows."""
+    app.clientside_callback(
+        _FRESHNESS_JS.replace("PANEL_SECTIONS", json.dumps(list(panels.values()))),
+        *[Output(freshness_id(panel), "children") for panel in panels],
+        Input(document_id, "data"),
+        Input(clock_id, "n_intervals"),
+    )
+
+
+def register_csv_buttons(app: dash.Dash, grid_ids: Iterable[str], button_id: Callable[[str], str]) -> None:
+    """Each grid's CSV button exports the grid as shown (AG Grid's own export)."""
+    for grid_id in grid_ids:
+        app.callback(Output(grid_id, "exportDataAsCsv"), Input(button_id(grid_id), "n_clicks"),
+                     prevent_initial_call=True)(lambda _n: True)
