@@ -22,17 +22,25 @@ def flag(name: str) -> bool:
     return raw in _TRUE
 
 
+def range_and_force() -> tuple[str | None, bool, flask.Response | None]:
+    """``time_range`` and ``force_refresh`` from the query, or a 400 naming the valid values."""
+    time_range = flask.request.args.get("time_range", DEFAULT_TIME_RANGE)
+    if time_range not in TIME_RANGES:
+        return None, False, json_error(400, "invalid_parameter", f"unknown time_range {time_range!r}",
+                                       {"parameter": "time_range", "valid": list(TIME_RANGES)})
+    try:
+        return time_range, flag("force_refresh"), None
+    except ValueError as exc:
+        return None, False, json_error(400, "invalid_parameter", str(exc),
+                                       {"parameter": "force_refresh", "valid": ["true", "false"]})
+
+
 @blueprint.get("/client")
 @require_role("admin", "analyst", "client")
 def client():
-    time_range = flask.request.args.get("time_range", DEFAULT_TIME_RANGE)
-    if time_range not in TIME_RANGES:
-        return json_error(400, "invalid_parameter", f"unknown time_range {time_range!r}",
-                          {"parameter": "time_range", "valid": list(TIME_RANGES)})
-    try:
-        force = flag("force_refresh")
-    except ValueError as exc:
-        return json_error(400, "invalid_parameter", str(exc), {"parameter": "force_refresh", "valid": ["true", "false"]})
+    time_range, force, error = range_and_force()
+    if error is not None:
+        return error
     return json_response(client_dashboard_for(state().settings, time_range, force))
 
 
@@ -72,14 +80,9 @@ def signal_sender():
     from app.auth import current_user
     from data_access.signal_sender_dashboard import signal_sender_dashboard_for
 
-    time_range = flask.request.args.get("time_range", DEFAULT_TIME_RANGE)
-    if time_range not in TIME_RANGES:
-        return json_error(400, "invalid_parameter", f"unknown time_range {time_range!r}",
-                          {"parameter": "time_range", "valid": list(TIME_RANGES)})
-    try:
-        force = flag("force_refresh")
-    except ValueError as exc:
-        return json_error(400, "invalid_parameter", str(exc), {"parameter": "force_refresh", "valid": ["true", "false"]})
+    time_range, force, error = range_and_force()
+    if error is not None:
+        return error
     info, error = _readable_strategy(current_user())
     if error is not None:
         return error

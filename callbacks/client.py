@@ -69,15 +69,8 @@ def register(app: dash.Dash) -> None:
     def load_document(time_range: str, _ticks, _clicks):
         if user_role() not in CLIENT_ROLES:
             return None, dbc.Alert("Your role may not see the client dashboard.", color="warning")
-        try:
-            settings = flask.current_app.extensions["tradeboard"].settings
-            doc = client_dashboard_for(settings, time_range, force=ctx.triggered_id == ids.REFRESH_NOW)
-        except Exception as exc:  # the whole build failed (e.g. the database is down)
-            return dash.no_update, dbc.Alert(f"Could not refresh the dashboard: {exc}", color="danger", dismissable=True)
-        status = None
-        if doc["metadata"]["degraded"]:
-            status = dbc.Alert("Cache unavailable: served straight from the database.", color="warning", className="py-1 small")
-        return orjson.loads(orjson.dumps(doc)), status
+        force = ctx.triggered_id == ids.REFRESH_NOW
+        return common.load_document(lambda settings: client_dashboard_for(settings, time_range, force=force))
 
     kpi_outputs = [Output(ids.kpi(key), "children") for key, _ in ids.KPI_CARDS]
     kpi_subs = [Output(ids.kpi_sub(key), "children") for key, _ in ids.KPI_CARDS]

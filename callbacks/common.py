@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
+import orjson
 from dash import Input, Output
 
 
@@ -79,3 +81,16 @@ def register_csv_buttons(app: dash.Dash, grid_ids: Iterable[str], button_id: Cal
     for grid_id in grid_ids:
         app.callback(Output(grid_id, "exportDataAsCsv"), Input(button_id(grid_id), "n_clicks"),
                      prevent_initial_call=True)(lambda _n: True)
+
+
+def load_document(build: Callable[[dict], dict]):
+    """``(document for a dcc.Store, status alert)`` from ``build(settings)``: when the whole build
+    fails the page keeps what it shows and says so; in degraded mode it says the cache is down."""
+    try:
+        doc = build(flask.current_app.extensions["tradeboard"].settings)
+    except Exception as exc:  # e.g. the database is down
+        return dash.no_update, dbc.Alert(f"Could not refresh the dashboard: {exc}", color="danger", dismissable=True)
+    status = None
+    if doc["metadata"]["degraded"]:
+        status = dbc.Alert("Cache unavailable: served straight from the database.", color="warning", className="py-1 small")
+    return orjson.loads(orjson.dumps(doc)), status

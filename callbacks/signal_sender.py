@@ -9,7 +9,6 @@ import io
 import dash
 import dash_bootstrap_components as dbc
 import flask
-import orjson
 from dash import Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
@@ -108,16 +107,9 @@ def register(app: dash.Dash) -> None:
             return None, dbc.Alert("You have no strategies to show.", color="info")
         if readable(strategy_name) is None:
             return None, dbc.Alert(f"You may not read strategy {strategy_name!r}.", color="warning")
-        try:
-            settings = flask.current_app.extensions["tradeboard"].settings
-            doc = ssd.signal_sender_dashboard_for(settings, strategy_name, time_range,
-                                                  force=ctx.triggered_id == ids.REFRESH_NOW)
-        except Exception as exc:  # the whole build failed (e.g. the database is down)
-            return dash.no_update, dbc.Alert(f"Could not refresh the dashboard: {exc}", color="danger", dismissable=True)
-        status = None
-        if doc["metadata"]["degraded"]:
-            status = dbc.Alert("Cache unavailable: served straight from the database.", color="warning", className="py-1 small")
-        return orjson.loads(orjson.dumps(doc)), status
+        force = ctx.triggered_id == ids.REFRESH_NOW
+        return common.load_document(
+            lambda settings: ssd.signal_sender_dashboard_for(settings, strategy_name, time_range, force=force))
 
     @app.callback(
         *[Output(ids.kpi(key), "children") for key, _ in ids.KPI_CARDS],
