@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import tempfile
 import sys
 import time
 from pathlib import Path
@@ -25,24 +23,9 @@ from sqlalchemy import event  # noqa: E402
 from data_access import client_dashboard as cd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
-from app.services import PrivateRedis  # noqa: E402
+from bench.common import cache_on_private_redis, report, seeded_url  # noqa: E402
 
-TARGETS_MS = {"warm": 5.0, "cold": 500.0}
-
-
-def seeded_url(scale: str) -> str:
-    from data_access.migrate import is_empty, upgrade
-    from data_access.seed import seed
-
-    path = Path(__file__).resolve().parent.parent / "var" / "bench" / f"{scale}.db"
-    url = f"sqlite:///{path}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    upgrade(url)
-    if is_empty(url):
-        started = time.perf_counter()
-        seed(url, scale=scale, progress=True)
-        print(f"seeded {scale} in {time.perf_counter() - started:.1f} s")
-    return url
+TARGETS_MS = {"cold": 500.0, "warm": 5.0}
 
 
 def measure(url: str, repeat: int) -> dict[str, list[float]]:
@@ -72,23 +55,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
-    try:
-        sections.configure(cache_type="RedisCache", redis_url=redis.url, ttl={"short": 30, "medium": 300, "long": 3600})
+    with cache_on_private_redis():
         print(f"client dashboard benchmark · {os.cpu_count()} cores · time range 90d")
         runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
         for scale, url in runs:
-            t = measure(url, args.repeat)
-            dialect = url.split(":", 1)[0]
-            for kind in ("cold", "warm"):
-                median = statistics.median(t[kind])
-                verdict = "ok" if median < TARGETS_MS[kind] else "MISSED"
-                print(f"{scale:>6} {dialect:<10} {kind}: median {median:8.2f} ms  (min {min(t[kind]):.2f}, "
-                      f"n={len(t[kind])})  target < {TARGETS_MS[kind]:.0f} ms  {verdict}")
-            print(f"{scale:>6} {dialect:<10} SQL statements per cold build: {t['statements'][0]}")
-    finally:
-        redis.stop()
-
+            report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat), TARGETS_MS)
 
 if __name__ == "__main__":
     main()

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, func, select  # noqa: E402
 
-from app.services import PrivateRedis  # noqa: E402
-from bench.client_dashboard import seeded_url  # noqa: E402
+from bench.common import cache_on_private_redis, report, seeded_url  # noqa: E402
 from data_access import signal_sender_dashboard as ssd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
@@ -83,24 +80,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--strategy", help="strategy name (default: the one with the most signals)")
     args = parser.parse_args()
-    redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
-    try:
-        sections.configure(cache_type="RedisCache", redis_url=redis.url, ttl={"short": 30, "medium": 300, "long": 3600})
+    with cache_on_private_redis():
         print(f"signal-sender dashboard benchmark · {os.cpu_count()} cores · time range 90d")
         runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
         for scale, url in runs:
-            t, name, count = measure(url, args.repeat, args.strategy)
-            dialect = url.split(":", 1)[0]
-            print(f"{scale:>6} {dialect:<10} strategy {name!r} ({count:,} signals in all)")
-            for kind in TARGETS_MS:
-                median = statistics.median(t[kind])
-                verdict = "ok" if median < TARGETS_MS[kind] else "MISSED"
-                print(f"{scale:>6} {dialect:<10} {kind:<20}: median {median:8.2f} ms  (min {min(t[kind]):.2f}, "
-                      f"n={len(t[kind])})  target < {TARGETS_MS[kind]:.0f} ms  {verdict}")
-            print(f"{scale:>6} {dialect:<10} SQL statements per cold build: {t['statements'][0]}")
-    finally:
-        redis.stop()
-
+            timings, name, count = measure(url, args.repeat, args.strategy)
+            label = f"{scale:>6} {url.split(':', 1)[0]:<10}"
+            print(f"{label} strategy {name!r} ({count:,} signals in all)")
+            report(label, timings, TARGETS_MS)
 
 if __name__ == "__main__":
     main()

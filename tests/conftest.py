@@ -201,6 +201,17 @@ def client(app, users):
     return test_client
 
 
+requires_chromedriver = pytest.mark.skipif(
+    __import__("shutil").which("chromedriver") is None, reason="chromedriver is not installed")
+
+
+def wait_for(driver, condition, timeout: float = 20):
+    """Wait until ``condition(driver)`` is truthy (selenium's WebDriverWait) and return its value."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
 def browser_sign_in(driver, base_url: str, path: str, username: str, password: str) -> None:
     """Open ``path`` in the browser, land on the login form, sign in (and be sent back to ``path``)."""
     from selenium.webdriver.common.by import By

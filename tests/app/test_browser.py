@@ -4,20 +4,17 @@ artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import shutil
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import browser_sign_in
+from tests.conftest import browser_sign_in, requires_chromedriver, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver is not installed")
+pytestmark = requires_chromedriver
 
 
-def _wait(driver, condition, timeout=15):
-    return WebDriverWait(driver, timeout).until(condition)
+def _wait(driver, condition):
+    return wait_for(driver, condition, timeout=15)
 
 
 def _theme(driver) -> str:

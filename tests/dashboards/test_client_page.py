@@ -5,13 +5,12 @@ change, no console errors). Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from app.auth import create_user
 from data_access.cache import sections
@@ -19,7 +18,7 @@ from data_access.migrate import upgrade
 from data_access.models import Side, Signal, SignalStatus, Strategy
 from data_access.seed import seed
 from layouts import client_ids as ids
-from tests.conftest import browser_sign_in, build_app, log_in
+from tests.conftest import browser_sign_in, build_app, log_in, requires_chromedriver, wait_for
 
 
 @pytest.fixture
@@ -80,14 +79,7 @@ def test_api_needs_credentials_and_a_role_that_may_see_the_fund(demo_app, users)
     assert developer.get("/api/v1/dashboards/client").status_code == 403
 
 
-browser = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver is not installed")
-
-
-def _wait(driver, condition, timeout=20):
-    return WebDriverWait(driver, timeout).until(condition)
-
-
-@browser
+@requires_chromedriver
 def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, demo_app, users, screenshot_dir):
     dash_duo.start_server(demo_app, navigate=False)
     driver = dash_duo.driver
@@ -95,22 +87,22 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
     driver.set_window_size(1400, 1000)
     browser_sign_in(driver, base, "/client", "analyst", users["analyst"])
 
-    _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
+    wait_for(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
     for key, _ in ids.KPI_CARDS:
         assert driver.find_element(By.ID, ids.kpi(key)).text not in ("", "—"), key
     for grid in (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID):
-        _wait(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row"))
+        wait_for(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row"))
     for chart in (ids.EQUITY_CHART, ids.ALLOCATION_CHART, ids.RETURNS_CHART):
-        _wait(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
+        wait_for(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
         assert not driver.find_elements(By.CSS_SELECTOR, f"#{chart} .annotation-text"), f"{chart} is empty"
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("equity")), "updated"))
+    wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("equity")), "updated"))
     assert driver.find_element(By.ID, ids.risk("max_drawdown")).text.endswith("%")
     assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger")
     driver.save_screenshot(str(screenshot_dir / "client-desktop.png"))
     driver.set_window_size(1400, 2000)
     driver.save_screenshot(str(screenshot_dir / "client-desktop-full.png"))
     driver.find_element(By.CSS_SELECTOR, "#shell-theme-switch").click()
-    _wait(driver, lambda d: d.execute_script("return document.documentElement.getAttribute('data-bs-theme')") == "dark")
+    wait_for(driver, lambda d: d.execute_script("return document.documentElement.getAttribute('data-bs-theme')") == "dark")
     time.sleep(0.5)  # let Bootstrap's colour transitions finish before the picture
     driver.save_screenshot(str(screenshot_dir / "client-desktop-full-dark.png"))
     driver.find_element(By.CSS_SELECTOR, "#shell-theme-switch").click()
@@ -120,14 +112,14 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
     points_90d = driver.execute_script(f"return document.getElementById('{ids.EQUITY_CHART}')"
                                        ".querySelector('.js-plotly-plot').data[0].x.length")
     driver.find_element(By.CSS_SELECTOR, f"label[for='_dbcprivate_radioitems_{ids.TIME_RANGE}_input_7d']").click()
-    _wait(driver, lambda d: d.execute_script(f"return document.getElementById('{ids.EQUITY_CHART}')"
+    wait_for(driver, lambda d: d.execute_script(f"return document.getElementById('{ids.EQUITY_CHART}')"
                                              ".querySelector('.js-plotly-plot').data[0].x.length") < points_90d)
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.risk("var_95")), "—"))  # < 20 returns in 7 days
+    wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.risk("var_95")), "—"))  # < 20 returns in 7 days
 
     # Refresh interval: at 5 s a newly written signal shows up with no click; with Off it does not.
     Select(driver.find_element(By.ID, ids.REFRESH_EVERY)).select_by_value("5")
     write_signal(demo_app, "ZZAUTO")
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.SIGNALS_GRID), "ZZAUTO"), timeout=15)
+    wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.SIGNALS_GRID), "ZZAUTO"), timeout=15)
     Select(driver.find_element(By.ID, ids.REFRESH_EVERY)).select_by_value("0")
     time.sleep(1)
     write_signal(demo_app, "ZZOFF")
@@ -139,8 +131,8 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
 
     driver.set_window_size(375, 812)
     driver.refresh()
-    _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.EQUITY_CHART} .main-svg"))
+    wait_for(driver, lambda d: d.find_element(By.ID, ids.kpi("total_aum")).text.startswith("$"))
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.EQUITY_CHART} .main-svg"))
     too_wide = driver.execute_script(
         "return [...document.querySelectorAll('body *')]"
         ".filter(e => !e.closest('.ag-root-wrapper-body, .js-plotly-plot'))"  # grids and charts scroll/clip inside
@@ -175,7 +167,7 @@ def test_dashboard_is_served_while_redis_is_down_and_cached_again_when_it_return
             doc = response.get_json()
             assert doc["metadata"]["degraded"] is True and doc["overview"]["total_aum"] > 0 and "errors" not in doc
         health = client.get("/api/v1/health").get_json()
-        assert health["status"] == "degraded" and health["redis"]["ok"] is False
+        assert health["status"] == "degraded" and health["redis"]["ok"] is False, health
 
         redis_server.start()
         deadline = time.monotonic() + 10

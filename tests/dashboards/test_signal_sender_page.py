@@ -6,19 +6,17 @@ the server, no console errors). Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from app.auth import create_user, set_password
 from data_access.migrate import upgrade
 from data_access.seed import seed
 from layouts import signal_sender_ids as ids
-from tests.conftest import browser_sign_in, build_app
+from tests.conftest import browser_sign_in, build_app, requires_chromedriver, wait_for
 from tests.dashboards.test_client_page import signed_in
 
 API = "/api/v1/dashboards/signal-sender"
@@ -155,14 +153,7 @@ def test_the_page_callbacks_refuse_another_developers_strategy(demo_app):
     assert options[ids.STRATEGY]["value"] == OWN  # the asked-for strategy is not theirs
 
 
-browser = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver is not installed")
-
-
-def _wait(driver, condition, timeout=20):
-    return WebDriverWait(driver, timeout).until(condition)
-
-
-@browser
+@requires_chromedriver
 def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, demo_app, users, screenshot_dir):
     dash_duo.start_server(demo_app, navigate=False)
     driver = dash_duo.driver
@@ -170,34 +161,34 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
     driver.set_window_size(1400, 1000)
     browser_sign_in(driver, base, "/signal-sender", "analyst", users["analyst"])
 
-    _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("total_signals_sent")).text not in ("", "—"))
+    wait_for(driver, lambda d: d.find_element(By.ID, ids.kpi("total_signals_sent")).text not in ("", "—"))
     # pick a strategy in the selector
     driver.find_element(By.CSS_SELECTOR, f"#{ids.STRATEGY}").click()
-    option = _wait(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option, [role='option']")
+    option = wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option, [role='option']")
                                       if o.text.strip() == PICK])
     option[0].click()
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.DEVELOPER), PICK))
-    _wait(driver, lambda d: d.find_element(By.ID, ids.kpi("fill_rate")).text.endswith("%"))
+    wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.DEVELOPER), PICK))
+    wait_for(driver, lambda d: d.find_element(By.ID, ids.kpi("fill_rate")).text.endswith("%"))
     for key, _ in ids.KPI_CARDS:
         assert driver.find_element(By.ID, ids.kpi(key)).text not in ("",), key
     for chart in (ids.PNL_CHART, ids.LATENCY_CHART, ids.REJECTIONS_CHART):
-        _wait(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
-        _wait(driver, lambda d, c=chart: d.execute_script(
+        wait_for(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
+        wait_for(driver, lambda d, c=chart: d.execute_script(
             f"const g = document.getElementById('{c}').querySelector('.js-plotly-plot');"
             "return g && g.data && g.data.length > 0"))
     shapes = driver.execute_script(f"return document.getElementById('{ids.LATENCY_CHART}')"
                                    ".querySelector('.js-plotly-plot').layout.shapes.length")
     assert shapes == 3  # p50, p95, p99
     for grid in (ids.HISTORY_GRID, ids.POSITIONS_GRID):
-        _wait(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row .ag-cell"))
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("history")), "updated"))
+        wait_for(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row .ag-cell"))
+    wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("history")), "updated"))
     assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger, .alert-warning")
     driver.save_screenshot(str(screenshot_dir / "signal-sender-desktop.png"))
 
     # page the history: scrolling far down makes the grid ask the server for a later block
     first_id = driver.execute_script(f"return dash_ag_grid.getApi('{ids.HISTORY_GRID}').getDisplayedRowAtIndex(0).data.signal_id")
     driver.execute_script(f"dash_ag_grid.getApi('{ids.HISTORY_GRID}').ensureIndexVisible(120, 'top')")
-    _wait(driver, lambda d: d.execute_script(
+    wait_for(driver, lambda d: d.execute_script(
         f"const n = dash_ag_grid.getApi('{ids.HISTORY_GRID}').getDisplayedRowAtIndex(120);"
         "return n && n.data && n.data.signal_id"))
     later_id = driver.execute_script(
@@ -206,7 +197,7 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
     # sort by symbol on the server
     driver.execute_script(f"dash_ag_grid.getApi('{ids.HISTORY_GRID}').applyColumnState("
                           "{state: [{colId: 'symbol', sort: 'asc'}], defaultState: {sort: null}})")
-    _wait(driver, lambda d: d.execute_script(
+    wait_for(driver, lambda d: d.execute_script(
         f"const n = dash_ag_grid.getApi('{ids.HISTORY_GRID}').getDisplayedRowAtIndex(0);"
         "return n && n.data && n.data.symbol") == "IWM")  # IWM and TSLA; newest first is mixed
 
@@ -215,9 +206,9 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
 
     driver.set_window_size(375, 812)
     driver.get(f"{base}/signal-sender?strategy={PICK.replace(' ', '%20')}")  # a link straight to one strategy
-    _wait(driver, EC.text_to_be_present_in_element((By.ID, ids.DEVELOPER), PICK))
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.PNL_CHART} .main-svg"))
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.HISTORY_GRID} .ag-row .ag-cell"))
+    wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.DEVELOPER), PICK))
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.PNL_CHART} .main-svg"))
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.HISTORY_GRID} .ag-row .ag-cell"))
     time.sleep(0.5)
     too_wide = driver.execute_script(
         "return [...document.querySelectorAll('body *')]"
@@ -230,8 +221,8 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
     driver.save_screenshot(str(screenshot_dir / "signal-sender-phone-full.png"))
     driver.set_window_size(1400, 2200)
     driver.refresh()
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.HISTORY_GRID} .ag-row .ag-cell"))
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.LATENCY_CHART} .main-svg"))
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.HISTORY_GRID} .ag-row .ag-cell"))
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.LATENCY_CHART} .main-svg"))
     time.sleep(1)
     driver.save_screenshot(str(screenshot_dir / "signal-sender-desktop-full.png"))
 
