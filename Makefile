@@ -29,9 +29,9 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python bench/analytics.py
-	$(BIN)/python bench/client_dashboard.py
+# Every benchmark into bench/RESULTS.md (PostgreSQL too when TRADEBOARD_TEST_POSTGRES_URL is set).
+bench: $(STAMP) browser
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -36,14 +36,25 @@ CALLBACK_MODULES = (
     "callbacks.shell",
     "callbacks.client",
     "callbacks.signal_sender",
+    "callbacks.strategies",
+    "callbacks.backtest_form",
+    "callbacks.paper_trading",
+    "callbacks.ops",
+    "callbacks.playback",
 )
 
 # Flask blueprints / hooks: each module has `init_app(server)` or a `blueprint` (registered as is).
 # Order matters: auth's guard first.
 SERVER_MODULES = (
     "app.auth",
+    "app.security",
+    "app.monitoring",
     "app.api",
     "app.dashboards_api",
+    "app.backtests_api",
+    "app.playback_api",
+    "app.compat_api",
+    "app.openapi",
 )
 
 
@@ -62,7 +73,9 @@ def check_settings(settings: Settings) -> None:
             "use `tradeboard run` (which starts a private Redis), or set CACHE_TYPE=NullCache to run without a cache"
         )
     if not settings.SECRET_KEY:
-        raise ConfigurationError("SECRET_KEY must not be empty")
+        raise ConfigurationError(
+            "SECRET_KEY is required: set it to a long random value shared by every web and worker process "
+            "(`tradeboard run` generates one for the embedded demo and keeps it in var/secret_key)")
 
 
 def import_pages() -> list[str]:
@@ -139,6 +152,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         "CACHE_DEFAULT_TIMEOUT": settings.CACHE_TTL_SHORT,
     })
     _configure_section_cache(settings)
+    background_manager = None
+    if settings.REDIS_URL:  # the API queues Celery work on this app's Redis; pages run background callbacks there
+        import tasks
+
+        tasks.use_settings(settings)
+        background_manager = dash.CeleryManager(tasks.celery_app)
 
     for module_name in SERVER_MODULES:
         _init_server_module(server, module_name)
@@ -156,6 +175,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         serve_locally=True,
+        background_callback_manager=background_manager,
     )
     app.index_string = shell.INDEX_STRING
     import_pages()
@@ -165,6 +185,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         module = _optional_import(module_name)
         if module is not None:
             module.register(app)
+    from app import security
+
+    security.finish(app)
     return app
 
 

@@ -11,6 +11,7 @@ import time
 from functools import lru_cache
 
 import flask
+from werkzeug.exceptions import MethodNotAllowed
 from sqlalchemy import text
 
 from app.auth import json_error, json_response
@@ -21,6 +22,7 @@ bp = flask.Blueprint("api_v1", __name__, url_prefix="/api/v1")
 WORKER_KEY_PATTERN = "tb:worker:*"
 REDIS_TIMEOUT = 0.5  # seconds; health must answer even when Redis is a black hole
 DATABASE_TIMEOUT = 3.0  # seconds; past this the database counts as down
+BEAT_STALE_SECONDS = 90.0  # beat pulses every 30 s: three missed pulses and it counts as gone
 
 # One thread for database checks, so a hung connection cannot hang the health endpoint itself.
 _db_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="tb-health-db")
@@ -90,6 +92,28 @@ def check_redis_and_workers(app_state: AppState) -> tuple[dict, dict]:
     return redis_result, workers
 
 
+def check_beat(app_state: AppState, redis_ok: bool = True) -> dict:
+    """When Celery beat last proved alive (its pulse task writes ``tb:beat`` every 30 s); ok when
+    within BEAT_STALE_SECONDS. Informational: it does not change the overall status."""
+    from data_access.task_runs import BEAT_KEY
+
+    beat = {"ok": False, "last_seen": None, "last_seen_seconds_ago": None}
+    client = app_state.redis(REDIS_TIMEOUT)
+    if client is None or not redis_ok:
+        beat["error"] = "no Redis to read beat's pulse from"
+        return beat
+    try:
+        value = client.get(BEAT_KEY)
+    except Exception as exc:  # noqa: BLE001
+        beat["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        return beat
+    if value:
+        seen = float(value)
+        ago = round(max(0.0, time.time() - seen), 1)
+        beat.update(ok=ago <= BEAT_STALE_SECONDS, last_seen=seen, last_seen_seconds_ago=ago)
+    return beat
+
+
 def health_report(app_state: AppState) -> tuple[dict, int]:
     """``(report, http_status)``: 503 when the database does not answer, else 200.
 
@@ -111,6 +135,7 @@ def health_report(app_state: AppState) -> tuple[dict, int]:
         "database": database,
         "redis": redis_result,
         "workers": workers,
+        "beat": check_beat(app_state, redis_result["ok"]),
     }
     return report, (200 if database["ok"] else 503)
 
@@ -126,9 +151,31 @@ def _api_catch_all():
     if not flask.request.path.startswith("/api/"):
         return None
     rule = flask.request.url_rule
+    if rule is None and isinstance(flask.request.routing_exception, MethodNotAllowed):
+        return None  # a real endpoint, another method: the 405 handler answers
     if rule is None or "<path:" in rule.rule or rule.rule == "/":
+        allowed = _methods_of_real_endpoint()
+        if allowed:  # e.g. GET /api/v1/backtests, which only takes POST: Dash's catch-all matched the GET
+            return json_error(405, "method_not_allowed", f"{flask.request.method} is not allowed here.",
+                              {"allowed": allowed}, headers={"Allow": ", ".join(allowed)})
         return json_error(404, "not_found", f"No endpoint at {flask.request.path}.")
     return None
+
+
+def _methods_of_real_endpoint() -> list[str]:
+    """The methods a real (non catch-all) endpoint at this path answers."""
+    from werkzeug.exceptions import HTTPException
+
+    adapter = flask.current_app.url_map.bind_to_environ(flask.request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            rule, _args = adapter.match(method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if "<path:" not in rule.rule and rule.rule != "/":
+            allowed.append(method)
+    return allowed
 
 
 def _api_not_found(error):

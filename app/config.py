@@ -22,7 +22,16 @@ class Settings:
     DATABASE_URL: str = field(default_factory=lambda: f"sqlite:///{_default_var_dir() / 'tradeboard.db'}")
     REDIS_URL: str | None = None  # None: `tradeboard run` starts a private redis-server
     VAR_DIR: str = field(default_factory=lambda: str(_default_var_dir()))
-    SECRET_KEY: str = "dev-only-change-me"
+    SECRET_KEY: str | None = None  # required (shared by every web and worker process); `tradeboard run` makes one
+
+    # security (app/security.py)
+    MAX_REQUEST_BYTES: int = 1_000_000  # larger bodies get 413
+    SESSION_COOKIE_SECURE: bool = False  # the cookie is Secure on HTTPS requests anyway
+    TRUSTED_PROXY_HOPS: int = 0  # proxies in front whose X-Forwarded-* headers are believed
+    LOGIN_RATE_LIMIT_PER_USER: str = "5 per minute"  # failed sign-ins
+    LOGIN_RATE_LIMIT_PER_ADDRESS: str = "20 per minute"
+    API_RATE_LIMIT: str = ""  # e.g. "600 per minute" per user or token; empty: off
+    PUBLIC_ROUTES: str = ""  # comma-separated compatibility routes that need no sign-in, e.g. /health
 
     # cache: TTL tiers in seconds (real-time sections are not cached at all)
     CACHE_TYPE: str = "RedisCache"  # "NullCache" only when asked for explicitly
@@ -58,6 +67,29 @@ class Settings:
     GEX_HTTP_MAX_IN_FLIGHT: int = 4
     GEX_HTTP_RETRIES: int = 2
     GEX_SYMBOLS: str = "SPY,QQQ"  # comma-separated
+
+    # background refresh (tasks/__init__.py builds the beat schedule from these)
+    SCHEDULE_STRATEGY_AGGREGATION_MINUTE: int = 5  # every hour at :05
+    SCHEDULE_STALE_CHECK_MINUTES: int = 30
+    SCHEDULE_CLIENT_REFRESH_SECONDS: int = 300
+    SCHEDULE_SIGNAL_SENDER_REFRESH_SECONDS: int = 900
+    SCHEDULE_PAPER_TRADING_REFRESH_SECONDS: int = 30  # its short-tier sections
+    SCHEDULE_EOD_SUMMARY: str = "16:30"  # on weekdays, in SCHEDULE_TIMEZONE
+    SCHEDULE_TIMEZONE: str = "America/New_York"
+    STALE_REFRESH_FRACTION: float = 0.2  # check_stale_cache refreshes keys with less than this share of their TTL left
+    # how long a task a worker took may stay unacknowledged before Redis hands it to another worker
+    # (a worker killed mid-task); must exceed the longest task (15 min)
+    CELERY_VISIBILITY_TIMEOUT_SECONDS: int = 16 * 60
+    CELERY_RESTORE_SECONDS: int = 10  # how often a worker looks for such abandoned tasks
+    WARM_UP_AT_WORKER_START: bool = True  # a starting worker queues a refresh of every dashboard
+    EOD_WEBHOOK_URL: str | None = None  # POST the end-of-day summary here when set
+    EOD_WEBHOOK_TIMEOUT_SECONDS: float = 5.0
+
+    # monitoring (app/monitoring.py): request timings and cache hit rates in Redis, /metrics, /ops
+    SLOW_REQUEST_SECONDS: float = 1.0  # a request slower than this logs a warning and counts as slow
+    SLOW_SQL_SECONDS: float = 0.5  # an SQL statement slower than this logs its text and time
+    MONITOR_WINDOW_SECONDS: int = 300  # the sliding window of p50/p95/p99 and the windowed counts
+    METRICS_PUBLIC: bool = False  # true: GET /metrics needs no credentials (else admins and their tokens)
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:

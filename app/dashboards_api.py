@@ -3,9 +3,12 @@ function the page uses (so a warmed cache key serves both)."""
 
 from __future__ import annotations
 
+import re
+
 import flask
 
 from app.auth import json_error, json_response, require_role
+from app.csv_export import csv_response, document_or_csv, requested_format, rows_to_csv
 from app.extensions import state
 from data_access.client_dashboard import DEFAULT_TIME_RANGE, TIME_RANGES, client_dashboard_for
 
@@ -38,10 +41,16 @@ def range_and_force() -> tuple[str | None, bool, flask.Response | None]:
 @blueprint.get("/client")
 @require_role("admin", "analyst", "client")
 def client():
+    from app.auth import current_user
+
     time_range, force, error = range_and_force()
-    if error is not None:
-        return error
-    return json_response(client_dashboard_for(state().settings, time_range, force))
+    fmt, format_error = requested_format()
+    if error is not None or format_error is not None:
+        return error or format_error
+    user = current_user()
+    scope = tuple(user.account_scope) if user is not None and user.role == "client" else ()
+    limited = {"accounts": scope} if scope else {}  # a client limited to named accounts sees only those
+    return document_or_csv(client_dashboard_for(state().settings, time_range, force, **limited), "client", fmt)
 
 
 # --------------------------------------------------------------------------- signal sender
@@ -81,12 +90,14 @@ def signal_sender():
     from data_access.signal_sender_dashboard import signal_sender_dashboard_for
 
     time_range, force, error = range_and_force()
-    if error is not None:
-        return error
+    fmt, format_error = requested_format()
+    if error is not None or format_error is not None:
+        return error or format_error
     info, error = _readable_strategy(current_user())
     if error is not None:
         return error
-    return json_response(signal_sender_dashboard_for(state().settings, info["strategy_name"], time_range, force))
+    doc = signal_sender_dashboard_for(state().settings, info["strategy_name"], time_range, force)
+    return document_or_csv(doc, "signal-sender", fmt)
 
 
 @blueprint.get("/signal-sender/signals")
@@ -97,8 +108,9 @@ def signal_sender_signals():
     from data_access import signal_sender_dashboard as ssd
 
     info, error = _readable_strategy(current_user())
-    if error is not None:
-        return error
+    fmt, format_error = requested_format()
+    if error is not None or format_error is not None:
+        return error or format_error
     args = flask.request.args
     sort = args.get("sort")
     sort_model = [{"colId": sort, "sort": args.get("dir", "asc")}] if sort else None
@@ -111,4 +123,122 @@ def signal_sender_signals():
     except ssd.InvalidPageRequest as exc:
         return json_error(400, "invalid_parameter", str(exc),
                           {"sortable": sorted(ssd.SORTABLE), "filterable": ssd.FILTERABLE})
+    if fmt == "csv":
+        return csv_response(rows_to_csv(page["rows"]), f"signals-{info['strategy_name']}.csv")
     return json_response(page)
+
+
+# --------------------------------------------------------------------------- paper trading
+
+
+@blueprint.get("/paper-trading")
+@require_role("admin", "analyst")
+def paper_trading():
+    """Every section in one response, read in parallel: ?limit=1..500 rows per list, ?refresh=true."""
+    from data_access import paper_trading as pt
+
+    try:
+        limit = pt.check_limit(flask.request.args.get("limit", pt.DEFAULT_LIMIT))
+    except pt.InvalidLimit as exc:
+        return json_error(400, "invalid_parameter", str(exc), {"parameter": "limit", "min": 1, "max": pt.MAX_LIMIT})
+    try:
+        refresh = flag("refresh")
+    except ValueError as exc:
+        return json_error(400, "invalid_parameter", str(exc), {"parameter": "refresh", "valid": ["true", "false"]})
+    fmt, format_error = requested_format()
+    if format_error is not None:
+        return format_error
+    return document_or_csv(pt.paper_trading_dashboard_for(state().settings, limit, refresh), "paper-trading", fmt)
+
+
+@blueprint.get("/paper-trading/lite")
+@require_role("admin", "analyst")
+def paper_trading_lite():
+    """total_pnl, win_rate, active_trades, daily_pnl, timestamp: one cached read."""
+    from data_access.paper_trading import paper_trading_lite_for
+
+    return json_response(paper_trading_lite_for(state().settings))
+
+
+# --------------------------------------------------------------------------- strategy performance
+
+
+@blueprint.get("/strategy-performance")
+@require_role("admin", "analyst", "developer")
+def strategy_performance():
+    """Completed backtests aggregated: ?time_range=7d|30d|90d|all&force_refresh=true, and the
+    heatmap's ?heatmap_kind=&heatmap_x=&heatmap_y= (defaults: the first kind with runs, its first
+    two numeric parameters)."""
+    from data_access import strategy_dashboard as sd
+
+    args = flask.request.args
+    time_range = args.get("time_range", sd.DEFAULT_TIME_RANGE)
+    if time_range not in sd.TIME_RANGES:
+        return json_error(400, "invalid_parameter", f"unknown time_range {time_range!r}",
+                          {"parameter": "time_range", "valid": list(sd.TIME_RANGES)})
+    try:
+        force = flag("force_refresh")
+    except ValueError as exc:
+        return json_error(400, "invalid_parameter", str(exc), {"parameter": "force_refresh", "valid": ["true", "false"]})
+    fmt, format_error = requested_format()
+    if format_error is not None:
+        return format_error
+    try:
+        doc = sd.strategy_dashboard(time_range, force=force, heatmap_kind=args.get("heatmap_kind") or None,
+                                    heatmap_x=args.get("heatmap_x") or None, heatmap_y=args.get("heatmap_y") or None)
+    except sd.InvalidHeatmapAxes as exc:
+        return json_error(400, "invalid_parameter", str(exc), {"parameter": "heatmap"})
+    return document_or_csv(doc, "strategy-performance", fmt)
+
+
+# --------------------------------------------------------------------------- refresh and cache control (admin)
+
+
+@blueprint.post("/refresh")
+@require_role("admin")
+def refresh_dashboards():
+    """Rebuild every dashboard now and answer what was refreshed and when (?async=true: queue it, 202)."""
+    from data_access.warming import warm_all
+
+    try:
+        queue = flag("async")
+    except ValueError as exc:
+        return json_error(400, "invalid_parameter", str(exc), {"parameter": "async", "valid": ["true", "false"]})
+    if queue:
+        import tasks
+
+        result = tasks.celery_app.send_task("tasks.dashboards.refresh_all_dashboards")
+        return json_response({"task_id": result.id, "queued": "tasks.dashboards.refresh_all_dashboards"}, 202)
+    report = warm_all(state().settings)
+    report["status"] = "partial" if report["errors"] else "ok"
+    return json_response(report)
+
+
+cache_blueprint = flask.Blueprint("cache_api", __name__, url_prefix="/api/v1/cache")
+_PATTERN = re.compile(r"^[A-Za-z0-9_*?:.\-\[\]]{1,200}$")
+
+
+@cache_blueprint.post("/clear")
+@require_role("admin")
+def clear_cache():
+    """Delete cached sections whose key matches ?pattern= (Redis glob over `<section>:g<gen>:<args>`,
+    e.g. `by_symbol:*` or `*:7d*`; default `*`), or with ?family=NAME invalidate one data family."""
+    from data_access.cache import sections
+
+    family = flask.request.args.get("family")
+    if family is not None:
+        if family not in sections.families:
+            return json_error(400, "invalid_parameter", f"unknown family {family!r}",
+                              {"parameter": "family", "valid": sorted(sections.families)})
+        sections.bump(family)
+        return json_response({"invalidated_family": family})
+    pattern = flask.request.args.get("pattern", "*")
+    if not _PATTERN.match(pattern):
+        return json_error(400, "invalid_parameter", "pattern may use letters, digits, _ - . : and the globs * ? []",
+                          {"parameter": "pattern"})
+    return json_response({"pattern": pattern, "deleted": sections.clear(pattern)})
+
+
+def init_app(server: flask.Flask) -> None:
+    server.register_blueprint(blueprint)
+    server.register_blueprint(cache_blueprint)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import flask
-import orjson
-from dash import Input, Output, State, ctx, html
+from dash import Input, Output, ctx, html
 from dash.exceptions import PreventUpdate
 
 from callbacks import common, figures
@@ -16,12 +15,23 @@ from data_access.client_dashboard import client_dashboard_for
 from layouts import client_ids as ids
 
 CLIENT_ROLES = {"admin", "analyst", "client"}
+POSITIONS_GRID = "client-positions-grid"  # layouts/client.py's (to move to client_ids.py)
+PANELS = {**ids.PANELS, "positions": "positions"}  # panel -> section, for error slots and freshness labels
 
 
 def user_role() -> str | None:
     user = flask.g.get("user")
     role = getattr(user, "role", None)
     return getattr(role, "value", role)
+
+
+def account_scope() -> tuple[str, ...]:
+    """The accounts the signed-in user may see on this page: a client's ``account_scope`` (empty = all);
+    admins and analysts see the whole fund."""
+    user = flask.g.get("user")
+    if user_role() != "client":
+        return ()
+    return tuple(getattr(user, "account_scope", ()) or ())
 
 
 def kpi_values(overview: dict | None) -> tuple[list, list]:
@@ -70,12 +80,14 @@ def register(app: dash.Dash) -> None:
         if user_role() not in CLIENT_ROLES:
             return None, dbc.Alert("Your role may not see the client dashboard.", color="warning")
         force = ctx.triggered_id == ids.REFRESH_NOW
-        return common.load_document(lambda settings: client_dashboard_for(settings, time_range, force=force))
+        accounts = account_scope()
+        return common.load_document(
+            lambda settings: client_dashboard_for(settings, time_range, force=force, accounts=accounts))
 
     kpi_outputs = [Output(ids.kpi(key), "children") for key, _ in ids.KPI_CARDS]
     kpi_subs = [Output(ids.kpi_sub(key), "children") for key, _ in ids.KPI_CARDS]
     risk_outputs = [Output(ids.risk(key), "children") for key, _ in ids.RISK_ROWS]
-    error_outputs = [Output(ids.error(panel), "children") for panel in ids.PANELS]
+    error_outputs = [Output(ids.error(panel), "children") for panel in PANELS]
 
     @app.callback(
         *kpi_outputs, *kpi_subs, *risk_outputs, *error_outputs,
@@ -85,6 +97,7 @@ def register(app: dash.Dash) -> None:
         Output(ids.ACCOUNTS_GRID, "rowData"),
         Output(ids.STRATEGIES_GRID, "rowData"),
         Output(ids.SIGNALS_GRID, "rowData"),
+        Output(POSITIONS_GRID, "rowData"),
         Input(ids.DOCUMENT, "data"),
     )
     def render(doc: dict | None):
@@ -93,22 +106,20 @@ def register(app: dash.Dash) -> None:
         values, subs = kpi_values(doc["overview"])
         return (
             *values, *subs, *risk_values(doc["risk_metrics"]),
-            *[panel_error(doc, ids.PANELS[panel]) for panel in ids.PANELS],
+            *[panel_error(doc, PANELS[panel]) for panel in PANELS],
             figures.equity_drawdown_figure(doc["equity_curve"] or []),
             figures.allocation_figure(doc["strategy_performance"] or []),
             figures.daily_returns_figure(doc["daily_returns"] or []),
             doc["accounts"] or [],
             doc["strategy_performance"] or [],
             doc["recent_signals"] or [],
+            doc["positions"] or [],  # each with its price's freshness (price_stale, price_age_seconds)
         )
 
-    common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
-    common.register_csv_buttons(app, (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID), ids.csv_button)
+    common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, PANELS, ids.freshness)
+    common.register_csv_buttons(app, (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID, POSITIONS_GRID),
+                                ids.csv_button)
 
-    @app.callback(Output(ids.DOWNLOAD_JSON, "data"), Input(ids.DOWNLOAD_JSON_BUTTON, "n_clicks"),
-                  State(ids.DOCUMENT, "data"), prevent_initial_call=True)
-    def download_json(_clicks, doc):
-        if not doc:
-            raise PreventUpdate
-        return {"content": orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode(),
-                "filename": f"client-dashboard-{doc['time_range']}.json", "type": "application/json"}
+    common.register_json_download(app, ids.DOWNLOAD_JSON, ids.DOWNLOAD_JSON_BUTTON, ids.DOCUMENT,
+                                  may_download=lambda _doc: user_role() in CLIENT_ROLES,
+                                  filename=lambda doc: f"client-dashboard-{doc['time_range']}.json")

@@ -1,5 +1,5 @@
 """What every dashboard page's callbacks share: number formatting, per-panel errors, the
-auto-refresh interval, "updated N s ago" labels and CSV buttons."""
+auto-refresh interval, "updated N s ago" labels, CSV buttons and the whole-dashboard JSON download."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import dash
 import dash_bootstrap_components as dbc
 import flask
 import orjson
-from dash import Input, Output
+from dash import Input, Output, State
+from dash.exceptions import PreventUpdate
 
 
 def money(value: float | None) -> str:
@@ -81,6 +82,20 @@ def register_csv_buttons(app: dash.Dash, grid_ids: Iterable[str], button_id: Cal
     for grid_id in grid_ids:
         app.callback(Output(grid_id, "exportDataAsCsv"), Input(button_id(grid_id), "n_clicks"),
                      prevent_initial_call=True)(lambda _n: True)
+
+
+def register_json_download(app: dash.Dash, download_id: str, button_id: str, document_id: str, *,
+                           may_download: Callable[[dict], bool], filename: Callable[[dict], str]) -> None:
+    """The page's "JSON" button downloads the document its store holds. The store's content comes
+    from the browser, so ``may_download(doc)`` is checked again here: a refused user gets nothing."""
+
+    @app.callback(Output(download_id, "data"), Input(button_id, "n_clicks"), State(document_id, "data"),
+                  prevent_initial_call=True)
+    def download_json(_clicks, doc):
+        if not doc or not may_download(doc):
+            raise PreventUpdate
+        return {"content": orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode(), "filename": filename(doc),
+                "type": "application/json"}
 
 
 def load_document(build: Callable[[dict], dict]):

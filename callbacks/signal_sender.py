@@ -202,8 +202,19 @@ def register(app: dash.Dash) -> None:
         writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(page["rows"])
-        name = "".join(c if c.isalnum() else "-" for c in info["strategy_name"]).lower()
-        return {"content": buffer.getvalue(), "filename": f"signal-history-{name}.csv", "type": "text/csv"}
+        return {"content": buffer.getvalue(), "filename": f"signal-history-{slug(info['strategy_name'])}.csv",
+                "type": "text/csv"}
 
     common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
     common.register_csv_buttons(app, (ids.POSITIONS_GRID,), ids.csv_button)
+    common.register_json_download(app, ids.DOWNLOAD_JSON, ids.DOWNLOAD_JSON_BUTTON, ids.DOCUMENT,
+                                  may_download=lambda doc: readable(doc.get("strategy_name")) is not None,
+                                  filename=json_filename)
+
+
+def json_filename(doc: dict) -> str:
+    return f"signal-sender-{slug(doc['strategy_name'])}-{doc['time_range']}.json"
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).lower()

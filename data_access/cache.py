@@ -36,8 +36,19 @@ log = logging.getLogger(__name__)
 
 TIERS = ("realtime", "short", "medium", "long")
 KEY_PREFIX = "tb:"
+FAMILY_STATS_KEY = f"{KEY_PREFIX}mon:family-reads"  # hash "<family>|hit" / "<family>|miss" -> count
 _PRIMITIVES = (str, int, float, bool, type(None), dt.date, dt.datetime)
 _RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# One round trip for a read: the families' generations (KEYS) make the value's key, "<ARGV[1]><g1.g2..><ARGV[2]>",
+# and unless ARGV[4] is "1" (a forced refresh needs only the key) the value stored under ARGV[3] + key comes
+# with it. Two round trips (MGET, then GET) cost ~100 us more per section on loopback.
+_READ_SECTION = """
+local generations = {}
+for i = 1, #KEYS do generations[i] = redis.call('get', KEYS[i]) or '0' end
+local key = ARGV[1] .. table.concat(generations, '.') .. ARGV[2]
+if ARGV[4] == '1' then return {key} end
+return {key, redis.call('get', ARGV[3] .. key)}
+"""
 
 
 class CacheNotConfigured(RuntimeError):
@@ -53,6 +64,12 @@ class Cached:
     cached: bool  # served from Redis rather than computed for this call
     stale: bool = False  # served past its TTL while another process refreshes it
     key: str | None = None
+    fresh_until: float | None = None  # unix time the value stops being fresh (None: not cached)
+    ttl: int | None = None
+
+    @property
+    def fresh_for_seconds(self) -> float | None:
+        return None if self.fresh_until is None else round(self.fresh_until - time.time(), 1)
 
     @property
     def age_seconds(self) -> float:
@@ -67,12 +84,18 @@ class CacheReport:
     misses: list[str] = field(default_factory=list)
     degraded: bool = False
     oldest: dt.datetime | None = None
+    # the report this one is nested in (a document inside a monitored request): it sees every read too
+    parent: CacheReport | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, name: str, result: Cached, degraded: bool) -> None:
-        (self.hits if result.cached else self.misses).append(name)
-        self.degraded = self.degraded or degraded
-        if self.oldest is None or result.computed_at < self.oldest:
-            self.oldest = result.computed_at
+        with self._lock:  # sections of one document may be read in parallel
+            (self.hits if result.cached else self.misses).append(name)
+            self.degraded = self.degraded or degraded
+            if self.oldest is None or result.computed_at < self.oldest:
+                self.oldest = result.computed_at
+        if self.parent is not None:
+            self.parent.record(name, result, degraded)
 
 
 _report: ContextVar[CacheReport | None] = ContextVar("tradeboard_cache_report", default=None)
@@ -80,8 +103,9 @@ _report: ContextVar[CacheReport | None] = ContextVar("tradeboard_cache_report", 
 
 @contextmanager
 def cache_report() -> Iterator[CacheReport]:
-    """Collect every section read inside the block (for a response's ``metadata``)."""
-    report = CacheReport()
+    """Collect every section read inside the block (for a response's ``metadata``). A report opened
+    inside another one (a document built during a monitored request) also records into the outer one."""
+    report = CacheReport(parent=_report.get())
     token = _report.set(report)
     try:
         yield report
@@ -106,6 +130,7 @@ class SectionCache:
     def __init__(self) -> None:
         self._backend: RedisCache | NullCache | None = None
         self._redis: redis.Redis | None = None
+        self._read_section: Any = None  # the _READ_SECTION script registered on this Redis (its sha)
         self.ttl: dict[str, int] = {}
         self.lock_seconds = 30
         self.wait_seconds = 5.0
@@ -115,6 +140,11 @@ class SectionCache:
         self._last_error: str | None = None
         self._state_lock = threading.Lock()
         self.families: set[str] = set()
+        self.section_info: dict[str, tuple[tuple[str, ...], str]] = {}  # section name -> (families, tier)
+        # reads per (family, hit) since the last drain: counted in memory (no Redis round trip on the
+        # read path) and written by whoever drains them (app.monitoring, batched after requests)
+        self._family_reads: dict[tuple[str, bool], int] = {}
+        self._family_lock = threading.Lock()
 
     # ------------------------------------------------------------------ configuration
 
@@ -137,6 +167,7 @@ class SectionCache:
                 redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
             )
             self._backend = RedisCache(host=self._redis, key_prefix=KEY_PREFIX, default_timeout=0)
+            self._read_section = self._redis.register_script(_READ_SECTION)
         else:
             raise CacheNotConfigured(f"unknown CACHE_TYPE {cache_type!r}; use RedisCache (or NullCache to disable caching)")
         missing = {"short", "medium", "long"} - set(ttl)
@@ -202,6 +233,34 @@ class SectionCache:
         keys = [k for k in self.redis.scan_iter(match=f"{KEY_PREFIX}s:{pattern}", count=1000)]
         return int(self.redis.delete(*keys)) if keys else 0
 
+    # ------------------------------------------------------------------ hit rate per data family
+
+    def _count_family_reads(self, families: tuple[str, ...], hit: bool) -> None:
+        with self._family_lock:
+            for family in families:
+                self._family_reads[(family, hit)] = self._family_reads.get((family, hit), 0) + 1
+
+    def drain_family_reads(self) -> dict[tuple[str, bool], int]:
+        """The reads counted since the last drain, per (family, hit), and start counting afresh."""
+        with self._family_lock:
+            counts, self._family_reads = self._family_reads, {}
+        return counts
+
+    def add_family_reads(self, pipe: Any, counts: dict[tuple[str, bool], int]) -> None:
+        """Queue ``counts`` (from ``drain_family_reads``) on a Redis pipeline: HINCRBY on FAMILY_STATS_KEY."""
+        for (family, hit), n in counts.items():
+            pipe.hincrby(FAMILY_STATS_KEY, f"{family}|{'hit' if hit else 'miss'}", n)
+
+    @staticmethod
+    def family_stats(client: redis.Redis) -> dict[str, dict[str, int]]:
+        """``{family: {"hits", "misses"}}`` over every process that wrote counts (one HGETALL)."""
+        out: dict[str, dict[str, int]] = {}
+        for field_name, value in client.hgetall(FAMILY_STATS_KEY).items():
+            family, _, kind = field_name.decode().rpartition("|")
+            entry = out.setdefault(family, {"hits": 0, "misses": 0})
+            entry["hits" if kind == "hit" else "misses"] += int(value)
+        return out
+
     # ------------------------------------------------------------------ degraded mode
 
     def _went_down(self, exc: Exception) -> None:
@@ -253,21 +312,23 @@ class SectionCache:
             except redis.RedisError as exc:
                 self._went_down(exc)
                 result, degraded = Cached(compute(), _now(), cached=False), True
-        if (report := _report.get()) is not None and tier != "realtime":
-            report.record(name, result, degraded)
+        if tier != "realtime":
+            if not force:  # a forced read is a refresh (warming), neither a hit nor a miss
+                self._count_family_reads(families, result.cached)
+            if (report := _report.get()) is not None:
+                report.record(name, result, degraded)
         return result
 
     def _fetch_through_redis(
         self, name: str, families: tuple[str, ...], tier: str, arg_key: str, compute: Callable[[], Any], force: bool
     ) -> Cached:
-        generations = self.redis.mget(self._generation_keys(families)) if families else []
-        gen_part = ".".join((g or b"0").decode() for g in generations)
-        key = f"s:{name}:g{gen_part}:{arg_key}"
+        [(key, *stored)] = self._read_sections([(name, families, arg_key)], force)
+        key = key.decode()
         ttl = self.ttl[tier]
         if not force:
-            entry = self._backend.get(key)
+            entry = self._backend.serializer.loads(stored[0]) if stored else None
             if entry is not None:
-                cached = Cached(entry["value"], _from_ts(entry["at"]), cached=True, key=key)
+                cached = _from_entry(entry, key, ttl)
                 if time.time() < entry["fresh_until"]:
                     return cached
                 # Stale: one process refreshes, everyone else is served the stale value at once.
@@ -275,13 +336,65 @@ class SectionCache:
                 if lock is None:
                     cached.stale = True
                     return cached
-                return self._compute_and_store(key, ttl, compute, lock)
+                return self._stored_since_read(key, ttl, lock) or self._compute_and_store(key, ttl, compute, lock)
         lock = self._acquire(key)
         if lock is None and not force:
             waited = self._wait_for(key)
             if waited is not None:
                 return waited
+        if lock is not None and not force:
+            if (stored_meanwhile := self._stored_since_read(key, ttl, lock)) is not None:
+                return stored_meanwhile
         return self._compute_and_store(key, ttl, compute, lock)
+
+    def _stored_since_read(self, key: str, ttl: int, lock: str) -> Cached | None:
+        """The fresh value another reader stored between our read and our winning the lock (it
+        released the lock just before we took it), or None; a found value releases the lock."""
+        entry = self._backend.get(key)
+        if entry is None or time.time() >= entry["fresh_until"]:
+            return None
+        self._release(key, lock)
+        return _from_entry(entry, key, ttl)
+
+    def fresh_hits(self, reads: dict[str, tuple[Callable[..., Any], tuple]]) -> dict[str, Cached]:
+        """Of ``reads`` (``{label: (cached_section function, args)}``), the sections whose value is
+        fresh, read in one round trip; missing and stale ones are left to ``fetch`` (which refreshes
+        them under its lock). Hits are counted and reported as ``fetch`` would."""
+        reads = {label: read for label, read in reads.items() if read[0].tier != "realtime"}
+        if not reads or not self._redis_usable() or self._degraded_since is not None:
+            return {}  # fetch handles degraded mode and the recovery
+        requests = [(fn.section_name, fn.families, ",".join(key_part(a) for a in args)) for fn, args in reads.values()]
+        try:
+            replies = self._read_sections(requests)
+        except redis.RedisError:
+            return {}  # fetch will find out and go degraded
+        hits, now = {}, time.time()
+        for (label, (fn, _args)), (key, *stored) in zip(reads.items(), replies):
+            entry = self._backend.serializer.loads(stored[0]) if stored else None
+            if entry is None or now >= entry["fresh_until"]:
+                continue
+            hits[label] = _from_entry(entry, key.decode(), self.ttl[fn.tier])
+            self._count_family_reads(fn.families, True)
+            if (report := _report.get()) is not None:
+                report.record(fn.section_name, hits[label], False)
+        return hits
+
+    def _read_sections(self, requests: list[tuple[str, tuple[str, ...], str]], force: bool = False) -> list:
+        """The _READ_SECTION reply ([key] or [key, value]) for each (name, families, arg_key), in one
+        round trip; ``force``: the keys only."""
+        def pipelined() -> list:
+            pipe = self.redis.pipeline(transaction=False)
+            for name, families, arg_key in requests:
+                keys = self._generation_keys(families)
+                pipe.evalsha(self._read_section.sha, len(keys), *keys, f"s:{name}:g", f":{arg_key}", KEY_PREFIX,
+                             "1" if force else "0")
+            return pipe.execute()
+
+        try:
+            return pipelined()
+        except redis.exceptions.NoScriptError:  # a restarted Redis has forgotten the script
+            self.redis.script_load(_READ_SECTION)
+            return pipelined()
 
     def _acquire(self, key: str) -> str | None:
         token = uuid.uuid4().hex
@@ -298,7 +411,7 @@ class SectionCache:
             pause = min(pause * 1.5, 0.1)
             entry = self._backend.get(key)
             if entry is not None:
-                return Cached(entry["value"], _from_ts(entry["at"]), cached=True, key=key)
+                return _from_entry(entry, key, None)
         log.warning("waited %.1f s for %s to be computed elsewhere; computing it here", self.wait_seconds, key)
         return None
 
@@ -308,10 +421,20 @@ class SectionCache:
             now = time.time()
             # Kept for two TTLs: fresh for the first, served stale while refreshing in the second.
             self._backend.set(key, {"value": value, "at": now, "fresh_until": now + ttl}, timeout=2 * ttl)
-            return Cached(value, _from_ts(now), cached=False, key=key)
+            return Cached(value, _from_ts(now), cached=False, key=key, fresh_until=now + ttl, ttl=ttl)
         finally:
             if lock is not None:
                 self._release(key, lock)
+
+
+@contextmanager
+def not_reported() -> Iterator[None]:
+    """Section reads inside the block are inputs of something else, not a response's sections."""
+    token = _report.set(None)
+    try:
+        yield
+    finally:
+        _report.reset(token)
 
 
 def _unreported(compute: Callable[[], Any]) -> Callable[[], Any]:
@@ -325,6 +448,10 @@ def _unreported(compute: Callable[[], Any]) -> Callable[[], Any]:
             _report.reset(token)
 
     return run
+
+
+def _from_entry(entry: dict[str, Any], key: str, ttl: int | None) -> Cached:
+    return Cached(entry["value"], _from_ts(entry["at"]), cached=True, key=key, fresh_until=entry["fresh_until"], ttl=ttl)
 
 
 def _now() -> dt.datetime:
@@ -351,6 +478,7 @@ def cached_section(families: str | tuple[str, ...], tier: str, name: str | None 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         section_name = name or fn.__name__
         sections.families.update(family_tuple)
+        sections.section_info[section_name] = (family_tuple, tier)
 
         def fetch(*args: Any, force: bool = False) -> Cached:
             return sections.fetch(section_name, family_tuple, tier, args, lambda: fn(*args), force=force)

@@ -1,9 +1,26 @@
 """The fund-level client dashboard: one cached function per query, assembled into one document.
 
 A cold build runs six aggregate SQL statements whatever the data size: latest account
-snapshots, per-strategy daily realized PnL, open positions at their latest price, the fund's
-daily equity, the benchmark's closes and the latest signals. Every metric comes from
+snapshots, per-strategy daily realized PnL, open positions (without prices), the fund's daily
+equity, the benchmark's closes and the latest signals. Every metric comes from
 ``analytics.metrics``.
+
+Positions are marked at assembly time, never cached (prices are real-time), with the configured
+price provider (``data_access.marking``; the ``bars`` provider adds one statement per build): a
+stale quote is flagged on its position (``price_stale``, ``price_age_seconds``), and an unpriced
+symbol leaves that position's ``current_price``/``unrealized_pnl`` null and is named in
+``errors["positions"]`` while everything else renders.
+
+Account scope: ``accounts`` (a tuple of account names; empty = the whole fund) restricts every
+section to those accounts - their balances, the strategies whose ``account_id`` is one of them
+(results, positions, recent signals) and the fund curves and risk of their equity only. The scope
+is an argument of every cached section (``normalize_accounts``: sorted, de-duplicated), so a scoped
+read and an unscoped one never share a cached value. Filtering is a subquery on account names
+inside each section's one statement, so a scoped cold build runs the same number of statements,
+and the unscoped statements are unchanged. An unknown account name matches nothing: its sections
+are empty (no accounts, strategies, positions, curve or signals), not an error. Within a scope,
+AUM, equity and PnL are sums over the accounts in view, and a strategy's capital is its allocation
+of the AUM in view, so nothing on a scoped document is derived from other accounts' data.
 """
 
 from __future__ import annotations
@@ -15,12 +32,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import aliased
 
 from analytics import metrics
 from data_access.cache import cached_section
 from data_access.db import current_engine
 from data_access.document import SectionReader, utc_now_iso
+from data_access.marking import mark, marked_positions, price_provider_for
 from data_access.models import (
     Account,
     AccountSnapshot,
@@ -31,6 +48,7 @@ from data_access.models import (
     Strategy,
     StrategyStatus,
 )
+from data_access.prices import PriceProvider, Quotes
 
 TIME_RANGES: dict[str, int | None] = {"7d": 7, "30d": 30, "90d": 90, "1y": 365, "all": None}
 DEFAULT_TIME_RANGE = "90d"
@@ -56,6 +74,20 @@ def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else pd.Timestamp(value).date()
 
 
+def normalize_accounts(accounts: Any) -> tuple[str, ...]:
+    """A scope as a cache-key-ready tuple: names stripped, blanks dropped, de-duplicated, sorted."""
+    if not accounts:
+        return ()
+    if isinstance(accounts, str):
+        accounts = accounts.split(",")
+    return tuple(sorted({str(a).strip() for a in accounts if str(a).strip()}))
+
+
+def _scoped_account_ids(accounts: tuple[str, ...]):
+    """A subquery of the ids of the named accounts (for ``column.in_(...)``)."""
+    return select(Account.id).where(Account.name.in_(accounts)).scalar_subquery()
+
+
 def _rows(statement) -> list:
     with current_engine().connect() as connection:
         return connection.execute(statement).all()
@@ -65,25 +97,28 @@ def _rows(statement) -> list:
 
 
 @cached_section(("accounts",), "short")
-def account_balances(as_of: str) -> list[dict[str, Any]]:
-    """Each account with its latest snapshot on or before ``as_of`` (ISO date)."""
+def account_balances(as_of: str, accounts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Each account (of ``accounts`` when given) with its latest snapshot on or before ``as_of`` (ISO date)."""
     latest = (
         select(func.max(AccountSnapshot.date))
         .where(AccountSnapshot.account_id == Account.id, AccountSnapshot.date <= dt.date.fromisoformat(as_of))
         .correlate(Account)
         .scalar_subquery()
     )
-    rows = _rows(
+    query = (
         select(Account.name, Account.broker, Account.net_contributions, AccountSnapshot.date, AccountSnapshot.equity,
                AccountSnapshot.cash, AccountSnapshot.margin_used, AccountSnapshot.margin_available,
                AccountSnapshot.unrealized_pnl)
         .outerjoin(AccountSnapshot, and_(AccountSnapshot.account_id == Account.id, AccountSnapshot.date == latest))
         .order_by(Account.name)
     )
-    accounts = []
+    if accounts:
+        query = query.where(Account.name.in_(accounts))
+    rows = _rows(query)
+    balances = []
     for name, broker, contributions, date, equity, cash, used, available, unrealized in rows:
         equity = equity or 0.0
-        accounts.append({
+        balances.append({
             "account_name": name,
             "broker": broker,
             "net_contributions": contributions,
@@ -96,17 +131,17 @@ def account_balances(as_of: str) -> list[dict[str, Any]]:
             "pnl": equity - contributions,
             "snapshot_date": date.isoformat() if date else None,
         })
-    return accounts
+    return balances
 
 
-def strategy_daily_pnl(time_range: str, as_of: str) -> list[dict[str, Any]]:
-    """Every strategy with its realized PnL, trade and win counts per day of the range."""
+def strategy_daily_pnl(time_range: str, as_of: str, accounts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every strategy (on ``accounts`` when given) with its realized PnL, trade and win counts per day of the range."""
     start = range_start(time_range, dt.date.fromisoformat(as_of))
     day = func.date(ClosedTrade.closed_at)
     in_range = ClosedTrade.strategy_id == Strategy.id
     if start is not None:
         in_range = and_(in_range, ClosedTrade.closed_at >= dt.datetime.combine(start, dt.time()))
-    rows = _rows(
+    query = (
         select(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, day,
                func.sum(ClosedTrade.realized_pnl), func.count(ClosedTrade.id),
                func.sum(case((ClosedTrade.realized_pnl > 0, 1), else_=0)))
@@ -114,6 +149,9 @@ def strategy_daily_pnl(time_range: str, as_of: str) -> list[dict[str, Any]]:
         .group_by(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, day)
         .order_by(Strategy.name, day)
     )
+    if accounts:
+        query = query.where(Strategy.account_id.in_(_scoped_account_ids(accounts)))
+    rows = _rows(query)
     by_strategy: dict[int, dict[str, Any]] = {}
     for sid, name, allocation, status, date, pnl, trades, wins in rows:
         entry = by_strategy.setdefault(sid, {"strategy_name": name, "allocation": allocation,
@@ -123,40 +161,43 @@ def strategy_daily_pnl(time_range: str, as_of: str) -> list[dict[str, Any]]:
     return list(by_strategy.values())
 
 
-@cached_section(("positions", "strategies", "bars"), "short")
-def open_positions(as_of: str) -> list[dict[str, Any]]:
-    """Open positions marked at their symbol's latest daily close on or before ``as_of``."""
-    last_time = (
-        select(func.max(Bar.time))
-        .where(Bar.symbol == Position.symbol, Bar.timeframe == "1d",
-               Bar.time < dt.datetime.combine(dt.date.fromisoformat(as_of) + dt.timedelta(days=1), dt.time()))
-        .correlate(Position)
-        .scalar_subquery()
-    )
-    price = aliased(Bar)
-    rows = _rows(
-        select(Strategy.name, Position.symbol, Position.quantity, Position.entry_price, price.close)
+@cached_section(("positions", "strategies"), "short")
+def open_positions(accounts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Open positions (strategy, symbol, signed quantity - negative is short - and entry price), those
+    held in ``accounts`` when given, without prices: ``client_dashboard`` marks them at read time."""
+    query = (
+        select(Strategy.name, Position.symbol, Position.quantity, Position.entry_price)
         .join(Strategy, Strategy.id == Position.strategy_id)
-        .outerjoin(price, and_(price.symbol == Position.symbol, price.timeframe == "1d", price.time == last_time))
         .order_by(Strategy.name, Position.symbol)
     )
-    positions = []
-    for strategy, symbol, quantity, entry, current in rows:
-        mark = current if current is not None else entry
-        positions.append({
-            "strategy_name": strategy,
-            "symbol": symbol,
-            "quantity": quantity,
-            "entry_price": entry,
-            "current_price": mark,
-            # signed quantity: (price - entry) * qty for longs, (entry - price) * |qty| for shorts
-            "unrealized_pnl": (mark - entry) * quantity,
-        })
-    return positions
+    if accounts:
+        query = query.where(Position.account_id.in_(_scoped_account_ids(accounts)))
+    rows = _rows(query)
+    return [{"strategy_name": strategy, "symbol": symbol, "quantity": quantity, "entry_price": entry}
+            for strategy, symbol, quantity, entry in rows]
 
 
-def fund_equity(time_range: str, as_of: str) -> list[list[Any]]:
-    """The fund's equity per calendar day: each account's snapshots carried forward, summed."""
+def mark_positions(sections: SectionReader, rows: list[dict] | None, prices: PriceProvider) -> list[dict] | None:
+    """``rows`` with ``current_price``, ``unrealized_pnl`` and ``price_*`` from ``prices`` (not cached:
+    prices are real-time). Unpriced symbols keep null prices and are named in ``errors["positions"]``."""
+    if rows is None:
+        return None
+    try:
+        marked, unpriced = marked_positions(rows, prices)
+    except Exception as exc:  # the providers fail soft; this is a last resort, so the page still renders
+        marked, unpriced = mark(rows, Quotes()), f"no prices: {type(exc).__name__}: {exc}"
+    sections.note_error("positions", unpriced)
+    return marked
+
+
+def total_unrealized(positions: list[dict] | None) -> float:
+    """The sum of the positions' unrealized PnL; unpriced positions (null) are left out."""
+    return sum(p["unrealized_pnl"] for p in positions or [] if p["unrealized_pnl"] is not None)
+
+
+def fund_equity(time_range: str, as_of: str, accounts: tuple[str, ...] = ()) -> list[list[Any]]:
+    """The fund's equity per calendar day: each account's (of ``accounts`` when given) snapshots carried
+    forward, summed."""
     as_of_day = dt.date.fromisoformat(as_of)
     start = range_start(time_range, as_of_day)
     query = select(AccountSnapshot.date, AccountSnapshot.account_id, AccountSnapshot.equity).where(
@@ -165,6 +206,8 @@ def fund_equity(time_range: str, as_of: str) -> list[list[Any]]:
     if start is not None:
         # one more week back, so every account has a value to carry into the first day
         query = query.where(AccountSnapshot.date >= start - dt.timedelta(days=7))
+    if accounts:
+        query = query.where(AccountSnapshot.account_id.in_(_scoped_account_ids(accounts)))
     rows = _rows(query.order_by(AccountSnapshot.date))
     if not rows:
         return []
@@ -192,14 +235,18 @@ def benchmark_closes(symbol: str, time_range: str, as_of: str) -> list[list[Any]
 
 
 @cached_section(("signals",), "short")
-def recent_signals(limit: int) -> list[dict[str, Any]]:
-    rows = _rows(
+def recent_signals(limit: int, accounts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The latest ``limit`` signals, of the strategies on ``accounts`` when given."""
+    query = (
         select(Signal.signal_id, Strategy.name, Signal.symbol, Signal.side, Signal.quantity, Signal.status,
                Signal.received_at, Signal.filled_at, Signal.reject_reason)
         .join(Strategy, Strategy.id == Signal.strategy_id)
         .order_by(Signal.received_at.desc(), Signal.id.desc())
         .limit(limit)
     )
+    if accounts:
+        query = query.where(Strategy.account_id.in_(_scoped_account_ids(accounts)))
+    rows = _rows(query)
     return [
         {
             "signal_id": sid,
@@ -243,14 +290,16 @@ def overview(accounts: list[dict], strategies: list[dict], positions: list[dict]
 
 
 @cached_section(("trades", "strategies", "accounts"), "medium")
-def strategy_results(time_range: str, as_of: str, periods_per_year: float, risk_free: float) -> list[dict]:
-    """Per strategy over the range: realized PnL, trades, win rate, and the Sharpe of its daily equity
-    (allocated capital - its share of total AUM - plus cumulative realized PnL, calendar days)."""
-    total_aum = sum(a["net_contributions"] for a in account_balances(as_of))
+def strategy_results(time_range: str, as_of: str, periods_per_year: float, risk_free: float,
+                     accounts: tuple[str, ...] = ()) -> list[dict]:
+    """Per strategy (on ``accounts`` when given) over the range: realized PnL, trades, win rate, and the
+    Sharpe of its daily equity (allocated capital - its share of the total AUM in view - plus cumulative
+    realized PnL, calendar days)."""
+    total_aum = sum(a["net_contributions"] for a in account_balances(as_of, accounts))
     as_of_day = pd.Timestamp(as_of)
     start = range_start(time_range, as_of_day.date())
     out = []
-    for s in strategy_daily_pnl(time_range, as_of):
+    for s in strategy_daily_pnl(time_range, as_of, accounts):
         days = s["days"]
         trades = sum(d[2] for d in days)
         wins = sum(d[3] for d in days)
@@ -280,7 +329,8 @@ def strategy_performance(results: list[dict], positions: list[dict]) -> list[dic
     """Realized results of the range plus each strategy's unrealized PnL now (PnL = realized + unrealized)."""
     unrealized: dict[str, float] = defaultdict(float)
     for p in positions:
-        unrealized[p["strategy_name"]] += p["unrealized_pnl"]
+        if p["unrealized_pnl"] is not None:  # an unpriced position counts for nothing (its error says so)
+            unrealized[p["strategy_name"]] += p["unrealized_pnl"]
     out = []
     for r in results:
         open_pnl = unrealized[r["strategy_name"]]
@@ -291,9 +341,11 @@ def strategy_performance(results: list[dict], positions: list[dict]) -> list[dic
 
 
 @cached_section(("accounts", "bars"), "medium")
-def fund_risk(time_range: str, as_of: str, benchmark: str, periods_per_year: float, risk_free: float) -> dict[str, Any]:
-    """Fund equity curve with drawdowns, daily returns and risk metrics (beta against ``benchmark``)."""
-    return risk_and_curves(fund_equity(time_range, as_of), benchmark_closes(benchmark, time_range, as_of),
+def fund_risk(time_range: str, as_of: str, benchmark: str, periods_per_year: float, risk_free: float,
+              accounts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Fund (or ``accounts``') equity curve with drawdowns, daily returns and risk metrics (beta against
+    ``benchmark``)."""
+    return risk_and_curves(fund_equity(time_range, as_of, accounts), benchmark_closes(benchmark, time_range, as_of),
                            periods_per_year, risk_free)
 
 
@@ -348,22 +400,32 @@ def client_dashboard(
     benchmark: str = "SPY",
     periods_per_year: float = 252,
     risk_free: float = 0.0,
+    prices: PriceProvider | None = None,
+    accounts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The client dashboard document. A section whose data fails is null with its error in
-    ``errors``; the others are still built."""
+    """The client dashboard document, positions marked with ``prices`` (None: the ``bars`` provider,
+    each symbol's latest stored daily close), limited to the named ``accounts`` when any are given
+    (see the module's docstring; unknown names match nothing). A section whose data fails is null
+    with its error in ``errors``; the others are still built."""
     check_time_range(time_range)
+    scope = normalize_accounts(accounts)
     as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
     with SectionReader(force) as sections:
-        accounts = sections.read("accounts", account_balances, as_of_day)
-        strategies = sections.read("strategy_performance", strategy_results, time_range, as_of_day,
-                                   periods_per_year, risk_free)
-        positions = sections.read("positions", open_positions, as_of_day)
-        curves = sections.read("equity", fund_risk, time_range, as_of_day, benchmark, periods_per_year, risk_free)
-        signals = sections.read("recent_signals", recent_signals, RECENT_SIGNALS)
+        got = sections.read_parallel({
+            "accounts": (account_balances, as_of_day, scope),
+            "strategy_performance": (strategy_results, time_range, as_of_day, periods_per_year, risk_free, scope),
+            "positions": (open_positions, scope),
+            "equity": (fund_risk, time_range, as_of_day, benchmark, periods_per_year, risk_free, scope),
+            "recent_signals": (recent_signals, RECENT_SIGNALS, scope),
+        }, overlap=False)  # the strategies and the risk read the balances: compute those first, once
+    balances, strategies, positions, curves, signals = got.values()
+    positions = mark_positions(sections, positions, prices if prices is not None else price_provider_for(None))
 
     doc: dict[str, Any] = {"fund_name": fund_name, "as_of_date": utc_now_iso(), "time_range": time_range}
-    doc["overview"] = overview(accounts, strategies, positions) if None not in (accounts, strategies, positions) else None
-    doc["accounts"] = accounts
+    if scope:
+        doc["account_scope"] = list(scope)
+    doc["overview"] = overview(balances, strategies, positions) if None not in (balances, strategies, positions) else None
+    doc["accounts"] = balances
     doc["strategy_performance"] = strategy_performance(strategies, positions or []) if strategies is not None else None
     doc["positions"] = positions
     doc.update(curves or {"risk_metrics": None, "equity_curve": None, "daily_returns": None})
@@ -371,7 +433,10 @@ def client_dashboard(
     return sections.finish(doc)
 
 
-def client_dashboard_for(settings: Any, time_range: str = DEFAULT_TIME_RANGE, force: bool = False) -> dict[str, Any]:
-    """``client_dashboard`` with the fund name, benchmark and metric conventions of ``settings``."""
+def client_dashboard_for(settings: Any, time_range: str = DEFAULT_TIME_RANGE, force: bool = False,
+                         accounts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``client_dashboard`` with the fund name, benchmark, metric conventions and price provider of
+    ``settings``, limited to ``accounts`` when any are given (a client user's ``account_scope``)."""
     return client_dashboard(time_range, force=force, fund_name=settings.FUND_NAME, benchmark=settings.BENCHMARK_SYMBOL,
-                            periods_per_year=settings.PERIODS_PER_YEAR, risk_free=settings.RISK_FREE_RATE)
+                            periods_per_year=settings.PERIODS_PER_YEAR, risk_free=settings.RISK_FREE_RATE,
+                            prices=price_provider_for(settings), accounts=accounts)

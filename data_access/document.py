@@ -4,11 +4,33 @@ section's freshness and the request's cache ``metadata``."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-from data_access.cache import cache_report
+from data_access.cache import Cached, cache_report, sections
+
+MAX_PARALLEL_SECTIONS = 8
+SECTION_TIMEOUT_SECONDS = 60.0
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _healthy_pool() -> ThreadPoolExecutor:
+    """The process's section pool, replaced when any of its threads has died (a test server
+    stopping can kill them, and a pool with dead threads would never run the work)."""
+    global _pool
+    with _pool_lock:
+        threads = getattr(_pool, "_threads", ())
+        if _pool is None or any(not t.is_alive() for t in threads):
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_SECTIONS, thread_name_prefix="sections")
+        return _pool
 
 
 class SectionReader:
@@ -17,6 +39,7 @@ class SectionReader:
     def __init__(self, force: bool = False) -> None:
         self.force = force
         self.errors: dict[str, str] = {}
+        self.partial: set[str] = set()  # sections with a value despite their error (e.g. some symbols unpriced)
         self.freshness: dict[str, dict[str, Any]] = {}
         self._started = time.perf_counter()
         self._report_context = cache_report()
@@ -32,13 +55,54 @@ class SectionReader:
         """The section's value, or None with its error recorded (one panel's failure must not take
         the page down)."""
         try:
-            result = fn.fetch(*args, force=self.force)
+            if hasattr(fn, "fetch"):
+                result = fn.fetch(*args, force=self.force)
+            else:  # a real-time section: computed for every request, never cached
+                result = Cached(fn(*args), dt.datetime.now(dt.UTC), cached=False)
         except Exception as exc:
             self.errors[section] = f"{type(exc).__name__}: {exc}"
             return None
+        return self._accept(section, result)
+
+    def _accept(self, section: str, result: Cached) -> Any:
         self.freshness[section] = {"computed_at": result.computed_at.isoformat(), "cached": result.cached,
-                                   "stale": result.stale}
+                                   "stale": result.stale, "fresh_for_seconds": result.fresh_for_seconds,
+                                   "ttl_seconds": result.ttl}
         return result.value
+
+    def read_parallel(self, jobs: dict[str, tuple], overlap: bool = True) -> dict[str, Any]:
+        """``{section: (fn, *args)}`` read concurrently; ``{section: value or None}`` like ``read``.
+
+        The fresh cached sections come first, all in one Redis round trip on this thread; only the
+        rest (misses, stale values, real-time sections) go to the pool, where their work overlaps.
+        ``overlap=False``: the rest are read one after the other, in order (for sections that are
+        each other's inputs, so a cold build computes each once and reports it as the miss it was)."""
+        values: dict[str, Any] = {}
+        if not self.force:
+            cacheable = {section: (job[0], job[1:]) for section, job in jobs.items() if hasattr(job[0], "fetch")}
+            for section, result in sections.fresh_hits(cacheable).items():
+                values[section] = self._accept(section, result)
+        rest = {section: job for section, job in jobs.items() if section not in values}
+        if len(rest) == 1 or not overlap:
+            for section, job in rest.items():
+                values[section] = self.read(section, job[0], *job[1:])
+        elif rest:
+            pool = _healthy_pool()
+            futures = {section: pool.submit(contextvars.copy_context().run, self.read, section, job[0], *job[1:])
+                       for section, job in rest.items()}
+            for section, future in futures.items():
+                try:
+                    values[section] = future.result(timeout=SECTION_TIMEOUT_SECONDS)
+                except FuturesTimeout:  # its thread died or hung: the section fails, the document answers
+                    self.errors[section] = f"timed out after {SECTION_TIMEOUT_SECONDS:g} s"
+                    values[section] = None
+        return {section: values[section] for section in jobs}
+
+    def note_error(self, section: str, message: str | None) -> None:
+        """Record a partial failure of a section that still has a value (e.g. some symbols unpriced)."""
+        if message:
+            self.errors[section] = message
+            self.partial.add(section)
 
     def finish(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Add ``sections``, ``errors`` (only when a section failed) and ``metadata`` to ``doc``."""
@@ -53,7 +117,10 @@ class SectionReader:
             "computed_at": report.oldest.isoformat() if report.oldest else None,
             "cached": not report.misses and bool(report.hits),
             "degraded": report.degraded,
+            "timestamp": utc_now_iso(),
         }
+        if self.partial:
+            doc["metadata"]["partial_sections"] = sorted(self.partial)
         return doc
 
 

@@ -30,6 +30,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from data_access.db import Base
 
 
+ROW_ID_MAX = 2 ** 63 - 1  # BIGINT and SQLite's INTEGER: no row can have a larger id
+
+
+def as_row_id(value) -> int | None:
+    """``value`` (an int or its decimal text) as a row id in 1..ROW_ID_MAX; None when no row can have
+    it (a larger number would make the driver overflow instead of finding nothing)."""
+    text = str(value).strip()
+    if not text.isdecimal() or not text.isascii():
+        return None
+    number = int(text)
+    return number if 1 <= number <= ROW_ID_MAX else None
+
+
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # Store the values as plain strings (portable, readable in SQL) with a CHECK constraint.
     return Enum(cls, name=name, native_enum=False, validate_strings=True, values_callable=lambda e: [m.value for m in e],
@@ -59,6 +72,19 @@ class StrategyStatus(str, enum.Enum):
     ACTIVE = "ACTIVE"
     PAUSED = "PAUSED"
     RETIRED = "RETIRED"
+
+
+class PaperSignalStatus(str, enum.Enum):
+    QUEUED = "QUEUED"  # accepted, not yet executed (an exit: active)
+    EXECUTED = "EXECUTED"
+    REJECTED = "REJECTED"  # refused by a risk check
+    SKIPPED = "SKIPPED"  # deliberately not taken (duplicate, filter)
+    EXPIRED = "EXPIRED"  # not executed in time
+
+
+class PaperSignalAction(str, enum.Enum):
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
 
 
 class RunStatus(str, enum.Enum):
@@ -233,6 +259,7 @@ class PaperTrade(Base):
     __table_args__ = (
         Index("ix_paper_trades_account_status", "paper_account_id", "status"),
         Index("ix_paper_trades_closed", "closed_at"),
+        Index("ix_paper_trades_status_opened", "status", "opened_at"),  # the open book, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -247,6 +274,35 @@ class PaperTrade(Base):
     exit_price: Mapped[float | None] = mapped_column(Float, default=None)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     realized_pnl: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class PaperSignal(Base):
+    """A signal received by the paper-trading engine. An executed ENTRY opened ``paper_trade_id``;
+    an EXIT targets the open trade ``paper_trade_id``. Entries that were never executed are the
+    shadow positions: what the book would hold had it taken them."""
+
+    __tablename__ = "paper_signals"
+    __table_args__ = (
+        Index("ix_paper_signals_status_action", "status", "action", "created_at"),  # shadow: a window of missed entries
+        Index("ix_paper_signals_created", "created_at"),
+        Index("ix_paper_signals_trade", "paper_trade_id"),
+        Index("ix_paper_signals_executed", "executed_at"),  # health's "last execution"
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_account_id: Mapped[int | None] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))  # long | short (of the position opened or closed)
+    action: Mapped[PaperSignalAction] = mapped_column(_enum(PaperSignalAction, "paper_signal_action"))
+    quantity: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)  # the reference price when the signal arrived
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[PaperSignalStatus] = mapped_column(_enum(PaperSignalStatus, "paper_signal_status"))
+    reason: Mapped[str | None] = mapped_column(String(128), default=None)  # why rejected/skipped/expired
+    paper_trade_id: Mapped[int | None] = mapped_column(ForeignKey("paper_trades.id", ondelete="SET NULL"),
+                                                       default=None)
+    executed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
 
 
 # --------------------------------------------------------------------------- market data and backtests
@@ -267,12 +323,35 @@ class Bar(Base):
     volume: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class BacktestSweep(Base):
+    """A parameter sweep (grid over parameters x symbols) run as a Celery group: its request, its
+    progress, and - once done - the configuration it recommends, chosen in-sample and reported
+    out-of-sample (the strategy dashboard's ``mlOptimization``)."""
+
+    __tablename__ = "backtest_sweeps"
+    __table_args__ = (Index("ix_backtest_sweeps_status_completed", "status", "completed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    strategy_kind: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict] = mapped_column(JSON)  # parameter grid, symbols, window, cash
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"), default=RunStatus.PENDING)
+    # members (configuration x symbol); their outcome is their run row (COMPLETED or FAILED with its error)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    recommendation: Mapped[dict | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)  # members not run yet are skipped
+
+
 class BacktestRun(Base):
     """One backtest: its configuration, window, status and headline metrics (as columns, so the
     strategy dashboard aggregates them in SQL) plus every run metric as JSON."""
 
     __tablename__ = "backtest_runs"
     __table_args__ = (
+        # a sweep member is stored once, however often its task is delivered
+        UniqueConstraint("sweep_id", "config_key", "symbol", name="uq_backtest_runs_sweep_member"),
         Index("ix_backtest_runs_status_completed", "status", "completed_at"),
         Index("ix_backtest_runs_kind_completed", "strategy_kind", "completed_at"),
         Index("ix_backtest_runs_symbol", "symbol"),
@@ -300,6 +379,7 @@ class BacktestRun(Base):
     underlying_volatility_pct: Mapped[float | None] = mapped_column(Float, default=None)
     volatility_regime: Mapped[str | None] = mapped_column(String(8), default=None)  # low | medium | high
     metrics: Mapped[dict | None] = mapped_column(JSON, default=None)
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("backtest_sweeps.id", ondelete="SET NULL"), default=None)
 
     trades: Mapped[list[BacktestTrade]] = relationship(back_populates="run", cascade="all, delete-orphan")
     equity_curve: Mapped[BacktestEquityCurve | None] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -334,3 +414,20 @@ class BacktestEquityCurve(Base):
     equity: Mapped[list] = mapped_column(JSON)
 
     run: Mapped[BacktestRun] = relationship(back_populates="equity_curve")
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class DailySummary(Base):
+    """The end-of-day summary of the fund or one strategy (one row per day and subject)."""
+
+    __tablename__ = "daily_summaries"
+    __table_args__ = (UniqueConstraint("date", "scope", "name", name="uq_daily_summaries_date_scope_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(16))  # fund | strategy | paper
+    name: Mapped[str] = mapped_column(String(128))
+    summary: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

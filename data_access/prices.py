@@ -44,7 +44,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import and_, func, select
 
-from data_access.cache import KEY_PREFIX, sections
+from data_access.cache import KEY_PREFIX, cached_section, not_reported, sections
 from data_access.db import current_engine
 from data_access.models import Bar
 
@@ -398,9 +398,18 @@ class PriceProvider(FailSoftProvider):
 
 
 def latest_closes(symbols: list[str], timeframe: str = "1d") -> dict[str, tuple[float, dt.datetime]]:
-    """``symbol -> (close, time)`` of each symbol's latest stored bar, in one SQL statement."""
+    """``symbol -> (close, time)`` of each symbol's latest stored bar: one SQL statement, cached in
+    the "bars" family (stored closes change only when bars are written, and writers bump it), so a
+    warm dashboard marks its positions without touching the database."""
     if not symbols:
         return {}
+    with not_reported():
+        cached = _latest_closes(tuple(sorted(set(symbols))), timeframe)
+    return {symbol: (close, dt.datetime.fromisoformat(time_)) for symbol, (close, time_) in cached.items()}
+
+
+@cached_section(("bars",), "short", name="latest_closes")
+def _latest_closes(symbols: tuple[str, ...], timeframe: str) -> dict[str, tuple[float, str]]:
     latest = (
         select(Bar.symbol.label("symbol"), func.max(Bar.time).label("time"))
         .where(Bar.timeframe == timeframe, Bar.symbol.in_(symbols))
@@ -412,7 +421,7 @@ def latest_closes(symbols: list[str], timeframe: str = "1d") -> dict[str, tuple[
     )
     with current_engine().connect() as conn:
         rows = conn.execute(query).all()
-    return {symbol: (float(close), time_) for symbol, close, time_ in rows}
+    return {symbol: (float(close), time_.isoformat()) for symbol, close, time_ in rows}
 
 
 class BarsPriceProvider(PriceProvider):

@@ -716,6 +716,83 @@ def simulate_paper(rng: np.random.Generator, market: Market, scale: Scale, last_
     }
 
 
+PAPER_MISSED_REASONS = {
+    "REJECTED": ("max open positions reached", "insufficient buying power", "risk limit: symbol exposure"),
+    "SKIPPED": ("duplicate signal", "filtered: low confidence", "outside trading hours"),
+    "EXPIRED": ("not filled within 60 s",),
+}
+
+
+def simulate_paper_signals(rng: np.random.Generator, market: Market, paper: dict[str, Any], last_signal_day: int,
+                           now_us: int) -> dict[str, np.ndarray]:
+    """The paper engine's signals: an executed ENTRY a few seconds before each trade opened and an
+    executed EXIT for each closed trade; missed entries (rejected, skipped, expired: about one in
+    five, a third of them in the last five sessions, so there are shadow positions to show); a
+    few entries queued and exits active in the last minutes before ``now``."""
+    n = paper["source"].size
+    closed = np.flatnonzero(~paper["is_open"])
+    open_ = np.flatnonzero(paper["is_open"])
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("source", "account", "symbol", "direction", "action", "qty",
+                                                         "price", "created", "status", "reason", "trade",
+                                                         "executed")}
+
+    def add(idx_source, account, symbol, direction, action, qty, price, created, status, reason, trade, executed):
+        for key, value in zip(cols, (idx_source, account, symbol, direction, action, qty, price, created, status,
+                                     reason, trade, executed)):
+            cols[key].append(np.asarray(value))
+
+    def obj(value, size):
+        return np.full(size, value, dtype=object)
+
+    def sized(account, price, symbol):  # 3-8 % of the account
+        cash = np.array([a[1] for a in PAPER_ACCOUNTS])[account]
+        return _units(cash * rng.uniform(0.03, 0.08, account.size) / price, symbol)
+
+    every = np.arange(n)
+    add(paper["source"], paper["account"], paper["symbol"], paper["direction"], obj("ENTRY", n), paper["qty"],
+        paper["entry_px"], paper["opened"] - np.round(rng.uniform(1, 30, n) * US).astype(np.int64),
+        obj("EXECUTED", n), obj(None, n), every, paper["opened"])
+    c = closed.size
+    add(paper["source"][closed], paper["account"][closed], paper["symbol"][closed], paper["direction"][closed],
+        obj("EXIT", c), paper["qty"][closed], paper["exit_px"][closed],
+        paper["closed"][closed] - np.round(rng.uniform(1, 30, c) * US).astype(np.int64), obj("EXECUTED", c),
+        obj(None, c), closed, paper["closed"][closed])
+
+    # missed entries, drawn like the trades of the same sources
+    k = max(30, n // 5)
+    pick = rng.integers(0, n, k)
+    source, account = paper["source"][pick], paper["account"][pick]
+    symbol = np.array([SYMBOL_INDEX[rng.choice(PAPER_SOURCES[s][2])] for s in source.tolist()])
+    recent = rng.random(k) < 1 / 3
+    day = np.where(recent, last_signal_day - rng.integers(0, 5, k), last_signal_day - rng.integers(0, 121, k))
+    price = _in_range(rng, market, symbol, day)
+    created = market.session_open_us[day] + np.round(rng.uniform(0, SESSION_SECONDS, k) * US).astype(np.int64)
+    status = rng.choice(np.array(["REJECTED", "SKIPPED", "EXPIRED"], dtype=object), k, p=[0.45, 0.45, 0.10])
+    reason = np.array([rng.choice(PAPER_MISSED_REASONS[st]) for st in status.tolist()], dtype=object)
+    add(source, account, symbol, rng.choice([-1, 1], k, p=[0.3, 0.7]), obj("ENTRY", k), sized(account, price, symbol),
+        price, created, status, reason, np.full(k, -1), np.full(k, -1))
+
+    # the live queue: entries waiting to execute, exits waiting to close about a third of the open trades
+    q = max(3, open_.size // 5)
+    pick = rng.integers(0, n, q)
+    source = paper["source"][pick]
+    symbol = np.array([SYMBOL_INDEX[rng.choice(PAPER_SOURCES[s][2])] for s in source.tolist()])
+    price = np.round(market.close[symbol, last_signal_day], 4)
+    add(source, paper["account"][pick], symbol, rng.choice([-1, 1], q, p=[0.3, 0.7]), obj("ENTRY", q),
+        sized(paper["account"][pick], price, symbol), price,
+        now_us - np.round(rng.uniform(5, 900, q) * US).astype(np.int64), obj("QUEUED", q), obj(None, q),
+        np.full(q, -1), np.full(q, -1))
+    exits = open_[rng.random(open_.size) < 1 / 3]
+    e = exits.size
+    add(paper["source"][exits], paper["account"][exits], paper["symbol"][exits], paper["direction"][exits],
+        obj("EXIT", e), paper["qty"][exits], np.round(market.close[paper["symbol"][exits], last_signal_day], 4),
+        now_us - np.round(rng.uniform(5, 600, e) * US).astype(np.int64), obj("QUEUED", e), obj(None, e), exits,
+        np.full(e, -1))
+    out = {key: np.concatenate(parts) for key, parts in cols.items()}
+    order = np.argsort(out["created"], kind="stable")
+    return {key: value[order] for key, value in out.items()}
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -791,8 +868,9 @@ class _Writer:
 
 SEEDED_TABLES: tuple[Table, ...] = tuple(
     model.__table__
-    for model in (m.Execution, m.Signal, m.Position, m.ClosedTrade, m.AccountSnapshot, m.Strategy, m.PaperTrade,
-                  m.PaperAccount, m.BacktestEquityCurve, m.BacktestTrade, m.BacktestRun, m.Bar, m.Account)
+    for model in (m.Execution, m.Signal, m.Position, m.ClosedTrade, m.AccountSnapshot, m.Strategy, m.PaperSignal,
+                  m.PaperTrade, m.PaperAccount, m.BacktestEquityCurve, m.BacktestTrade, m.BacktestRun, m.BacktestSweep,
+                  m.Bar, m.Account)
 )  # children first: the order rows are deleted in
 
 
@@ -877,9 +955,22 @@ def seed(url: str, scale: str = "demo", seed: int = 42, reset: bool = False, pro
                 _delete_seeded(conn)
             elif _has_data(conn):
                 raise DatabaseNotEmpty("the database got data while seeding was being prepared")
-            return _seed(conn, spec, seed, now, settings, progress)
+            written = _seed(conn, spec, seed, now, settings, progress)
+        refresh_planner_statistics(engine)
+        return written
     finally:
         engine.dispose()
+
+
+def refresh_planner_statistics(engine) -> None:
+    """After a bulk load on PostgreSQL: VACUUM (ANALYZE), before autovacuum gets to it. Without
+    statistics the planner guessed 930 of a strategy's 218,662 signals and sorted them all for a
+    page of its history (170 ms; 10 ms after, with index-only counts from the visibility map).
+    SQLite's planner works without statistics, and its queries here are tuned for that."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
 
 
 def _seed(conn: Connection, spec: Scale, seed_value: int, now: dt.datetime, settings: Settings,
@@ -905,12 +996,15 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
     book = simulate_book(rng_book, market, spec, last_signal_day)
     snapshots = account_snapshots(market, book)
     paper = simulate_paper(rng_paper, market, spec, last_signal_day)
+    now_us = int(np.datetime64(now.replace(tzinfo=None), "us").astype(np.int64))
+    paper_signals = simulate_paper_signals(_spare, market, paper, last_signal_day, now_us)
     names = symbol_names(settings)
     plans = plan_backtests(rng_backtests, market, spec, now, names)
 
     n_strategies, n_accounts = len(STRATEGIES), len(ACCOUNTS)
     planned = (market.n * len(SYMBOLS) + book.sig_strategy.size + book.exe_signal.size + book.lot_strategy.size
                + n_accounts * (market.n + 1) + len(plans) + paper["source"].size + len(PAPER_ACCOUNTS)
+               + paper_signals["source"].size
                + 2 * len(DEVELOPERS) + n_strategies)
     bar.total = planned
     bar.set_description("seeding")
@@ -1069,11 +1163,80 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
         "closed_at": w.times(np.where(is_open, -1, paper["closed"][p_order])),
         "realized_pnl": np.where(is_open, None, paper["pnl"][p_order].astype(object)),
     })
+    trade_id = np.empty(p_order.size, dtype=np.int64)  # a simulated trade's row id
+    trade_id[p_order] = np.arange(p_order.size) + _next_id(conn, m.PaperTrade.__table__) - p_order.size
+    ps = paper_signals
+    linked = ps["trade"] >= 0
+    w.insert(m.PaperSignal.__table__, {
+        "id": np.arange(ps["source"].size) + _next_id(conn, m.PaperSignal.__table__),
+        "paper_account_id": ps["account"] + paper0,
+        "source": np.array([s[0] for s in PAPER_SOURCES], dtype=object)[ps["source"]],
+        "symbol": names[ps["symbol"]],
+        "side": np.where(ps["direction"] > 0, "long", "short").astype(object),
+        "action": ps["action"],
+        "quantity": ps["qty"],
+        "price": ps["price"],
+        "created_at": w.times(ps["created"]),
+        "status": ps["status"],
+        "reason": ps["reason"],
+        "paper_trade_id": np.where(linked, trade_id[np.where(linked, ps["trade"], 0)], None).astype(object),
+        "executed_at": w.times(ps["executed"]),
+    })
 
     # -------- backtests: run them, in batches
     _write_backtests(conn, w, market, plans, settings, spec, names)
     _reset_sequences(conn)
+    _write_demo_sweep(conn, w, market, settings, names, now)  # through the ORM: after the sequences are set
     return dict(sorted(w.counts.items()))
+
+
+DEMO_SWEEP = {"strategy": "sma_cross", "fast": (5, 10, 20), "slow": (50, 100), "symbols": ("SPY", "QQQ"), "bars": 504}
+
+
+def _write_demo_sweep(conn: Connection, w: _Writer, market: Market, settings: Settings, names: np.ndarray,
+                      now: dt.datetime) -> None:
+    """One finished parameter sweep (sma_cross fast x slow on SPY and QQQ over the last two years),
+    stored as the API stores one - members with their in/out-of-sample Sharpe, and the
+    recommendation - so the strategy page's sweep card has something to show."""
+    from sqlalchemy.orm import Session
+
+    from analytics.optimization import in_and_out_of_sample, recommend
+    from data_access.backtest_store import store_run
+
+    completed = now - dt.timedelta(days=10)
+    session = Session(bind=conn)
+    sweep = m.BacktestSweep(task_id="demo-sweep", strategy_kind=DEMO_SWEEP["strategy"], status=m.RunStatus.COMPLETED,
+                            total=len(DEMO_SWEEP["fast"]) * len(DEMO_SWEEP["slow"]) * len(DEMO_SWEEP["symbols"]),
+                            spec={"strategy": DEMO_SWEEP["strategy"], "symbols": list(DEMO_SWEEP["symbols"]),
+                                  "parameter_sets": [], "timeframe": "1d", "start": None, "end": None, "cash": 100_000.0,
+                                  "commission_bps": 0.0, "slippage_bps": 0.0},
+                            created_at=completed - dt.timedelta(minutes=3), completed_at=completed)
+    session.add(sweep)
+    session.flush()
+    members = []
+    for symbol in DEMO_SWEEP["symbols"]:
+        index = SYMBOL_INDEX[symbol]
+        bars = market.bars(index)[-DEMO_SWEEP["bars"]:]
+        for fast in DEMO_SWEEP["fast"]:
+            for slow in DEMO_SWEEP["slow"]:
+                params = {"fast": fast, "slow": slow, "allow_short": False}
+                result = bt.run(bars, DEMO_SWEEP["strategy"], params, cash=100_000.0)
+                split = in_and_out_of_sample(result.equity, [str(t)[:19] for t in result.bars.time])
+                split.pop("split_bar")
+                store_run(session, result, symbol=str(names[index]), sweep_id=sweep.id, extra_metrics=split,
+                          created_at=completed - dt.timedelta(minutes=2), completed_at=completed, settings=settings)
+                for table, n in (("backtest_runs", 1), ("backtest_equity_curves", 1),
+                                 ("backtest_trades", len(result.trades))):
+                    w.counts[table] = w.counts.get(table, 0) + n
+                members.append({"configuration": config_key(DEMO_SWEEP["strategy"], result.params),
+                                "parameters": result.params, "symbol": str(names[index]), **split})
+    picked = recommend(members)
+    if picked is not None:
+        picked.update(in_sample_window=members[0]["in_sample_window"],
+                      out_of_sample_window=members[0]["out_of_sample_window"])
+    sweep.recommendation = picked
+    session.flush()
+    w.counts["backtest_sweeps"] = w.counts.get("backtest_sweeps", 0) + 1
 
 
 def _write_backtests(conn: Connection, w: _Writer, market: Market, plans: list[RunPlan], settings: Settings,

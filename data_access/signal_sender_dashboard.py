@@ -8,8 +8,12 @@ number of statements whatever the number of signals:
 2. signal counts per (status, reject reason) - grouped in SQL   ``signal_stats``
 3. (received_at, filled_at) of the filled signals in range       ``signal_stats`` (lags -> numpy)
 4. realized PnL per day with win/loss sums - grouped in SQL     ``trade_results``
-5. open positions at their latest daily close                    ``positions``
+5. open positions (without prices)                               ``positions``
 6. the latest N signals with their executions aggregated         ``recent_history``
+
+Positions are marked at assembly time with the configured price provider (not cached: prices are
+real-time; see ``client_dashboard`` and ``data_access.marking``): stale quotes are flagged per
+position, unpriced symbols keep null prices and are named in ``errors["positions"]``.
 
 Per-signal PnL (``signal_history[].pnl``): closed trades are not linked to signals, so a signal's
 PnL is the mark-to-market of its own fills: ``(latest close - avg fill price) * filled qty`` for a
@@ -25,14 +29,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import String, and_, case, cast, func, or_, select
-from sqlalchemy.orm import aliased
 
 from analytics import metrics
 from data_access.cache import cached_section
-from data_access.client_dashboard import DEFAULT_TIME_RANGE, TIME_RANGES, _day, _iso, _rows, check_time_range, range_start
+from data_access.client_dashboard import (
+    DEFAULT_TIME_RANGE,
+    TIME_RANGES,
+    _day,
+    _iso,
+    _rows,
+    check_time_range,
+    mark_positions,
+    range_start,
+    total_unrealized,
+)
 from data_access.db import current_engine
 from data_access.document import SectionReader, utc_now_iso
+from data_access.marking import price_provider_for
 from data_access.models import Account, Bar, ClosedTrade, Execution, Position, Side, Signal, SignalStatus, Strategy, User
+from data_access.prices import PriceProvider
 
 __all__ = ["DEFAULT_TIME_RANGE", "TIME_RANGES", "StrategyNotFound", "InvalidPageRequest", "signal_sender_dashboard",
            "signal_page", "strategy_info", "strategies_for"]
@@ -193,28 +208,13 @@ def _latest_close(symbol_column, as_of: str):
             .scalar_subquery())
 
 
-@cached_section(("positions", "bars"), "short")
-def positions(strategy_id: int, as_of: str) -> list[dict[str, Any]]:
-    """The strategy's open positions marked at their symbol's latest daily close on or before as_of."""
-    last_time = (
-        select(func.max(Bar.time))
-        .where(Bar.symbol == Position.symbol, Bar.timeframe == "1d", Bar.time < _day_end(as_of))
-        .correlate(Position)
-        .scalar_subquery()
-    )
-    price = aliased(Bar)
-    rows = _rows(
-        select(Position.symbol, Position.quantity, Position.entry_price, price.close)
-        .outerjoin(price, and_(price.symbol == Position.symbol, price.timeframe == "1d", price.time == last_time))
-        .where(Position.strategy_id == strategy_id)
-        .order_by(Position.symbol)
-    )
-    out = []
-    for symbol, quantity, entry, current in rows:
-        mark = current if current is not None else entry
-        out.append({"symbol": symbol, "quantity": quantity, "entry_price": entry, "current_price": mark,
-                    "unrealized_pnl": (mark - entry) * quantity})  # signed quantity covers shorts
-    return out
+@cached_section(("positions",), "short")
+def positions(strategy_id: int) -> list[dict[str, Any]]:
+    """The strategy's open positions (symbol, signed quantity, entry price), without prices: the
+    dashboard marks them at read time."""
+    rows = _rows(select(Position.symbol, Position.quantity, Position.entry_price)
+                 .where(Position.strategy_id == strategy_id).order_by(Position.symbol))
+    return [{"symbol": symbol, "quantity": quantity, "entry_price": entry} for symbol, quantity, entry in rows]
 
 
 def _filled_quantity():
@@ -392,7 +392,7 @@ def performance(stats: dict | None, trades: dict | None, open_positions: list | 
     counts = (stats or {}).get("counts") or {}
     sent = sum(counts.values()) if stats else None
     filled = counts.get(SignalStatus.FILLED.value) if stats else None
-    unrealized = sum(p["unrealized_pnl"] for p in open_positions or [])
+    unrealized = total_unrealized(open_positions)  # unpriced positions are left out (errors["positions"])
     return {
         "total_signals_sent": sent,
         "signals_filled": filled,
@@ -429,9 +429,11 @@ def signal_sender_dashboard(
     history_limit: int = HISTORY_LIMIT,
     periods_per_year: float = 252,
     risk_free: float = 0.0,
+    prices: PriceProvider | None = None,
 ) -> dict[str, Any]:
     """The signal-sender document for ``strategy_name``; StrategyNotFound when there is none.
-    A section whose data fails is null with its error in ``errors``; the others are still built."""
+    Positions are marked with ``prices`` (None: the ``bars`` provider). A section whose data fails
+    is null with its error in ``errors``; the others are still built."""
     check_time_range(time_range)
     as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
     with SectionReader(force) as sections:
@@ -440,8 +442,9 @@ def signal_sender_dashboard(
         stats = sections.read("signals", signal_stats, sid, time_range, as_of_day)
         trades = sections.read("trades", trade_results, strategy_name, time_range, as_of_day, periods_per_year,
                                risk_free)
-        open_positions = sections.read("positions", positions, sid, as_of_day)
+        open_positions = sections.read("positions", positions, sid)
         history = sections.read("history", recent_history, sid, history_limit, as_of_day)
+    open_positions = mark_positions(sections, open_positions, prices if prices is not None else price_provider_for(None))
 
     doc: dict[str, Any] = {
         "strategy_name": info["strategy_name"],
@@ -462,4 +465,5 @@ def signal_sender_dashboard(
 def signal_sender_dashboard_for(settings: Any, strategy_name: str, time_range: str = DEFAULT_TIME_RANGE,
                                 force: bool = False) -> dict[str, Any]:
     return signal_sender_dashboard(strategy_name, time_range, force=force,
-                                   periods_per_year=settings.PERIODS_PER_YEAR, risk_free=settings.RISK_FREE_RATE)
+                                   periods_per_year=settings.PERIODS_PER_YEAR, risk_free=settings.RISK_FREE_RATE,
+                                   prices=price_provider_for(settings))

@@ -71,6 +71,18 @@ STRATEGY_COLUMNS = [
     number_column("sharpe_ratio", "Sharpe"),
 ]
 
+# Not in client_ids.py (another engineer's file): the callbacks type the same id.
+POSITIONS_GRID = "client-positions-grid"
+
+POSITION_COLUMNS = [
+    {"field": "strategy_name", "headerName": "Strategy", "pinned": "left", "minWidth": 170},
+    {"field": "symbol", "headerName": "Symbol"},
+    number_column("quantity", "Qty", ",.0f"),
+    money_column("entry_price", "Entry"),
+    components.PRICE_COLUMN,
+    money_column("unrealized_pnl", "Unrealized PnL"),
+]
+
 SIGNAL_COLUMNS = [
     {"field": "received_at", "headerName": "Received (UTC)", "minWidth": 170},
     {"field": "strategy_name", "headerName": "Strategy"},
@@ -88,17 +100,7 @@ def toolbar() -> dbc.Row:
             dbc.Col(html.H1("Fund overview", className="h4 mb-0"), xs=12, md="auto", className="me-md-auto"),
             components.time_range_picker(ids.TIME_RANGE),
             components.refresh_picker(ids.REFRESH_EVERY),
-            dbc.Col(
-                dbc.ButtonGroup(
-                    [
-                        dbc.Button("Refresh", id=ids.REFRESH_NOW, size="sm", color="primary",
-                                   title="Rebuild every panel from the database now"),
-                        dbc.Button("JSON", id=ids.DOWNLOAD_JSON_BUTTON, size="sm", color="secondary", outline=True,
-                                   title="Download the whole dashboard as JSON"),
-                    ]
-                ),
-                xs="auto",
-            ),
+            components.refresh_and_json_buttons(ids.REFRESH_NOW, ids.DOWNLOAD_JSON_BUTTON),
         ],
         className="g-2 align-items-center mb-3",
     )
@@ -136,7 +138,7 @@ def layout(**_kwargs):
             toolbar(),
             dcc.Store(id=ids.DOCUMENT),
             *components.refresh_timers(ids.TICK, ids.CLOCK),
-            dcc.Download(id=ids.DOWNLOAD_JSON),
+            components.json_download(ids.DOWNLOAD_JSON),
             html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
                      className="d-flex justify-content-between"),
@@ -168,6 +170,11 @@ def layout(**_kwargs):
                     dbc.Col(panel("accounts", "Accounts", grid(ids.ACCOUNTS_GRID, ACCOUNT_COLUMNS, fixed_height=False),
                                   extra=csv_button(ids.ACCOUNTS_GRID)), xl=5),
                 ],
+                className="g-3 mt-1",
+            ),
+            dbc.Row(
+                dbc.Col(panel("positions", "Open positions (live prices)", grid(POSITIONS_GRID, POSITION_COLUMNS),
+                              extra=csv_button(POSITIONS_GRID))),
                 className="g-3 mt-1",
             ),
             dbc.Row(

@@ -1,5 +1,6 @@
 """Building blocks every dashboard page uses: panels with freshness and error slots, the
-time-range and auto-refresh pickers, KPI cards, AG Grid columns and CSV buttons."""
+time-range and auto-refresh pickers, KPI cards, AG Grid columns, CSV buttons and the whole-dashboard
+JSON download."""
 
 from __future__ import annotations
 
@@ -81,6 +82,28 @@ def csv_button(button_id: str) -> dbc.Button:
     return dbc.Button("CSV", id=button_id, size="sm", color="secondary", outline=True)
 
 
+def json_download_button(button_id: str) -> dbc.Button:
+    """The toolbar's "JSON" button (callbacks.common.register_json_download wires it)."""
+    return dbc.Button("JSON", id=button_id, size="sm", color="secondary", outline=True,
+                      title="Download the whole dashboard as JSON")
+
+
+def refresh_and_json_buttons(refresh_id: str, json_button_id: str) -> dbc.Col:
+    """The toolbar's "Refresh" (rebuild every panel now) and "JSON" (the whole dashboard) buttons."""
+    return dbc.Col(
+        dbc.ButtonGroup([
+            dbc.Button("Refresh", id=refresh_id, size="sm", color="primary",
+                       title="Rebuild every panel from the database now"),
+            json_download_button(json_button_id),
+        ]),
+        xs="auto",
+    )
+
+
+def json_download(download_id: str) -> dcc.Download:
+    return dcc.Download(id=download_id)
+
+
 def money_column(field: str, header: str) -> dict:
     return {"field": field, "headerName": header, "type": "rightAligned", "minWidth": 135,
             "valueFormatter": {"function": "params.value == null ? '—' : d3.format(',.2f')(params.value)"}}
@@ -94,3 +117,18 @@ def pct_column(field: str, header: str) -> dict:
 def number_column(field: str, header: str, fmt: str = ".2f") -> dict:
     return {"field": field, "headerName": header, "type": "rightAligned",
             "valueFormatter": {"function": f"params.value == null ? '—' : d3.format('{fmt}')(params.value)"}}
+
+
+# The price a position is marked at, with its freshness: "123.45 (stale 2 min)" when the provider
+# failed and this is its last good price (every positions grid uses it).
+_AGE = "params.data.price_age_seconds"
+PRICE_COLUMN = {
+    "field": "current_price", "headerName": "Price", "type": "rightAligned", "minWidth": 150,
+    "headerTooltip": "Latest price from the price provider; '(stale 2 min)': the provider failed and this is "
+                     "its last good price, that old; '—': no price (named above the grid).",
+    "valueFormatter": {"function": (
+        "params.value == null ? '—' : d3.format(',.2f')(params.value) + (params.data && params.data.price_stale ? "
+        f"' (stale ' + ({_AGE} < 90 ? Math.round({_AGE}) + ' s' : {_AGE} < 5400 ? Math.round({_AGE} / 60) + ' min' : "
+        f"{_AGE} < 172800 ? Math.round({_AGE} / 3600) + ' h' : Math.round({_AGE} / 86400) + ' d') + ')' : '')")},
+    "cellClassRules": {"price-stale text-warning-emphasis fst-italic": "params.data && params.data.price_stale === true"},
+}

@@ -49,7 +49,7 @@ POSITION_COLUMNS = [
     {"field": "symbol", "headerName": "Symbol", "pinned": "left"},
     number_column("quantity", "Qty", ",.0f"),
     money_column("entry_price", "Entry"),
-    money_column("current_price", "Last close"),
+    components.PRICE_COLUMN,
     money_column("unrealized_pnl", "Unrealized PnL"),
 ]
 
@@ -93,8 +93,7 @@ def toolbar() -> dbc.Row:
                     xs=12, md=3, className="me-md-auto"),
             components.time_range_picker(ids.TIME_RANGE),
             components.refresh_picker(ids.REFRESH_EVERY),
-            dbc.Col(dbc.Button("Refresh", id=ids.REFRESH_NOW, size="sm", color="primary",
-                               title="Rebuild every panel from the database now"), xs="auto"),
+            components.refresh_and_json_buttons(ids.REFRESH_NOW, ids.DOWNLOAD_JSON_BUTTON),
         ],
         className="g-2 align-items-center mb-2",
     )
@@ -121,6 +120,7 @@ def layout(strategy: str | None = None, **_kwargs):
             dcc.Store(id=ids.DOCUMENT),
             dcc.Store(id=ids.PURGED),
             dcc.Download(id=ids.HISTORY_CSV),
+            components.json_download(ids.DOWNLOAD_JSON),
             *components.refresh_timers(ids.TICK, ids.CLOCK),
             html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],

@@ -11,6 +11,8 @@ DOCUMENT = "sender-document"
 STATUS = "sender-status"
 PURGED = "sender-history-purged"
 HISTORY_CSV = "sender-history-csv-download"
+DOWNLOAD_JSON = "sender-download-json"
+DOWNLOAD_JSON_BUTTON = "sender-download-json-button"
 DEVELOPER = "sender-developer"
 
 PNL_CHART = "sender-pnl-chart"

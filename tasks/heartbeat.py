@@ -11,6 +11,8 @@ import time
 
 from celery import signals
 
+from tasks import celery_app
+
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "tb:worker:"
@@ -90,3 +92,21 @@ def _on_worker_ready(sender=None, **_kwargs) -> None:
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(**_kwargs) -> None:
     stop()
+
+
+@celery_app.task(name="tasks.heartbeat.beat_pulse", time_limit=30, soft_time_limit=20)
+def beat_pulse() -> None:
+    """Scheduled by beat every 30 s: when it runs, beat (and a worker) are alive."""
+    from data_access import task_runs
+
+    task_runs.record_beat_pulse()
+
+
+@signals.worker_ready.connect
+def _warm_up_at_start(sender=None, **_kwargs) -> None:
+    """Queue a warm-up of every dashboard (it runs like any task: never in a user's request)."""
+    from app.config import Settings
+
+    if Settings.from_env().WARM_UP_AT_WORKER_START:
+        celery_app.send_task("tasks.dashboards.refresh_all_dashboards")
+        log.info("warm-up queued: every dashboard")

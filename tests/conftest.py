@@ -247,3 +247,30 @@ def pytest_setup_options():
     if os.path.exists("/usr/bin/chromium"):
         options.binary_location = "/usr/bin/chromium"
     return options
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_threads_after_a_browser_test(request):
+    """dash[testing] stops its threaded server by raising SystemExit in *every* thread started since
+    (its KillerThread), so the process-wide threads the app started lazily (the section pool, the
+    health-check pool, the monitoring writer) are doomed. A thread idle in a queue only receives the
+    exception when its next work item wakes it, and then dies holding that item, which never runs:
+    the next test's dashboard would wait on a section forever. After a browser test they are
+    replaced (torn down after dash_duo's own teardown, as autouse fixtures are set up first)."""
+    yield
+    if "dash_duo" not in request.fixturenames:
+        return
+    import concurrent.futures
+
+    from app import api, monitoring
+    from data_access import document
+
+    with document._pool_lock:
+        if document._pool is not None:
+            document._pool.shutdown(wait=False)
+        document._pool = None
+    old_db_pool, api._db_pool = api._db_pool, concurrent.futures.ThreadPoolExecutor(
+        max_workers=2, thread_name_prefix="tb-health-db")
+    old_db_pool.shutdown(wait=False)
+    with monitoring._writer._lock:
+        monitoring._writer._pid = None

@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import redis
 
 from data_access.cache import CacheNotConfigured, SectionCache, cache_report
 
@@ -107,6 +109,23 @@ def test_fifty_concurrent_misses_on_one_key_compute_once(cache):
     assert sum(not r.cached for r in results) == 1
 
 
+def test_a_fast_computation_read_by_concurrent_readers_still_runs_once_per_key(cache):
+    # The race: a reader misses, the lock holder stores and releases, then the reader wins the
+    # lock. It must find the stored value instead of computing it a second time.
+    computes = {f"k{i}": Counter() for i in range(150)}
+    barrier = threading.Barrier(4)
+
+    def read_every_key(_):
+        for label, compute in computes.items():
+            barrier.wait()
+            fetch(cache, compute, label)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(read_every_key, range(4)))
+    twice = [label for label, compute in computes.items() if compute.calls != 1]
+    assert not twice, f"computed more than once: {twice}"
+
+
 def test_a_waiter_computes_itself_when_the_lock_holder_never_delivers(cache):
     cache.wait_seconds = 0.3
     compute = Counter()
@@ -129,6 +148,33 @@ def test_errors_are_not_cached_and_release_the_lock(cache):
     started = time.perf_counter()
     assert fetch(cache, compute, "x").value["call"] == 1
     assert time.perf_counter() - started < 0.2  # no waiting on a leftover lock
+
+
+def section_function(name: str, tier: str = "medium", families=("trades",)):
+    """What ``fresh_hits`` reads of a @cached_section function."""
+    return SimpleNamespace(section_name=name, families=families, tier=tier)
+
+
+def test_the_fresh_sections_of_a_document_come_in_one_round_trip(cache, monkeypatch):
+    compute = Counter()
+    for name in ("a", "b", "c"):
+        fetch(cache, compute, "30d", name=name)
+    fetch(cache, compute, "30d", name="old", tier="short")  # fresh for 1 s
+    time.sleep(1.1)
+    reads = {name: (section_function(name), ("30d",)) for name in ("a", "b", "c", "missing")}
+    reads["old"] = (section_function("old", "short"), ("30d",))
+    reads["live"] = (section_function("live", "realtime"), ("30d",))
+    sends = []
+    send = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command",
+                        lambda conn, *args, **kwargs: (sends.append(1), send(conn, *args, **kwargs))[1])
+    with cache_report() as report:
+        hits = cache.fresh_hits(reads)
+    assert len(sends) == 1  # one pipelined round trip for every section
+    assert set(hits) == {"a", "b", "c"} and hits["b"].value == {"label": "30d", "call": 2} and hits["b"].cached
+    assert report.hits == ["a", "b", "c"] and report.misses == []  # the stale and missing ones are left to fetch
+    cache.bump("trades")
+    assert cache.fresh_hits(reads) == {}  # a write's generation bump reaches these reads too
 
 
 def test_report_collects_hits_misses_and_the_oldest_value(cache):

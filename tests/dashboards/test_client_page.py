@@ -5,6 +5,7 @@ change, no console errors). Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -77,6 +78,27 @@ def test_api_needs_credentials_and_a_role_that_may_see_the_fund(demo_app, users)
     assert demo_app.server.test_client().get("/api/v1/dashboards/client").status_code == 401
     developer = signed_in(demo_app, "dev", "developer-password-123")
     assert developer.get("/api/v1/dashboards/client").status_code == 403
+
+
+def test_the_page_callback_refuses_a_developer(demo_app, users):
+    """Straight to Dash's callback endpoint: a developer gets no fund document, an analyst does."""
+    from tests.dashboards.test_signal_sender_page import dash_call  # (that module imports this one)
+
+    def load(client):
+        return dash_call(client, [(ids.DOCUMENT, "data"), (ids.STATUS, "children")], [
+            {"id": ids.TIME_RANGE, "property": "value", "value": "30d"},
+            {"id": ids.TICK, "property": "n_intervals", "value": None},
+            {"id": ids.REFRESH_NOW, "property": "n_clicks", "value": None},
+        ])
+
+    shown = load(signed_in(demo_app, "analyst", users["analyst"])).get_json()["response"]
+    assert shown[ids.DOCUMENT]["data"]["overview"]["total_aum"] > 0
+    response = load(signed_in(demo_app, "dev", "developer-password-123"))
+    assert response.status_code == 200
+    denied = response.get_json()["response"]
+    assert denied[ids.DOCUMENT]["data"] is None
+    assert "may not see the client dashboard" in json.dumps(denied[ids.STATUS])
+    assert "total_aum" not in json.dumps(denied) and "account_name" not in json.dumps(denied)
 
 
 @requires_chromedriver

@@ -15,7 +15,7 @@ from data_access.db import Base, configure_database, make_session_factory, sessi
 from data_access.models import (
     Account, Bar, ClosedTrade, Execution, Position, Role, Side, Signal, SignalStatus, Strategy, User,
 )
-from tests.dashboards.test_client_dashboard import statements_during
+from tests.dashboards.test_client_dashboard import price_lookups, statements_during
 
 AS_OF = dt.date(2024, 3, 29)
 NOON = dt.datetime.combine(AS_OF, dt.time(12))
@@ -135,12 +135,16 @@ def test_trade_stats_profit_factor_and_cumulative_pnl(strategy):
     assert p["win_rate"] == pytest.approx(40.0)  # 2 of 5, breakeven is not a win
     assert p["avg_win"] == pytest.approx(250.0) and p["avg_loss"] == pytest.approx(-75.0)
     assert p["profit_factor"] == pytest.approx(500 / 150)
-    assert p["unrealized_pnl"] == pytest.approx((110 - 100) * 10 + (115 - 120) * -5)  # 100 + 25
-    assert p["total_pnl"] == pytest.approx(350 + 125)
+    # positions are marked live (the bars provider: the latest stored close, here the bar after as_of,
+    # since as_of bounds the history, not today's prices)
+    assert p["unrealized_pnl"] == pytest.approx((999 - 100) * 10 + (999 - 120) * -5)  # 8,990 - 4,395
+    assert p["total_pnl"] == pytest.approx(350 + 4_595)
     assert p["sharpe_ratio"] is not None
     assert doc["cumulative_pnl"] == [{"date": "2024-03-24", "pnl": 150.0}, {"date": "2024-03-27", "pnl": 50.0},
                                      {"date": "2024-03-28", "pnl": 350.0}]
-    assert {x["symbol"]: x["current_price"] for x in doc["current_positions"]} == {"AAPL": 110, "MSFT": 115}
+    assert {x["symbol"]: x["current_price"] for x in doc["current_positions"]} == {"AAPL": 999, "MSFT": 999}
+    assert {x["price_source"] for x in doc["current_positions"]} == {"bars"}
+    assert not any(x["price_stale"] for x in doc["current_positions"])
 
 
 def test_history_is_newest_first_with_weighted_fill_price_and_fill_pnl(strategy):
@@ -165,11 +169,12 @@ def test_cold_build_statements_are_bounded_and_warm_runs_none(dialect_url, cache
     engine = build(dialect_url, extra_signals=extra)
     try:
         cold, statements = statements_during(engine, lambda: ssd.signal_sender_dashboard("Alpha", "all", as_of=AS_OF))
-        assert len(statements) <= 8, statements
+        assert len(price_lookups(statements)) == 1 and len(statements) <= 8 + 1, statements
         assert cold["performance"]["total_signals_sent"] == 14 + extra
         assert len(cold["signal_history"]) == 50
         warm, statements = statements_during(engine, lambda: ssd.signal_sender_dashboard("Alpha", "all", as_of=AS_OF))
-        assert statements == [] and warm["metadata"]["cached"] is True
+        assert statements == []
+        assert warm["metadata"]["cached"] is True
         page, statements = statements_during(engine, lambda: ssd.signal_page(1, 50, 100, [{"colId": "sent_at", "sort": "asc"}]))
         assert len(statements) == 2 and page["row_count"] == 14 + extra and len(page["rows"]) == 50
     finally:

@@ -117,6 +117,18 @@ def dash_call(client, outputs: list[tuple[str, str]], inputs: list[dict], state:
     return response
 
 
+def registered_call(client, output_id: str, inputs: list[dict], state: list | None = None):
+    """POST the callback whose outputs include ``output_id``, with its outputs exactly as the app
+    registered them (``allow_duplicate`` outputs carry a hash Dash adds)."""
+    dependencies = client.get("/_dash-dependencies").get_json()
+    [output] = [d["output"] for d in dependencies if any(o.split(".")[0] == output_id
+                                                          for o in d["output"].strip(".").split("..."))]
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in output.strip(".").split("...")]
+    payload = {"output": output, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": inputs,
+               "state": state or [], "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    return client.post("/_dash-update-component", data=json.dumps(payload), content_type="application/json")
+
+
 def _load(client, strategy):
     return dash_call(client, [(ids.DOCUMENT, "data"), (ids.STATUS, "children")], [
         {"id": ids.STRATEGY, "property": "value", "value": strategy},

@@ -202,6 +202,10 @@ def test_section_cache_redis_down_costs_no_redis_retries(server, dead_redis, res
 
 
 def test_bars_provider_returns_each_latest_daily_close_in_one_statement(bars_db):
+    from data_access.cache import sections
+
+    if sections.enabled:  # stored closes are cached in the "bars" family: start cold
+        sections.clear("latest_closes:*")
     provider = BarsPriceProvider(clock=Clock(T0))
     with StatementCounter(bars_db) as counter:
         quotes = provider.latest_prices(["SPY", "QQQ", "AAPL", "NOPE"])

@@ -14,7 +14,7 @@ from data_access.client_dashboard import TIME_RANGES, client_dashboard_for
 from data_access.db import configure_database
 from data_access.migrate import upgrade
 from data_access.seed import seed
-from tests.celery_worker import output_tail, running_worker
+from tests.celery_worker import result_or_worker_output, running_worker
 
 
 def test_a_worker_warms_the_keys_the_client_page_reads(sqlite_url, redis_url, redis_client):
@@ -23,11 +23,7 @@ def test_a_worker_warms_the_keys_the_client_page_reads(sqlite_url, redis_url, re
     client = Celery(broker=redis_url, backend=redis_url)
     with running_worker(redis_url, sqlite_url, f"warm-{uuid.uuid4().hex[:8]}@localhost") as worker:
         result = client.send_task("tasks.dashboards.refresh_client_dashboard")
-        try:
-            outcome = result.get(timeout=90)
-        except Exception:
-            worker.terminate()
-            raise AssertionError(f"warming failed; worker said: {output_tail(worker)}") from None
+        outcome = result_or_worker_output(result, worker, 90, "warming failed")
     assert set(outcome["built_ms"]) == set(TIME_RANGES)
 
     engine = configure_database(sqlite_url)

@@ -1,0 +1,497 @@
+"""Load test of the JSON API under gunicorn in the deployment configuration, with wrk (a benchmark,
+not a test; run it by hand).
+
+    python bench/load.py                 # large scale, 10 s per run, 10/100/500 connections (~6-8 min)
+    python bench/load.py --quick         # demo scale, 3 s per run, 10/100 connections (a smoke run)
+    python bench/load.py --scale demo --duration 5 --connections 10,100 --no-nocache --out -
+
+Brings up everything itself on free loopback ports and stops it at the end (also on Ctrl-C): a
+private redis-server, the seeded SQLite database var/bench/<scale>.db (migrated), an analyst user
+with a bearer token, and gunicorn exactly as `tradeboard run` starts the web (wsgi:server, gthread,
+2 workers x 8 threads, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY).
+No Celery worker or beat: nothing refreshes the cache behind the load test's back.
+
+Runs, each `wrk -t2 -cN -dD --latency --timeout 10s -H "Authorization: Bearer ..." -s load_report.lua`:
+  warm     every endpoint (lite, paper-trading, client, strategy) after one warming request each
+  expiry   every endpoint at every connection count while a thread deletes its cached sections every second
+  floor    bench/floor_app.py under the same gunicorn settings: the warm lite body from one Redis GET
+  nocache  the same requests with CACHE_TYPE=NullCache (REDIS_URL kept: monitoring still writes there)
+
+Targets (issue 9): zero errors; warm lite >= 60 % of the floor's req/s with p99 <= 1.5x the floor's;
+warm full dashboards >= 30 % of the floor's req/s; no latency cliff while the hot key expires (zero
+errors, p99 <= 2x the warm run's). Writes bench/LOAD.md (or --out PATH; "-" for none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.services import PrivateRedis, Supervisor, free_port  # noqa: E402
+
+BENCH = ROOT / "bench"
+LUA = BENCH / "load_report.lua"
+
+ENDPOINTS = {  # name -> path
+    "lite": "/api/v1/dashboards/paper-trading/lite",
+    "paper-trading": "/api/v1/dashboards/paper-trading",
+    "client": "/api/v1/dashboards/client",
+    "strategy": "/api/v1/dashboards/strategy-performance",
+}
+FLOOR_PATH = "/floor"
+FLOOR_KEY = "tb:bench:floor"
+# what each endpoint's expiry run deletes every second: lite's one section (paper trading's overview);
+# for a whole dashboard every section key (only that endpoint is under load during its run)
+HOT_PATTERNS = {"lite": "tb:s:overview:*", "paper-trading": "tb:s:*", "client": "tb:s:*", "strategy": "tb:s:*"}
+USERNAME = "load-analyst"
+NOTES_MARKER = "<!-- notes: kept when bench/load.py rewrites this file -->"
+
+# gunicorn as `tradeboard run` starts it (app/cli.py run)
+WORKERS, THREADS, TIMEOUT, GRACEFUL = 2, 8, 120, 10
+
+LITE_SHARE, LITE_P99_FACTOR, FULL_SHARE, EXPIRY_P99_FACTOR = 0.60, 1.5, 0.30, 2.0
+
+
+class Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, _frame):
+    raise Stop(signal.Signals(signum).name)
+
+
+@dataclass
+class Result:
+    phase: str  # warm | expiry | floor | nocache
+    endpoint: str
+    connections: int
+    requests: int = 0
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50: float = 0.0  # ms
+    p95: float = 0.0
+    p99: float = 0.0
+    max: float = 0.0
+    errors: int = 0
+    error_detail: str = ""
+    bytes_per_response: float = 0.0
+    target: str = ""
+    verdict: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def prepare_database(scale: str) -> tuple[str, str]:
+    """The seeded database's URL (migrated) and a fresh bearer token of an analyst."""
+    from sqlalchemy import select
+
+    from app.auth import create_token, create_user
+    from bench.common import seeded_url
+    from data_access.db import make_engine, make_session_factory, session_scope
+    from data_access.migrate import upgrade
+    from data_access.models import User
+
+    url = seeded_url(scale)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            if session.scalar(select(User.id).where(User.username == USERNAME)) is None:
+                create_user(session, USERNAME, "analyst")
+            token = create_token(session, USERNAME, f"load-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    finally:
+        engine.dispose()
+    return url, token
+
+
+def gunicorn_argv(app_spec: str, chdir: Path, port: int, access_log: Path) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", app_spec, "--chdir", str(chdir),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
+            "--worker-class", "gthread", "--threads", str(THREADS), "--timeout", str(TIMEOUT),
+            "--graceful-timeout", str(GRACEFUL), "--access-logfile", str(access_log),
+            "--error-logfile", "-", "--no-control-socket"]
+
+
+def get(url: str, token: str | None = None, timeout: float = 120.0) -> tuple[int, bytes, float]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read(), time.perf_counter() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), time.perf_counter() - started
+
+
+def wait_up(url: str, child, deadline_s: float = 120.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; see {child.log_path}")
+        try:
+            get(url, timeout=2)
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.25)
+    raise RuntimeError(f"{child.name} did not answer {url} within {deadline_s:.0f} s")
+
+
+def settle(url: str, token: str | None, quiet_s: float = 0.5, limit_s: float = 90.0) -> None:
+    """After a run, wait until the server has worked off its backlog (a request answers in < quiet_s)."""
+    deadline = time.monotonic() + limit_s
+    time.sleep(0.5)
+    while time.monotonic() < deadline:
+        try:
+            _status, _body, took = get(url, token, timeout=limit_s)
+            if took < quiet_s:
+                return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+
+
+class Web:
+    """One gunicorn (the app or the floor) under a Supervisor; stopped by ``stop``."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, probe: str):
+        self.supervisor = Supervisor()
+        self.child = self.supervisor.start(name, argv, env=env, cwd=ROOT, log_path=log_path)
+        self.probe = probe
+
+    def wait(self) -> Web:
+        wait_up(self.probe, self.child)
+        return self
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+def run_wrk(url: str, connections: int, duration: float, token: str | None) -> dict:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
+            "-s", str(LUA)]
+    if token:
+        argv += ["-H", f"Authorization: Bearer {token}"]
+    argv.append(url)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("TBLOAD ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    data = json.loads(line[len("TBLOAD "):])
+    data["raw"] = out.stdout
+    return data
+
+
+def to_result(phase: str, endpoint: str, connections: int, data: dict) -> Result:
+    seconds = data["duration_us"] / 1e6
+    errors = {k: data[k] for k in ("connect", "read", "write", "status", "timeout") if data[k]}
+    return Result(
+        phase=phase, endpoint=endpoint, connections=connections, requests=data["requests"], seconds=seconds,
+        rps=data["requests"] / seconds if seconds else 0.0,
+        p50=data["p50"] / 1000, p95=data["p95"] / 1000, p99=data["p99"] / 1000, max=data["max"] / 1000,
+        errors=sum(errors.values()), error_detail=", ".join(f"{k} {v}" for k, v in errors.items()),
+        bytes_per_response=data["bytes"] / data["requests"] if data["requests"] else 0.0,
+    )
+
+
+def measure(phase: str, endpoint: str, base: str, path: str, connections: int, duration: float,
+            token: str | None, settle_url: str) -> Result:
+    print(f"  {phase:<8} {endpoint:<14} c={connections:<4} ... ", end="", flush=True)
+    result = to_result(phase, endpoint, connections, run_wrk(base + path, connections, duration, token))
+    print(f"{result.rps:8.0f} req/s  p50 {result.p50:7.1f}  p95 {result.p95:7.1f}  p99 {result.p99:7.1f}  "
+          f"max {result.max:7.1f} ms  errors {result.errors}", flush=True)
+    settle(settle_url, None)
+    return result
+
+
+class KeyExpirer(threading.Thread):
+    """Deletes the hot section keys every ``every`` seconds until stopped (a hot key expiring under load)."""
+
+    def __init__(self, redis_url: str, pattern: str, every: float = 1.0):
+        super().__init__(daemon=True)
+        import redis
+
+        self.redis = redis.Redis.from_url(redis_url)
+        self.pattern, self.every = pattern, every
+        self.stopped = threading.Event()
+        self.deleted = 0
+        self.rounds = 0
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            keys = list(self.redis.scan_iter(match=self.pattern, count=1000))
+            if keys:
+                self.deleted += int(self.redis.delete(*keys))
+            self.rounds += 1
+
+
+# --------------------------------------------------------------------------- verdicts and report
+
+
+def judge(results: list[Result]) -> None:
+    floor = {r.connections: r for r in results if r.phase == "floor"}
+    warm = {(r.endpoint, r.connections): r for r in results if r.phase == "warm"}
+    nocache = {(r.endpoint, r.connections): r for r in results if r.phase == "nocache"}
+    for r in results:
+        checks: list[tuple[str, bool]] = []
+        if r.phase != "nocache":
+            checks.append(("0 errors", r.errors == 0))
+        f = floor.get(r.connections)
+        if r.phase == "warm" and f is not None and f.rps:
+            share = r.rps / f.rps
+            r.extra["floor_share"] = share
+            if r.endpoint == "lite":
+                r.extra["p99_vs_floor"] = r.p99 / f.p99 if f.p99 else 0.0
+                checks.append((f">= {LITE_SHARE:.0%} floor ({share:.0%})", share >= LITE_SHARE))
+                checks.append((f"p99 <= {LITE_P99_FACTOR:g}x floor ({r.extra['p99_vs_floor']:.2f}x)",
+                               r.p99 <= LITE_P99_FACTOR * f.p99))
+            else:
+                checks.append((f">= {FULL_SHARE:.0%} floor ({share:.0%})", share >= FULL_SHARE))
+        if r.phase == "expiry":
+            w = warm.get((r.endpoint, r.connections))
+            if w is not None and w.p99:
+                ratio = r.p99 / w.p99
+                checks.append((f"p99 <= {EXPIRY_P99_FACTOR:g}x warm ({ratio:.2f}x; max {r.max:.0f} vs {w.max:.0f} ms)",
+                               r.p99 <= EXPIRY_P99_FACTOR * w.p99))
+        if r.phase == "nocache":
+            w = warm.get((r.endpoint, r.connections))
+            if w is not None and r.rps:
+                r.extra["cache_speedup"] = w.rps / r.rps
+                checks.append((f"cache = {w.rps / r.rps:.1f}x req/s, p99 {r.p99 / w.p99:.1f}x", True)
+                              if w.p99 else (f"cache = {w.rps / r.rps:.1f}x req/s", True))
+            r.target = "; ".join(c for c, _ in checks) + " (comparison, no target)"
+            r.verdict = "-"
+            continue
+        r.target = "; ".join(c for c, _ in checks)
+        r.verdict = "ok" if all(ok for _, ok in checks) else "MISSED: " + ", ".join(c.split(" (")[0] for c, ok in checks if not ok)
+
+
+def table(results: list[Result]) -> list[str]:
+    head = ["run", "endpoint", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "bytes", "target", "verdict"]
+    rows = [head, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---"]]
+    for r in results:
+        errors = str(r.errors) + (f" ({r.error_detail})" if r.error_detail else "")
+        rows.append([r.phase, r.endpoint, str(r.connections), f"{r.rps:,.0f}", f"{r.p50:.1f}", f"{r.p95:.1f}",
+                     f"{r.p99:.1f}", f"{r.max:.0f}", errors, f"{r.bytes_per_response:,.0f}", r.target, r.verdict])
+    return ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def print_table(results: list[Result]) -> None:
+    cols = ["run", "endpoint", "c", "req/s", "p50", "p95", "p99", "max", "err", "verdict"]
+    lines = [cols]
+    for r in results:
+        lines.append([r.phase, r.endpoint, str(r.connections), f"{r.rps:,.0f}", f"{r.p50:.1f}", f"{r.p95:.1f}",
+                      f"{r.p99:.1f}", f"{r.max:.0f}", str(r.errors), r.verdict])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(cols) - 1)]
+    print()
+    for line in lines:
+        print("  ".join(cell.rjust(w) if 2 <= i <= 8 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+              + "  " + line[-1])
+    print("\n(latencies in ms; verdict details in the markdown report)")
+    for r in results:
+        if r.target:
+            print(f"  {r.phase:<8} {r.endpoint:<14} c={r.connections:<4} {r.target}  -> {r.verdict}")
+
+
+def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
+    lines = [
+        "# Load test (`bench/load.py`)",
+        "",
+        f"- date: {meta['date']}",
+        f"- machine: {meta['cores']} cores ({meta['cpu']}), {platform.system()} {platform.release()}, Python {platform.python_version()}",
+        f"- tool: {meta['wrk']} (`wrk -t2 -cN -d{meta['duration']:g}s --latency --timeout 10s`, p95/p99/max from "
+        "`bench/load_report.lua`'s `done()`), on loopback, on the same machine as the server",
+        f"- scale: `{meta['scale']}` (SQLite `var/bench/{meta['scale']}.db`), private redis-server",
+        f"- gunicorn (as `tradeboard run`): `wsgi:server --workers {WORKERS} --worker-class gthread --threads {THREADS} "
+        f"--timeout {TIMEOUT} --graceful-timeout {GRACEFUL} --access-logfile FILE`; DATABASE_URL, REDIS_URL, SECRET_KEY "
+        "set; an analyst's bearer token on every request; no Celery worker/beat",
+        "- runs: `warm` after one request per endpoint; `expiry` = each endpoint while a thread deletes its cached "
+        "sections every second (lite: `tb:s:overview:*`; a dashboard: every `tb:s:*` key); `floor` = `bench/floor_app.py` (bare Flask, the warm lite body from one Redis GET, same "
+        "gunicorn settings); `nocache` = the app restarted with `CACHE_TYPE=NullCache`",
+        f"- command: `{meta['command']}`",
+    ]
+    if meta.get("note"):
+        lines.append(f"- note: {meta['note']}")
+    if meta.get("expiry"):
+        lines.append(f"- expiry run: {meta['expiry']}")
+    lines += [
+        "- caveats: wrk counts a request as an error only when it fails or takes over 10 s; requests still "
+        "outstanding when a run ends are neither errors nor latencies, so with hundreds of slow requests in flight "
+        "(the `nocache` runs at 500 connections) the latencies describe the completed requests only. `bytes` is per "
+        "response, headers included (the app adds ~0.9 KB of security headers the floor does not send).",
+        "", *table(results), "",
+    ]
+    notes = ""  # hand-written findings below the marker survive a re-run
+    if path.exists() and NOTES_MARKER in path.read_text():
+        notes = path.read_text().split(NOTES_MARKER, 1)[1]
+    path.write_text("\n".join(lines) + "\n" + NOTES_MARKER + (notes or "\n"))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=["demo", "large"], default=None, help="default large (demo with --quick)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (default 10; 3 with --quick)")
+    parser.add_argument("--connections", default=None, help="comma-separated (default 10,100,500; 10,100 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: demo scale, 3 s, 10/100 connections")
+    parser.add_argument("--no-nocache", action="store_true", help="skip the CACHE_TYPE=NullCache runs")
+    parser.add_argument("--note", default="", help="a line for the report (e.g. that the machine was busy)")
+    parser.add_argument("--out", default=str(BENCH / "LOAD.md"), help='markdown report ("-": none)')
+    args = parser.parse_args(argv)
+    scale = args.scale or ("demo" if args.quick else "large")
+    duration = args.duration or (3.0 if args.quick else 10.0)
+    connections = [int(c) for c in (args.connections or ("10,100" if args.quick else "10,100,500")).split(",")]
+
+    if not shutil.which("wrk"):
+        print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0].strip()
+
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    work = Path(tempfile.mkdtemp(prefix="tb-load-"))
+    redis_server: PrivateRedis | None = None
+    web: Web | None = None
+    results: list[Result] = []
+    meta = {
+        "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "cores": os.cpu_count(),
+        "cpu": _cpu_model(), "wrk": wrk_version, "duration": duration, "scale": scale, "note": args.note,
+        "command": "python bench/load.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+    }
+    try:
+        redis_server = PrivateRedis(work / "redis", log_file=work / "redis.log").start()
+        print(f"redis-server on {redis_server.url}; logs in {work}")
+        database_url, token = prepare_database(scale)
+        env = dict(os.environ)
+        env.update(DATABASE_URL=database_url, REDIS_URL=redis_server.url, SECRET_KEY=secrets.token_hex(32),
+                   TRADEBOARD_VAR=str(work), VAR_DIR=str(work), PYTHONUNBUFFERED="1", CACHE_TYPE="RedisCache")
+
+        def start_app(cache_type: str) -> tuple[Web, str]:
+            port = free_port()
+            app_env = dict(env, CACHE_TYPE=cache_type)
+            base = f"http://127.0.0.1:{port}"
+            w = Web(f"web-{cache_type}", gunicorn_argv("wsgi:server", ROOT, port, work / f"access-{cache_type}.log"),
+                    app_env, work / f"web-{cache_type}.log", base + "/api/v1/health").wait()
+            print(f"gunicorn wsgi:server ({cache_type}) on {base} (pid {w.child.pid})")
+            return w, base
+
+        # ---- warm runs
+        web, base = start_app("RedisCache")
+        for name, path in ENDPOINTS.items():
+            status, body, took = get(base + path, token)
+            print(f"  warming {name:<14} {status} {len(body):>9,} bytes in {took * 1000:8.1f} ms")
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+        for name, path in ENDPOINTS.items():
+            for c in connections:
+                results.append(measure("warm", name, base, path, c, duration, token, base + "/api/v1/health"))
+
+        # ---- hot keys expiring under load: each endpoint at each connection count
+        expired = []
+        for name, path in ENDPOINTS.items():
+            for c in connections:
+                expirer = KeyExpirer(redis_server.url, HOT_PATTERNS[name])
+                expirer.start()
+                try:
+                    results.append(measure("expiry", name, base, path, c, duration, token, base + "/api/v1/health"))
+                finally:
+                    expirer.stopped.set()
+                    expirer.join()
+                expired.append(f"{name} at {c}: {expirer.deleted} keys in {expirer.rounds} rounds")
+        meta["expiry"] = ("keys deleted every second (`" + "`, `".join(sorted(set(HOT_PATTERNS.values()))) + "`): "
+                          + "; ".join(expired))
+        print(f"  ({meta['expiry']})")
+
+        # ---- the floor: the warm lite body from one Redis GET
+        status, lite_body, _ = get(base + ENDPOINTS["lite"], token)
+        if status != 200:
+            raise RuntimeError(f"lite answered {status}")
+        import redis
+
+        redis.Redis.from_url(redis_server.url).set(FLOOR_KEY, lite_body)
+        web.stop()
+        port = free_port()
+        floor_base = f"http://127.0.0.1:{port}"
+        web = Web("floor", gunicorn_argv("floor_app:app", BENCH, port, work / "access-floor.log"),
+                  dict(env, FLOOR_KEY=FLOOR_KEY), work / "floor.log", floor_base + FLOOR_PATH).wait()
+        status, floor_body, _ = get(floor_base + FLOOR_PATH)
+        assert status == 200 and floor_body == lite_body, "the floor must return the lite body"
+        print(f"floor app on {floor_base} ({len(floor_body)} bytes, the same as lite's)")
+        for c in connections:
+            results.append(measure("floor", "floor", floor_base, FLOOR_PATH, c, duration, None, floor_base + FLOOR_PATH))
+        web.stop()
+        web = None
+
+        # ---- caching disabled
+        if not args.no_nocache:
+            web, base = start_app("NullCache")
+            for name, path in ENDPOINTS.items():
+                status, body, took = get(base + path, token)
+                print(f"  first {name:<14} {status} {len(body):>9,} bytes in {took * 1000:8.1f} ms (no cache)")
+            for name, path in ENDPOINTS.items():
+                for c in connections:
+                    results.append(measure("nocache", name, base, path, c, duration, token, base + "/api/v1/health"))
+            web.stop()
+            web = None
+
+        order = {"warm": 0, "expiry": 1, "floor": 2, "nocache": 3}
+        results.sort(key=lambda r: (order[r.phase], list(ENDPOINTS).index(r.endpoint) if r.endpoint in ENDPOINTS else 9,
+                                    r.connections))
+        # floor rows first in the table: they are the yardstick
+        results.sort(key=lambda r: 0 if r.phase == "floor" else 1)
+        judge(results)
+        print_table(results)
+        if args.out != "-":
+            write_markdown(Path(args.out), results, meta)
+            print(f"\nwrote {args.out}")
+        return 0 if all(r.verdict in ("ok", "-") for r in results) else 1
+    except Stop as stop:
+        print(f"\nload: {stop.args[0]}: stopping", file=sys.stderr)
+        return 130
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        if web is not None:
+            web.stop()
+        if redis_server is not None:
+            redis_server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return re.sub(r"\s+", " ", line.split(":", 1)[1]).strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Every benchmark in bench/, one after the other, into bench/RESULTS.md (`make bench`).
+
+    python bench/run_all.py [--postgres-url URL] [--skip NAME ...] [--quick]
+
+Runs: analytics and the engine; the client, signal-sender and paper-trading dashboards (cold and
+warm, `demo` and `large`, SQLite, and PostgreSQL when a server URL is given: the large data is
+seeded once into the database `tb_bench_large`, kept for later runs); the strategy aggregation at
+1k/10k/100k runs (SQLite and PostgreSQL); playback (bytes per event, live poll, browser per-tick
+time). Each script prints its figures next to its targets; this collects them with the machine's
+core count and the date. The load test (bench/load.py) is separate: it takes ~10 minutes and wants
+a quiet machine. `--quick`: demo scale only, fewer repeats, strategy aggregation at 1k/10k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_DATABASE = "tb_bench_large"
+
+
+def postgres_large(server_url: str) -> str:
+    """``server_url``'s database tb_bench_large, created and seeded at `large` scale once."""
+    from sqlalchemy import create_engine, text
+
+    from data_access.migrate import is_empty, upgrade
+    from data_access.seed import seed
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_DATABASE}).first():
+            conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+    admin.dispose()
+    url = server_url.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
+    upgrade(url)
+    if is_empty(url):
+        started = time.perf_counter()
+        seed(url, scale="large", progress=False)
+        print(f"seeded PostgreSQL large in {time.perf_counter() - started:.0f} s", flush=True)
+    return url
+
+
+def jobs(pg_url: str | None, quick: bool) -> list[tuple[str, list[str]]]:
+    scales = ["demo"] if quick else ["demo", "large"]
+    repeat = ["--repeat", "2" if quick else "5"]
+    out = [("analytics", ["bench/analytics.py"])]
+    for name in ("client_dashboard", "signal_sender_dashboard", "paper_trading_dashboard"):
+        out.append((f"{name} (SQLite)", [f"bench/{name}.py", "--scale", *scales, *repeat]))
+        if pg_url and not quick:
+            out.append((f"{name} (PostgreSQL, large)", [f"bench/{name}.py", "--database-url", pg_url, *repeat]))
+    runs = ["1000", "10000"] if quick else ["1000", "10000", "100000"]
+    strategy = ["bench/strategy_dashboard.py", "--runs", *runs]
+    if pg_url:
+        strategy += ["--postgres-url", pg_url.rsplit("/", 1)[0] + "/postgres"]
+    out.append(("strategy_dashboard", strategy))
+    out.append(("sweep_scaling (SQLite)", ["bench/sweep_scaling.py", *(["--fast-values", "8"] if quick else [])]))
+    out.append(("playback", ["bench/playback.py"]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres-url", default=os.environ.get("TRADEBOARD_TEST_POSTGRES_URL"),
+                        help="a PostgreSQL server URL (default: TRADEBOARD_TEST_POSTGRES_URL)")
+    parser.add_argument("--skip", nargs="*", default=[], help="benchmarks to leave out (by name prefix)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    pg_url = postgres_large(args.postgres_url) if args.postgres_url and not args.quick else args.postgres_url
+    started = dt.datetime.now(dt.UTC)
+    sections = []
+    failures = 0
+    for name, command in jobs(pg_url, args.quick):
+        if any(name.startswith(s) for s in args.skip):
+            continue
+        print(f"== {name}: {' '.join(command)}", flush=True)
+        clock = time.perf_counter()
+        result = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True)
+        lines = [line for line in result.stdout.splitlines() if "rows/s" not in line and line.strip()]
+        print("\n".join(lines), flush=True)
+        status = "" if result.returncode == 0 else f" - FAILED (exit {result.returncode})"
+        if result.returncode:
+            failures += 1
+            lines += ["", *result.stderr.strip().splitlines()[-15:]]
+        sections.append(f"## {name}{status}\n\n`python {' '.join(command)}` ({time.perf_counter() - clock:.0f} s)\n\n```\n"
+                        + "\n".join(lines) + "\n```\n")
+    header = (f"# Benchmark results\n\n{started:%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · "
+              f"{platform.processor() or platform.machine()} · Python {platform.python_version()} · "
+              f"`python bench/run_all.py{' --quick' if args.quick else ''}`"
+              f"{' with PostgreSQL' if pg_url else ' (no PostgreSQL URL: SQLite only)'}\n\n"
+              "Each line shows the figure next to its target (`ok` / `MISSED`). Timings are medians unless the line "
+              "says otherwise. The load test is `python bench/load.py` (bench/LOAD.md).\n\n")
+    Path(args.output).write_text(header + "\n".join(sections))
+    print(f"wrote {args.output}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

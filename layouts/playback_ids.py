@@ -1,0 +1,50 @@
+"""Component ids of the playback page (prefixed `playback-`), typed once."""
+
+INIT = "playback-init"  # {"run": id | None, "live": id | None} from the URL
+SOURCE = "playback-source"  # {"mode": "replay", "run": id} | {"mode": "live", "live": id}
+LOADED = "playback-loaded"  # the loader's answer: {"key", "total", "error"}
+TEMPLATE = "playback-template"  # the empty figure (built in Python), copied by the player on rebuilds
+URL = "playback-url"
+
+RUN_PICKER = "playback-run"
+RUN_HEADER = "playback-run-header"
+
+FORM_SYMBOL = "playback-form-symbol"
+FORM_KIND = "playback-form-kind"
+FORM_PARAMS = "playback-form-params"
+FORM_PARAM = "playback-form-param"  # pattern-matching: {"type": FORM_PARAM, "name": ...}
+FORM_CASH = "playback-form-cash"
+FORM_START = "playback-form-start"
+FORM_MESSAGE = "playback-form-message"
+
+PLAY = "playback-play"
+STEP = "playback-step"
+RESTART = "playback-restart"
+SEEK_TO = "playback-seek-to"
+SEEK = "playback-seek"
+SPEED = "playback-speed"
+WINDOW = "playback-window"
+TICK = "playback-tick"
+STATUS = "playback-status"
+
+CHART = "playback-chart"
+
+PROGRESS_TEXT = "playback-progress-text"
+PROGRESS_PCT = "playback-progress-pct"
+PROGRESS_BAR = "playback-progress-bar"
+TRADES = "playback-trades"
+TRADES_WL = "playback-trades-wl"
+WIN_RATE = "playback-win-rate"
+WIN_BAR = "playback-win-bar"
+PNL = "playback-pnl"
+PNL_PCT = "playback-pnl-pct"
+
+LOG_BODY = "playback-log-body"
+LOG_CSV = "playback-log-csv"
+LOG_DOWNLOAD = "playback-log-download"
+
+SPEEDS = [1, 2, 5, 10, 20, 30, 60, 120, 200, 500]
+WINDOWS = [("100", "100 bars"), ("300", "300 bars"), ("1000", "1,000 bars"), ("all", "All")]
+DEFAULT_SPEED = 30
+DEFAULT_WINDOW = "300"
+LOG_ROWS = 10
