@@ -19,6 +19,9 @@
   var TICK_RING = 600;
   var LOG_ROWS = 10;
   var PAUSED_INTERVAL = 250;
+  var MIN_INTERVAL = 33, MAX_INTERVAL = 1000;
+  var WORK_SHARE_INVERSE = 2; // tick interval >= 2x the work per tick: at most half the main thread
+  var WORK_EMA = 0.3; // weight of the latest tick in the smoothed work per tick
   var CARDS_EVERY_MS = 200;
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
   var ENTRY = {EL: ["Entry", "long"], ES: ["Entry", "short"], XL: ["Exit", "long"], XS: ["Exit", "short"]};
@@ -36,7 +39,7 @@
       pos: 0, playing: false, speed: 30, win: 300, carry: 0, last: 0,
       lastId: "0", inflight: false, lastPoll: 0, liveStatus: null, finished: false, resume: false,
       logIdx: -1, shown: {}, tickStart: 0, tickTimes: [], workTimes: [], ticks: 0, lastCards: 0,
-      cbMs: 0, plotMs: 0
+      cbMs: 0, plotMs: 0, workEma: 0, interval: PAUSED_INTERVAL
     };
   }
 
@@ -296,8 +299,18 @@
     }
   }
 
+  // The tick interval: the speed's (bars due are counted from the time elapsed, so a longer interval
+  // adds more bars per tick, not a slower playback), but at least WORK_SHARE_INVERSE times the recent
+  // work per tick, so a large window leaves the main thread free for input (typing a seek, clicks).
   function intervalFor() {
-    return S.playing ? Math.max(33, Math.min(1000, Math.round(1000 / S.speed))) : PAUSED_INTERVAL;
+    if (!S.playing) { return PAUSED_INTERVAL; }
+    var bySpeed = Math.round(1000 / S.speed), byWork = Math.round(WORK_SHARE_INVERSE * S.workEma);
+    return Math.max(MIN_INTERVAL, Math.min(MAX_INTERVAL, Math.max(bySpeed, byWork)));
+  }
+
+  function intervalDrifted() { // worth a re-render of the interval (which restarts its timer)?
+    var want = intervalFor();
+    return want > S.interval * 1.25 || want < S.interval * 0.8;
   }
 
   function parseSeek(text) {
@@ -316,7 +329,8 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     tbPlayback: {
       load: function (source) {
-        var keep = {speed: S.speed, win: S.win, tickTimes: S.tickTimes, workTimes: S.workTimes, ticks: S.ticks};
+        var keep = {speed: S.speed, win: S.win, tickTimes: S.tickTimes, workTimes: S.workTimes, ticks: S.ticks,
+                    interval: S.interval};
         var gen = S.gen + 1;
         Object.assign(S, fresh(), keep, {gen: gen});
         if (!source) { return {key: null, gen: gen}; }
@@ -405,7 +419,6 @@
             window.Plotly.extendTraces(gd, extendData[0], extendData[1], extendData[2]);
           } else { out[1] = extendData; }
         }
-        if (intervalChanged) { out[2] = intervalFor(); }
         if (playChanged) { out[3] = S.playing ? "Pause" : "Play"; }
         // the cards and the log follow at most every CARDS_EVERY_MS while playing (each output
         // updated is a React render on the tick's budget); at once on any other change
@@ -422,7 +435,11 @@
         if (extendData) { // main-thread work of the tick: the callback with Plotly's extend and redraw
           S.workTimes.push(S.cbMs);
           if (S.workTimes.length > TICK_RING) { S.workTimes.shift(); }
+          S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * S.cbMs : S.cbMs;
+          if (S.playing && intervalDrifted()) { intervalChanged = true; }
         }
+        if (figure) { S.workEma = 0; } // a new window: its own work per tick
+        if (intervalChanged) { S.interval = out[2] = intervalFor(); }
         return out;
       },
 
