@@ -1,7 +1,8 @@
 """The playback player in headless Chromium, measured against the engine's own runs: 200 bars/s plays
 at about 200 bars/s on a 4,000-bar run; the 1,000 and "all" windows cap (or keep) the candles while
 it plays; while a run plays, the marker traces hold exactly the engine's fills so far, the cards its
-closed trades, win rate and PnL at the bar shown, and the signal log its latest fills; the page makes
+closed trades, win rate and PnL at the bar shown, and the signal log its latest fills; every candle
+is green when it closed up and red when it closed down, tick after tick; the page makes
 no request of any kind per tick; a live run started from the page's form on a real Celery worker
 arrives bar by bar and, after a reload mid-run, resumes where it was and ends with every bar once."""
 
@@ -299,6 +300,8 @@ def test_cards_and_signal_log_follow_the_runs_trades_while_it_plays(dash_duo, ru
             driver.set_window_size(1400, 1500)
         if len(checked) == 6:
             driver.save_screenshot(str(screenshot_dir / "playback_playing.png"))
+        if len(checked) in (2, 12):  # the candles' colours after a few ticks and after many
+            assert assert_candles_painted_by_direction(driver) > 10
         time.sleep(0.2)
     assert len(checked) >= 8 and max(checked) > MIXED_BARS / 2, sorted(checked)
 
@@ -318,9 +321,31 @@ def test_cards_and_signal_log_follow_the_runs_trades_while_it_plays(dash_duo, ru
     wait_for(driver, lambda d: d.execute_script(f"return {GD}.clientWidth < 375"))  # the chart followed the resize
     driver.save_screenshot(str(screenshot_dir / "playback_playing_phone.png"))
     assert_cards_and_log(driver.execute_script(CARDS_AND_LOG), result)
+    _select(driver, ids.WINDOW, "100")  # a new figure: Plotly styles it afresh, then ticks go on
+    wait_for(driver, lambda d: _candles(d) == 100 and _state(d, "pos") > 150)
+    assert assert_candles_painted_by_direction(driver) == 100
     widths = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], widths
     no_console_errors(driver)
+
+
+UP_RGB, DOWN_RGB = "rgb(24, 165, 88)", "rgb(231, 76, 60)"  # callbacks/playback.py UP, DOWN
+# per candle drawn: [close > open, close < open, its fill, its outline] (a doji is neither, skipped)
+CANDLE_PAINT = f"""
+const g = {GD}, d = g.data[0], paths = [...g.querySelectorAll('g.trace.boxes path.box')];
+return [d.x.length, paths.map((p, i) => [d.close[i] > d.open[i], d.close[i] < d.open[i],
+                                         getComputedStyle(p).fill, getComputedStyle(p).stroke])];"""
+
+
+def assert_candles_painted_by_direction(driver) -> int:
+    """Every candle drawn is green (fill and wick) when it closed up and red when it closed down."""
+    count, painted = driver.execute_script(CANDLE_PAINT)
+    assert len(painted) == count > 0
+    for up, down, fill, stroke in painted:
+        if up or down:
+            assert (fill, stroke) == ((UP_RGB, UP_RGB) if up else (DOWN_RGB, DOWN_RGB)), (up, fill, stroke)
+    assert {up for up, down, *_ in painted if up or down} == {True, False}  # both kinds checked
+    return count
 
 
 LIVE_PACE = 25  # bars/s the worker publishes at: 160 bars over about 6 s, so a reload lands mid-run
