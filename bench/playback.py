@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds of playing per browser sample")
-    parser.add_argument("--windows", default="100,300", help="visible windows (bars) to measure, comma-separated")
+    parser.add_argument("--windows", default="100,300,1000", help="visible windows (bars) to measure, comma-separated")
     args = parser.parse_args()
 
     from app import create_app
