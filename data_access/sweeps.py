@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select, update
 
 from analytics import backtest as bt
 from analytics.optimization import recommend
-from data_access.bars_import import BarsImportError, check_symbol, check_timeframe, stored_series
+from data_access.bars_import import check_symbol, check_timeframe, stored_series
 from data_access.db import current_engine
 from data_access.models import BacktestRun, BacktestSweep, RunStatus
 
@@ -89,7 +89,7 @@ def plan(request: Any) -> dict[str, Any]:
     try:
         timeframe = check_timeframe(str(request.get("timeframe", "1d")))
         symbols = sorted({check_symbol(str(s)) for s in symbols})
-    except BarsImportError as exc:
+    except ValueError as exc:  # BarsImportError, or check_symbol on an empty or spaced symbol
         raise InvalidBacktestRequest(str(exc), {"parameter": "symbols/timeframe"}) from None
     members = len(sets) * len(symbols)
     if members > MAX_MEMBERS:

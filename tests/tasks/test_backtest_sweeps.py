@@ -99,6 +99,8 @@ def test_a_member_delivered_twice_is_stored_once(demo_app, app_settings):  # noq
     ({"strategy": "sma_cross", "params": {"fast": 500}, "symbol": "SPY"}, "fast", "schema"),
     ({"strategy": "sma_cross", "params": {"fast": 50, "slow": 20}, "symbol": "SPY"}, "no valid parameter", "skipped"),
     ({"strategy": "sma_cross", "symbol": "ZZZ"}, "no stored 1d bars for ZZZ", "available"),
+    ({"strategy": "sma_cross", "symbol": " "}, "the symbol is empty", "parameter"),
+    ({"strategy": "sma_cross", "symbols": ["SPY", "S P"]}, "no spaces", "parameter"),
     ({"strategy": "sma_cross", "symbol": "SPY", "colour": "red"}, "unknown field", "valid_fields"),
     ({"strategy": "sma_cross", "symbol": "SPY", "cash": -1}, "cash", "parameter"),
     ({"strategy": "sma_cross", "symbol": "SPY", "params": {"fast": list(range(2, 40)), "slow": list(range(41, 80))}},
