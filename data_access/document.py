@@ -13,6 +13,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from data_access.cache import Cached, cache_report, sections
+from data_access.fresh_rounds import fresh_value
 
 MAX_PARALLEL_SECTIONS = 8
 SECTION_TIMEOUT_SECONDS = 60.0
@@ -57,8 +58,9 @@ class SectionReader:
         try:
             if hasattr(fn, "fetch"):
                 result = fn.fetch(*args, force=self.force)
-            else:  # a real-time section: computed for every request, never cached
-                result = Cached(fn(*args), dt.datetime.now(dt.UTC), cached=False)
+            else:  # a real-time section: never cached; computed after this request arrived (data_access.fresh_rounds)
+                value, computed_at = fresh_value(fn, *args)
+                result = Cached(value, computed_at, cached=False)
         except Exception as exc:
             self.errors[section] = f"{type(exc).__name__}: {exc}"
             return None

@@ -1,0 +1,81 @@
+"""Concurrent requests for a real-time section share one computation, and none gets an old one.
+
+A real-time section (open positions, queues, health) is never cached: each request must see the
+database as it is after the request arrived. Under load, though, a hundred requests in the same
+few milliseconds would each run the same statements. ``FreshRounds`` runs them in *rounds*: a request
+joins the round that has not started yet (or opens one), the round starts once the previous round
+of the same key has finished, and every member gets its result. A round starts after each of its
+members arrived, so no member gets a result older than its request, and per key and process there is
+at most one computation running and one waiting. A failure reaches that round's members only, and
+each member but the one that computed gets its own copy of the value.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+
+class _Round:
+    __slots__ = ("done", "value", "error", "started_at")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.started_at: dt.datetime | None = None
+
+
+class FreshRounds:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[Hashable, _Round] = {}
+        self._running: dict[Hashable, _Round] = {}
+
+    def run(self, key: Hashable, compute: Callable[[], Any]) -> tuple[Any, dt.datetime]:
+        """``compute()``'s value from a round that started after this call, and when that round started."""
+        with self._lock:
+            joined = self._waiting.get(key)
+            if joined is None:
+                joined = self._waiting[key] = _Round()
+                leads, previous = True, self._running.get(key)
+            else:
+                leads, previous = False, None
+        if not leads:
+            joined.done.wait()
+            if joined.error is not None:
+                raise joined.error
+            return copy.deepcopy(joined.value), joined.started_at  # each request owns what it was given
+        if previous is not None:
+            previous.done.wait()  # its members arrived earlier; this round must start after it
+        with self._lock:
+            del self._waiting[key]  # from here on, new arrivals open the next round
+            self._running[key] = joined
+        joined.started_at = dt.datetime.now(dt.UTC)
+        try:
+            joined.value = compute()
+        except BaseException as exc:
+            joined.error = exc
+            raise
+        finally:
+            with self._lock:
+                if self._running.get(key) is joined:
+                    del self._running[key]
+            joined.done.set()
+        return joined.value, joined.started_at
+
+
+rounds = FreshRounds()
+
+
+def fresh_value(fn: Callable[..., Any], *args: Any) -> tuple[Any, dt.datetime]:
+    """``fn(*args)`` computed after this call, shared with concurrent callers of the same ``fn`` and ``args``."""
+    try:
+        key = (fn, args)
+        hash(key)
+    except TypeError:  # arguments that cannot be a key: computed alone
+        return fn(*args), dt.datetime.now(dt.UTC)
+    return rounds.run(key, lambda: fn(*args))

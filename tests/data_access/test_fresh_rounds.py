@@ -1,0 +1,111 @@
+"""Real-time sections under concurrency: requests arriving together share a computation, yet none gets
+a value computed before it arrived (a change committed before a request shows in its answer), a
+failure is not handed to a later request, and what one request is given it may change alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from data_access.fresh_rounds import FreshRounds, fresh_value
+
+
+class Book:
+    """A stand-in for the database a section reads: its state, and how long a read takes."""
+
+    def __init__(self, seconds: float = 0.15) -> None:
+        self.state, self.seconds, self.reads = 0, seconds, 0
+        self.lock = threading.Lock()
+
+    def read(self) -> dict:
+        with self.lock:
+            self.reads += 1
+        seen, started = self.state, time.monotonic()
+        time.sleep(self.seconds)
+        return {"state": seen, "started": started, "rows": [{"n": 1}]}
+
+
+def together(n: int, target) -> list:
+    out, barrier = [None] * n, threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        out[i] = target()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return out
+
+
+def test_forty_requests_at_once_share_at_most_two_computations_each_started_after_its_request():
+    rounds, book = FreshRounds(), Book(seconds=0.5)  # long enough for all forty to arrive on a loaded machine
+
+    def request():
+        arrived = time.monotonic()
+        value, _at = rounds.run("open_positions", book.read)
+        return arrived, value
+
+    answers = together(40, request)
+    assert book.reads <= 2, book.reads  # one round, or one plus the round of those arriving as it started
+    for arrived, value in answers:
+        assert value["started"] >= arrived  # never a computation older than the request
+
+
+def test_a_change_committed_while_a_round_runs_shows_in_every_later_request():
+    rounds, book = FreshRounds(), Book(seconds=0.3)
+    first = {}
+    reader = threading.Thread(target=lambda: first.update(v=rounds.run("queue", book.read)[0]))
+    reader.start()
+    time.sleep(0.1)  # the first round is reading state 0
+    book.state = 1  # committed; a request from now on must see it
+    later = together(5, lambda: rounds.run("queue", book.read)[0])
+    reader.join(5)
+    assert first["v"]["state"] == 0
+    assert [v["state"] for v in later] == [1] * 5
+    assert book.reads == 2
+
+
+def test_a_failed_round_fails_its_own_requests_and_the_next_request_computes_again():
+    rounds, calls = FreshRounds(), []
+
+    def flaky():
+        calls.append(1)
+        time.sleep(0.1)
+        if len(calls) == 1:
+            raise ConnectionError("database unreachable")
+        return {"ok": True}
+
+    answers = together(6, lambda: _outcome(lambda: rounds.run("health", flaky)[0]))
+    assert set(map(type, answers)) <= {ConnectionError, dict}
+    assert any(isinstance(a, ConnectionError) for a in answers)
+    assert rounds.run("health", flaky)[0] == {"ok": True}  # the failure was not kept
+
+
+def test_each_request_may_change_what_it_was_given_without_touching_the_others():
+    rounds, book = FreshRounds(), Book()
+    answers = together(8, lambda: rounds.run("shadow", book.read)[0])
+    for i, value in enumerate(answers):
+        value["rows"][0]["n"] = i
+    assert sorted(v["rows"][0]["n"] for v in answers) == list(range(8))
+
+
+def test_requests_for_different_arguments_never_share_a_round():
+    books = {"a": Book(0.3), "b": Book(0.3)}
+    books["b"].state = 7
+
+    def section(which: str) -> dict:
+        return books[which].read()
+
+    answers = together(10, lambda: [fresh_value(section, w)[0]["state"] for w in ("a", "b")])
+    assert answers == [[0, 7]] * 10
+    assert all(1 <= book.reads <= 3 for book in books.values())
+
+
+def _outcome(call):
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - the test looks at which requests failed
+        return exc
