@@ -320,8 +320,14 @@ def test_the_sections_are_read_in_parallel(book):
     assert "errors" not in doc, doc.get("errors")
     one_after_another = len(windows) * STATEMENT_DELAY
     assert len(windows) >= 12, len(windows)  # at least one statement per section
-    assert total < one_after_another / 2, (total, one_after_another)
-    assert len({thread for thread, _, _ in windows}) >= 4 and most_at_once(windows) >= 4
+    pooled = [w for w in windows if w[0] != threading.get_ident()]
+    assert len({thread for thread, _, _ in pooled}) >= 4 and most_at_once(pooled) >= 4
+    if book.dialect.name == "sqlite":  # the real-time sections on the request thread, while the pool works
+        on_request_thread = len(windows) - len(pooled)
+        assert on_request_thread >= 5, on_request_thread  # at least one statement per real-time section
+        assert total < (on_request_thread + 2) * STATEMENT_DELAY + 0.3, (total, on_request_thread)
+    else:
+        assert total < one_after_another / 2, (total, one_after_another)
 
 
 # the tiers the paper-trading sections are declared with (module docstring, README)
