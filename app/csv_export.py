@@ -1,7 +1,8 @@
 """``?format=csv`` for the dashboard endpoints: one tabular section as CSV.
 
 ``GET /api/v1/dashboards/client?format=csv&section=accounts`` answers that section's rows as
-``text/csv`` (a download named after the dashboard and section). Nested values are written as
+``text/csv`` (a download named after the dashboard and section); an empty section is its header
+line alone, with the columns the API's schema gives its rows. Nested values are written as
 JSON; a cell that a spreadsheet would run as a formula (starting with = + - @ tab or CR) is
 prefixed with ``'``. ``format`` other than json/csv, or a missing or non-tabular section, is a 400
 naming the valid values.
@@ -79,6 +80,35 @@ def tabular_sections(doc: dict[str, Any]) -> dict[str, list]:
 
 
 LIST_COLUMNS = {"equity_curve": ["date", "equity"], "daily_returns": ["date", "return"]}
+DOCUMENT_SCHEMAS = {"client": "ClientDashboard", "signal-sender": "SignalSenderDashboard",
+                    "paper-trading": "PaperTradingDashboard", "strategy-performance": "StrategyPerformanceDashboard"}
+
+
+def _resolved(schema: dict | None) -> dict | None:
+    """``schema`` with its $ref followed and a nullable wrapper (anyOf [x, null]) taken off."""
+    from app.openapi.schemas import COMPONENTS
+
+    while schema:
+        if "$ref" in schema:
+            schema = COMPONENTS.get(schema["$ref"].rsplit("/", 1)[-1])
+        elif "anyOf" in schema:
+            schema = next((s for s in schema["anyOf"] if s.get("type") != "null"), None)
+        else:
+            return schema
+    return None
+
+
+def schema_columns(dashboard: str, section: str) -> list[str] | None:
+    """The column names of a tabular section from the API's own schema (for an empty section's header)."""
+    from app.openapi.schemas import COMPONENTS
+
+    schema = COMPONENTS.get(DOCUMENT_SCHEMAS.get(dashboard, ""))
+    for part in section.split("."):
+        schema = _resolved(schema)
+        schema = (schema or {}).get("properties", {}).get(part)
+    items = _resolved((_resolved(schema) or {}).get("items"))
+    properties = (items or {}).get("properties")
+    return list(properties) if properties else None
 
 
 def document_or_csv(doc: dict[str, Any], dashboard: str, fmt: str) -> flask.Response:
@@ -94,5 +124,9 @@ def document_or_csv(doc: dict[str, Any], dashboard: str, fmt: str) -> flask.Resp
                           f"format=csv needs section= one of the tabular sections; got {section or 'none'!r}",
                           {"parameter": "section", "valid": sorted(sections)})
     rows = sections[section]
-    text = rows_to_csv(rows, None if rows and isinstance(rows[0], dict) else LIST_COLUMNS.get(section))
+    if rows and isinstance(rows[0], dict):
+        columns = None
+    else:  # rows of values, or none at all: the header still names the columns
+        columns = LIST_COLUMNS.get(section) or (schema_columns(dashboard, section) if not rows else None)
+    text = rows_to_csv(rows, columns)
     return csv_response(text, f"{dashboard}-{section.replace('.', '-')}.csv")

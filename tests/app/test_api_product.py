@@ -12,7 +12,7 @@ import re
 import pytest
 
 from app import ConfigurationError, create_app
-from app.csv_export import LIST_COLUMNS, rows_to_csv, tabular_sections
+from app.csv_export import LIST_COLUMNS, rows_to_csv, schema_columns, tabular_sections
 from tests.conftest import build_app, log_in
 from tests.dashboards.test_client_page import demo_app, signed_in  # noqa: F401 - fixtures
 
@@ -196,6 +196,41 @@ def test_every_tabular_section_comes_as_csv(demo_app, users):  # noqa: F811
     missing = admin.get("/api/v1/dashboards/paper-trading?format=csv")
     assert missing.status_code == 400 and "open_positions" in missing.get_json()["error"]["details"]["valid"]
     assert admin.get("/api/v1/dashboards/client?format=xml").status_code == 400
+
+
+DASHBOARD_OF = {"/api/v1/dashboards/client": "client", "/api/v1/dashboards/paper-trading": "paper-trading",
+                "/api/v1/dashboards/strategy-performance?time_range=all": "strategy-performance",
+                "/api/v1/dashboards/signal-sender?strategy_name=Crypto%20Trend": "signal-sender"}
+
+
+def test_the_schema_names_the_columns_every_section_really_has(demo_app, users):  # noqa: F811
+    """The header of an empty section comes from the API's schema: it must be the header real rows get."""
+    admin = signed_in(demo_app, "admin", users["admin"])
+    checked = 0
+    for path, expected in TABULAR.items():
+        doc = admin.get(path).get_json()
+        for section in sorted(expected):
+            first = section_rows(doc, section)[0]
+            if isinstance(first, dict):
+                assert schema_columns(DASHBOARD_OF[path], section) == list(first), (path, section)
+                checked += 1
+    assert checked >= 15, checked
+
+
+def test_an_empty_section_comes_as_its_header_alone(app_settings, redis_client, users):
+    admin = build_app(app_settings).server.test_client()  # an empty book, an empty cache
+    log_in(admin, "admin", users["admin"])
+    try:
+        for section in ("accounts", "positions", "recent_signals"):
+            response = admin.get(f"/api/v1/dashboards/client?format=csv&section={section}")
+            assert response.status_code == 200, response.get_data(as_text=True)
+            lines = response.get_data(as_text=True).splitlines()
+            assert lines == [",".join(schema_columns("client", section))], (section, lines)
+        text = admin.get("/api/v1/dashboards/paper-trading?format=csv&section=open_positions").get_data(as_text=True)
+        assert text.splitlines() == [",".join(schema_columns("paper-trading", "open_positions"))]
+        assert text.startswith("trade_id,account,source,symbol")
+    finally:
+        redis_client.flushdb()  # its empty sections must not answer a later test's demo book
 
 
 # --------------------------------------------------------------------------- compatibility routes
