@@ -11,6 +11,9 @@ EXIT = "#0d6efd"  # exit markers: blue
 REGIME_COLORS = {"low": "#20c997", "medium": "#fd7e14", "high": "#dc3545"}
 
 
+MODEBAR_CLEARANCE = 30  # px of top margin under Plotly's modebar (about 26 px tall), so it covers no content
+
+
 def _runs(n: int) -> str:
     return f"{n:,} run" + ("" if n == 1 else "s")
 
@@ -38,7 +41,8 @@ def volatility_figure(rows: list[dict]) -> go.Figure:
                          text=[None if v is None else f"{v:.1f} %" for v in returns], textposition="outside",
                          cliponaxis=False, hovertemplate=hover.replace("%{y:.2f}", "%{y:.2f} %")), row=1, col=2)
     _base(fig)
-    fig.update_layout(hovermode="closest", margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    # the subplot titles sit below the modebar's row (it covered "Mean return %" at the top right)
+    fig.update_layout(hovermode="closest", margin={"l": 10, "r": 10, "t": MODEBAR_CLEARANCE + 16, "b": 10})
     fig.update_annotations(font={"size": 12})
     fig.update_yaxes(zeroline=True, zerolinecolor="rgba(128,128,128,0.5)")
     fig.update_yaxes(ticksuffix=" %", row=1, col=2)
@@ -106,7 +110,7 @@ def heatmap_figure(cells: list[dict], axes: dict | None) -> go.Figure:
         hovertemplate=(f"{x_name} = %{{x}}, {y_name} = %{{y}}<br>mean Sharpe %{{z:.2f}} · "
                        "%{customdata} runs<extra></extra>")))
     _base(fig)
-    fig.update_layout(hovermode="closest", margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    fig.update_layout(hovermode="closest", margin={"l": 10, "r": 10, "t": MODEBAR_CLEARANCE, "b": 10})
     fig.update_xaxes(type="category", title_text=x_name, showgrid=False)
     fig.update_yaxes(type="category", title_text=y_name, showgrid=False)
     return fig

@@ -122,6 +122,16 @@ def test_the_backtest_form_refuses_a_client_role(demo_app, users):
     assert refused[ids.FORM_MESSAGE]["children"] == "Your role may not run backtests."
 
 
+# what in a chart the modebar's box intersects: subplot titles, bars, heatmap cells and their labels
+MODEBAR_OVERLAPS = """
+const root = document.getElementById(arguments[0]), bar = root.querySelector('.modebar');
+const m = bar.getBoundingClientRect();
+return [...root.querySelectorAll('.annotation-text, .point path, .textpoint text, .hm text, .heatmaplayer image')]
+  .map(e => [e.textContent || e.tagName, e.getBoundingClientRect()])
+  .filter(([_, r]) => r.width > 0 && r.left < m.right && r.right > m.left && r.top < m.bottom && r.bottom > m.top)
+  .map(([label]) => label);"""
+
+
 @requires_chromedriver
 def test_strategies_page_renders_reacts_and_drills_into_a_run(dash_duo, demo_app, users, screenshot_dir):
     dash_duo.start_server(demo_app, navigate=False)
@@ -141,6 +151,8 @@ def test_strategies_page_renders_reacts_and_drills_into_a_run(dash_duo, demo_app
     card = driver.find_element(By.ID, ids.ML_CARD).text  # the demo seed has one finished sweep
     assert "sma_cross" in card and "sample" in card.lower(), card
     assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger, .alert-warning")
+    for chart in (ids.VOLATILITY_CHART, ids.HEATMAP_CHART):  # the modebar (shown on hover) covers nothing drawn
+        assert driver.execute_script(MODEBAR_OVERLAPS, chart) == [], chart
     driver.set_window_size(1400, 1900)
     time.sleep(0.5)
     driver.save_screenshot(str(screenshot_dir / "strategies_desktop.png"))
