@@ -7,7 +7,8 @@ joins the round that has not started yet (or opens one), the round starts once t
 of the same key has finished, and every member gets its result. A round starts after each of its
 members arrived, so no member gets a result older than its request, and per key and process there is
 at most one computation running and one waiting. A failure reaches that round's members only, and
-each member but the one that computed gets its own copy of the value.
+each member but the one that computed gets its own copy of the value. A member whose round never
+ends (its thread stopped, or stuck past ``wait_seconds``) computes on its own: never a hang.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class _Round:
 
 
 class FreshRounds:
-    def __init__(self) -> None:
+    def __init__(self, wait_seconds: float = 30.0) -> None:
+        self.wait_seconds = wait_seconds  # a member waits this long for its round, then computes alone
         self._lock = threading.Lock()
         self._waiting: dict[Hashable, _Round] = {}
         self._running: dict[Hashable, _Round] = {}
@@ -39,33 +41,42 @@ class FreshRounds:
         """``compute()``'s value from a round that started after this call, and when that round started."""
         with self._lock:
             joined = self._waiting.get(key)
-            if joined is None:
+            leads = joined is None
+            if leads:
                 joined = self._waiting[key] = _Round()
-                leads, previous = True, self._running.get(key)
-            else:
-                leads, previous = False, None
+                previous = self._running.get(key)
         if not leads:
-            joined.done.wait()
-            if joined.error is not None:
-                raise joined.error
-            return copy.deepcopy(joined.value), joined.started_at  # each request owns what it was given
-        if previous is not None:
-            previous.done.wait()  # its members arrived earlier; this round must start after it
-        with self._lock:
-            del self._waiting[key]  # from here on, new arrivals open the next round
-            self._running[key] = joined
-        joined.started_at = dt.datetime.now(dt.UTC)
+            return self._result_of(joined, compute)
         try:
+            if previous is not None:  # its members arrived earlier; this round must start after it
+                previous.done.wait(self.wait_seconds)
+            with self._lock:
+                self._waiting.pop(key, None)  # from here on, new arrivals open the next round
+                self._running[key] = joined
+            joined.started_at = dt.datetime.now(dt.UTC)
             joined.value = compute()
         except BaseException as exc:
             joined.error = exc
             raise
         finally:
-            with self._lock:
+            with self._lock:  # whatever happened (even a thread stopped by SystemExit), the key is free
+                if self._waiting.get(key) is joined:
+                    del self._waiting[key]
                 if self._running.get(key) is joined:
                     del self._running[key]
             joined.done.set()
         return joined.value, joined.started_at
+
+    def _result_of(self, joined: _Round, compute: Callable[[], Any]) -> tuple[Any, dt.datetime]:
+        """A member's answer: its round's (a copy, so each request owns what it was given), its round's
+        error, or, when the round's thread was stopped or is stuck, a computation of its own."""
+        if joined.done.wait(self.wait_seconds):
+            if joined.error is None:
+                return copy.deepcopy(joined.value), joined.started_at
+            if isinstance(joined.error, Exception):
+                raise joined.error
+        started_at = dt.datetime.now(dt.UTC)  # still after this request arrived
+        return compute(), started_at
 
 
 rounds = FreshRounds()

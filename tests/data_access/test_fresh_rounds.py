@@ -4,6 +4,7 @@ failure is not handed to a later request, and what one request is given it may c
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 
@@ -109,3 +110,52 @@ def _outcome(call):
         return call()
     except Exception as exc:  # noqa: BLE001 - the test looks at which requests failed
         return exc
+
+
+def stop_thread(thread: threading.Thread) -> None:
+    """Raise SystemExit in ``thread``, as dash[testing] does to every thread when its server stops."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
+
+
+def test_a_round_whose_thread_is_stopped_leaves_its_members_and_later_requests_an_answer():
+    rounds, book = FreshRounds(), Book(seconds=0.4)
+    got = {}
+
+    def ask(name):
+        got[name] = rounds.run("positions", book.read)[0]
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    time.sleep(0.1)  # the first round runs
+    leader = threading.Thread(target=ask, args=("leader",))  # opens the next round, waits for the first
+    leader.start()
+    time.sleep(0.05)
+    member = threading.Thread(target=ask, args=("member",))  # joins that next round
+    member.start()
+    time.sleep(0.05)
+    stop_thread(leader)  # it dies as it wakes, before its round starts
+    for t in (first, leader, member):
+        t.join(5)
+    assert "leader" not in got and got["first"]["state"] == 0
+    assert not member.is_alive() and got["member"]["state"] == 0  # computed on its own, no hang
+    assert rounds.run("positions", book.read)[0]["state"] == 0  # and the key is free
+
+
+def test_a_member_of_a_stuck_round_answers_on_its_own_after_the_wait():
+    rounds, book = FreshRounds(wait_seconds=0.3), Book(seconds=0.05)
+    release = threading.Event()
+
+    def stuck_then_quick():
+        if not release.is_set():
+            release.set()
+            time.sleep(3)  # the first round's database call hangs
+        return book.read()
+
+    leader = threading.Thread(target=lambda: rounds.run("queue", stuck_then_quick), daemon=True)
+    leader.start()
+    release.wait(2)
+    time.sleep(0.05)
+    started = time.monotonic()
+    value, _at = rounds.run("queue", stuck_then_quick)  # waits for the stuck round, then its own
+    assert value["state"] == 0 and time.monotonic() - started < 1.5
+
