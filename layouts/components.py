@@ -26,12 +26,12 @@ def panel(title: str, freshness_id: str, error_id: str, body, *, extra=None) -> 
                     className="h-100 shadow-sm")
 
 
-def time_range_picker(component_id: str, value: str = "90d") -> dbc.Col:
-    """The time ranges as one joined button group."""
+def time_range_picker(component_id: str, value: str = "90d", ranges: list[tuple[str, str]] = TIME_RANGES) -> dbc.Col:
+    """The time ranges (``[(value, label)]``) as one joined button group."""
     return dbc.Col(
         dbc.RadioItems(
             id=component_id,
-            options=[{"label": label, "value": v} for v, label in TIME_RANGES],
+            options=[{"label": label, "value": v} for v, label in ranges],
             value=value,
             inline=True,
             className="btn-group btn-group-sm",

@@ -83,20 +83,7 @@ TRADE_COLUMNS = [
 
 def time_range_picker() -> dbc.Col:
     """The page's ranges (no 1y: the strategy document has 7d/30d/90d/all) as one button group."""
-    return dbc.Col(
-        dbc.RadioItems(
-            id=ids.TIME_RANGE,
-            options=[{"label": label, "value": v} for v, label in TIME_RANGES],
-            value=DEFAULT_TIME_RANGE,
-            inline=True,
-            className="btn-group btn-group-sm",
-            inputClassName="btn-check",
-            labelClassName="btn btn-outline-primary",
-            labelCheckedClassName="active",
-        ),
-        xs="auto",
-        className="tb-radio-group",
-    )
+    return components.time_range_picker(ids.TIME_RANGE, DEFAULT_TIME_RANGE, TIME_RANGES)
 
 
 def toolbar() -> dbc.Row:
