@@ -148,6 +148,20 @@ def users() -> dict[str, str]:
     return {name: password for name, (_role, password, _display) in TEST_USERS.items()}
 
 
+def built_book(request, tmp_path, redis_url: str, build, filename: str):
+    """For a fixture parametrized ``["sqlite", "postgresql"]``: ``build(url)``'s engine on a SQLite file
+    in ``tmp_path`` or on the session's PostgreSQL, with the section cache on the test Redis, emptied
+    (``yield from built_book(...)``; the engine is disposed after the test)."""
+    from data_access.cache import sections
+
+    url = f"sqlite:///{tmp_path / filename}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = build(url)
+    sections.configure(cache_type="RedisCache", redis_url=redis_url, ttl={"short": 30, "medium": 300, "long": 3600})
+    sections.redis.flushdb()
+    yield engine
+    engine.dispose()
+
+
 def build_app(settings):
     """create_app with the tables created (no migrations) and the TEST_USERS added."""
     from app import create_app

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import event, text
 
 from data_access import client_dashboard as cd
-from data_access.cache import sections
 from data_access.db import Base, configure_database, make_session_factory, session_scope
 from data_access.models import (
     Account,
@@ -23,6 +22,7 @@ from data_access.models import (
     Strategy,
     StrategyStatus,
 )
+from tests.conftest import built_book
 
 AS_OF = dt.date(2024, 3, 29)  # a Friday
 DAYS = [AS_OF - dt.timedelta(days=n) for n in range(40, -1, -1)]
@@ -72,15 +72,7 @@ def build_fund(url: str):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fund(request, tmp_path, redis_url):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fund.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = build_fund(url)
-    sections.configure(cache_type="RedisCache", redis_url=redis_url, ttl={"short": 30, "medium": 300, "long": 3600})
-    sections.redis.flushdb()
-    yield engine
-    engine.dispose()
+    yield from built_book(request, tmp_path, redis_url, build_fund, "fund.db")
 
 
 def statements_during(engine, work):

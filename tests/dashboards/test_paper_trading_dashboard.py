@@ -17,6 +17,7 @@ from data_access import paper_trading as pt
 from data_access.cache import KEY_PREFIX, sections
 from data_access.db import Base, configure_database, make_session_factory, session_scope
 from data_access.models import Bar, PaperAccount, PaperSignal, PaperSignalAction, PaperSignalStatus, PaperTrade
+from tests.conftest import built_book
 from tests.dashboards.test_client_dashboard import statements_during
 from tests.providers.http_server import ProviderServer
 
@@ -91,12 +92,7 @@ def build_book(url: str, extra_closed: int = 0):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def book(request, tmp_path, redis_url):
-    url = f"sqlite:///{tmp_path / 'paper.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = build_book(url)
-    sections.configure(cache_type="RedisCache", redis_url=redis_url, ttl={"short": 30, "medium": 300, "long": 3600})
-    sections.redis.flushdb()
-    yield engine
-    engine.dispose()
+    yield from built_book(request, tmp_path, redis_url, build_book, "paper.db")
 
 
 def test_overview_adds_up_realized_and_live_unrealized_pnl(book):

@@ -12,6 +12,7 @@ from data_access.cache import sections
 from data_access.db import Base, configure_database, make_session_factory, session_scope
 from data_access.models import BacktestRun, BacktestSweep, RunStatus
 from data_access.seed import config_key
+from tests.conftest import built_book
 from tests.dashboards.test_client_dashboard import statements_during
 
 AS_OF = dt.date(2024, 6, 30)  # a Sunday
@@ -54,12 +55,7 @@ def build(url: str, extra_runs: int = 0):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def runs(request, tmp_path, redis_url):
-    url = f"sqlite:///{tmp_path / 'runs.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = build(url)
-    sections.configure(cache_type="RedisCache", redis_url=redis_url, ttl={"short": 30, "medium": 300, "long": 3600})
-    sections.redis.flushdb()
-    yield engine
-    engine.dispose()
+    yield from built_book(request, tmp_path, redis_url, build, "runs.db")
 
 
 def by(rows, key):
