@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from analytics import backtest as bt
 from analytics.metrics import volatility_pct
 from app.config import Settings
-from data_access.db import current_engine, make_engine, make_session_factory
+from data_access.db import current_engine, make_engine, make_session_factory, session_scope
 from data_access.models import BacktestEquityCurve, BacktestRun, BacktestTrade, as_row_id, RunStatus
 from data_access.seed import _json_clean, _regime, config_key
 
@@ -57,15 +57,10 @@ def _session(target: Session | Engine | str | None) -> Iterator[Session]:
         engine, owned = target, False
     else:
         engine, owned = make_engine(str(target)), True
-    session = make_session_factory(engine)()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
     finally:
-        session.close()
         if owned:
             engine.dispose()
 
