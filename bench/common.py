@@ -15,12 +15,12 @@ from data_access.cache import sections
 
 
 @contextmanager
-def cache_on_private_redis() -> Iterator[None]:
-    """The section cache on a throwaway redis-server, stopped at the end."""
+def cache_on_private_redis() -> Iterator[str]:
+    """The section cache on a throwaway redis-server (its URL yielded), stopped at the end."""
     redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
     try:
         sections.configure(cache_type="RedisCache", redis_url=redis.url, ttl={"short": 30, "medium": 300, "long": 3600})
-        yield
+        yield redis.url
     finally:
         redis.stop()
 

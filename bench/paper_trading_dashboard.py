@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import report, seeded_url  # noqa: E402
+from bench.common import cache_on_private_redis, report, seeded_url  # noqa: E402
 from data_access import paper_trading as pt  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 
@@ -81,22 +81,16 @@ def measure(url: str, repeat: int, redis_url: str) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    from app.services import PrivateRedis
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=["demo", "large"])
     parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
-    try:
-        sections.configure(cache_type="RedisCache", redis_url=redis.url, ttl={"short": 30, "medium": 300, "long": 3600})
+    with cache_on_private_redis() as redis_url:
         print(f"paper-trading dashboard benchmark · {os.cpu_count()} cores · limit 20 · bars prices, simulated GEX")
         runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
         for scale, url in runs:
-            report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat, redis.url), TARGETS_MS)
-    finally:
-        redis.stop()
+            report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat, redis_url), TARGETS_MS)
 
 
 if __name__ == "__main__":
