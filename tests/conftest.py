@@ -162,6 +162,21 @@ def built_book(request, tmp_path, redis_url: str, build, filename: str):
     engine.dispose()
 
 
+def demo_app_on(settings, add_users):
+    """The app over the demo seed (migrated and seeded), ``add_users(session)`` run once, for a fixture
+    (``yield from demo_app_on(...)``; the engine is disposed after the test)."""
+    from data_access.migrate import upgrade
+    from data_access.seed import seed
+
+    upgrade(settings.DATABASE_URL)
+    seed(settings.DATABASE_URL, scale="demo", progress=False)
+    dash_app = build_app(settings)
+    with dash_app.server.extensions["tradeboard"].session() as session:
+        add_users(session)
+    yield dash_app
+    dash_app.server.extensions["tradeboard"].engine.dispose()
+
+
 def build_app(settings):
     """create_app with the tables created (no migrations) and the TEST_USERS added."""
     from app import create_app

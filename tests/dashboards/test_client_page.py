@@ -19,18 +19,13 @@ from data_access.migrate import upgrade
 from data_access.models import Side, Signal, SignalStatus, Strategy
 from data_access.seed import seed
 from layouts import client_ids as ids
-from tests.conftest import browser_sign_in, build_app, log_in, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, build_app, demo_app_on, log_in, requires_chromedriver, wait_for
 
 
 @pytest.fixture
 def demo_app(app_settings, redis_client):
-    upgrade(app_settings.DATABASE_URL)
-    seed(app_settings.DATABASE_URL, scale="demo", progress=False)
-    dash_app = build_app(app_settings)
-    with dash_app.server.extensions["tradeboard"].session() as session:
-        create_user(session, "dev", "developer", password="developer-password-123")
-    yield dash_app
-    dash_app.server.extensions["tradeboard"].engine.dispose()
+    yield from demo_app_on(app_settings, lambda session: create_user(session, "dev", "developer",
+                                                                     password="developer-password-123"))
 
 
 def write_signal(dash_app, symbol: str) -> None:

@@ -13,10 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from app.auth import create_user, set_password
-from data_access.migrate import upgrade
-from data_access.seed import seed
 from layouts import signal_sender_ids as ids
-from tests.conftest import browser_sign_in, build_app, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, wait_for
 from tests.dashboards.test_client_page import signed_in
 
 API = "/api/v1/dashboards/signal-sender"
@@ -27,15 +25,12 @@ PASSWORD = "developer-password-123"
 
 @pytest.fixture
 def demo_app(app_settings, redis_client):
-    upgrade(app_settings.DATABASE_URL)
-    seed(app_settings.DATABASE_URL, scale="demo", progress=False)
-    dash_app = build_app(app_settings)
-    with dash_app.server.extensions["tradeboard"].session() as session:
+    def add_users(session):
         set_password(session, "asmith", PASSWORD)
         set_password(session, "jdoe", PASSWORD)
         create_user(session, "investor", "client", password="client-password-123")
-    yield dash_app
-    dash_app.server.extensions["tradeboard"].engine.dispose()
+
+    yield from demo_app_on(app_settings, add_users)
 
 
 def test_api_serves_a_strategy_document_and_then_from_cache(demo_app, users):

@@ -15,11 +15,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from sqlalchemy import select
 
 from app.auth import create_user
-from data_access.migrate import upgrade
 from data_access.models import BacktestRun
-from data_access.seed import seed
 from layouts import strategies_ids as ids
-from tests.conftest import browser_sign_in, build_app, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, wait_for
 from tests.dashboards.test_client_page import signed_in
 from tests.dashboards.test_signal_sender_page import dash_call
 
@@ -28,13 +26,8 @@ CHARTS = (ids.VOLATILITY_CHART, ids.SYMBOL_CHART, ids.SHARPE_CHART, ids.HEATMAP_
 
 @pytest.fixture
 def demo_app(app_settings, redis_client):
-    upgrade(app_settings.DATABASE_URL)
-    seed(app_settings.DATABASE_URL, scale="demo", progress=False)
-    dash_app = build_app(app_settings)
-    with dash_app.server.extensions["tradeboard"].session() as session:
-        create_user(session, "investor", "client", password="client-password-123")
-    yield dash_app
-    dash_app.server.extensions["tradeboard"].engine.dispose()
+    yield from demo_app_on(app_settings, lambda session: create_user(session, "investor", "client",
+                                                                     password="client-password-123"))
 
 
 def plot(driver, graph_id: str, expression: str):
