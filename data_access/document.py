@@ -95,21 +95,18 @@ class SectionReader:
         pooled = {section: job for section, job in rest.items() if hasattr(job[0], "fetch") or not inline_real_time}
         if len(pooled) < 2 or not overlap:
             pooled = {}
-        futures = {}
-        if pooled:
-            pool = _healthy_pool()
-            futures = {section: pool.submit(contextvars.copy_context().run, self.read, section, job[0], *job[1:])
-                       for section, job in pooled.items()}
+        pool = _healthy_pool() if pooled else None
+        futures = {section: pool.submit(contextvars.copy_context().run, self.read, section, job[0], *job[1:])
+                   for section, job in pooled.items()}
         for section, job in rest.items():
             if section not in pooled:
                 values[section] = self.read(section, job[0], *job[1:])
-        if futures:
-            for section, future in futures.items():
-                try:
-                    values[section] = future.result(timeout=SECTION_TIMEOUT_SECONDS)
-                except FuturesTimeout:  # its thread died or hung: the section fails, the document answers
-                    self.errors[section] = f"timed out after {SECTION_TIMEOUT_SECONDS:g} s"
-                    values[section] = None
+        for section, future in futures.items():
+            try:
+                values[section] = future.result(timeout=SECTION_TIMEOUT_SECONDS)
+            except FuturesTimeout:  # its thread died or hung: the section fails, the document answers
+                self.errors[section] = f"timed out after {SECTION_TIMEOUT_SECONDS:g} s"
+                values[section] = None
         return {section: values[section] for section in jobs}
 
     def note_error(self, section: str, message: str | None) -> None:
