@@ -10,6 +10,7 @@ import flask
 from app.auth import json_error, json_response, require_role
 from app.csv_export import csv_response, document_or_csv, requested_format, rows_to_csv
 from app.extensions import state
+from app.shared_documents import shared
 from data_access.client_dashboard import DEFAULT_TIME_RANGE, TIME_RANGES, client_dashboard_for
 
 blueprint = flask.Blueprint("dashboards_api", __name__, url_prefix="/api/v1/dashboards")
@@ -40,6 +41,7 @@ def range_and_force() -> tuple[str | None, bool, flask.Response | None]:
 
 @blueprint.get("/client")
 @require_role("admin", "analyst", "client")
+@shared
 def client():
     from app.auth import current_user
 
@@ -85,6 +87,7 @@ def may_read_strategy(user, info: dict) -> bool:
 
 @blueprint.get("/signal-sender")
 @require_role("admin", "analyst", "developer")
+@shared
 def signal_sender():
     from app.auth import current_user
     from data_access.signal_sender_dashboard import signal_sender_dashboard_for
@@ -102,6 +105,7 @@ def signal_sender():
 
 @blueprint.get("/signal-sender/signals")
 @require_role("admin", "analyst", "developer")
+@shared
 def signal_sender_signals():
     """One page of the strategy's whole signal history: ?start=&end= rows, ?sort=<column>&dir=asc|desc."""
     from app.auth import current_user
@@ -133,6 +137,7 @@ def signal_sender_signals():
 
 @blueprint.get("/paper-trading")
 @require_role("admin", "analyst")
+@shared
 def paper_trading():
     """Every section in one response, read in parallel: ?limit=1..500 rows per list, ?refresh=true."""
     from data_access import paper_trading as pt
@@ -153,6 +158,7 @@ def paper_trading():
 
 @blueprint.get("/paper-trading/lite")
 @require_role("admin", "analyst")
+@shared
 def paper_trading_lite():
     """total_pnl, win_rate, active_trades, daily_pnl, timestamp: one cached read."""
     from data_access.paper_trading import paper_trading_lite_for
@@ -165,6 +171,7 @@ def paper_trading_lite():
 
 @blueprint.get("/strategy-performance")
 @require_role("admin", "analyst", "developer")
+@shared
 def strategy_performance():
     """Completed backtests aggregated: ?time_range=7d|30d|90d|all&force_refresh=true, and the
     heatmap's ?heatmap_kind=&heatmap_x=&heatmap_y= (defaults: the first kind with runs, its first
