@@ -14,10 +14,6 @@ REGIME_COLORS = {"low": "#20c997", "medium": "#fd7e14", "high": "#dc3545"}
 MODEBAR_CLEARANCE = 30  # px of top margin under Plotly's modebar (about 26 px tall), so it covers no content
 
 
-def _runs(n: int) -> str:
-    return f"{n:,} run" + ("" if n == 1 else "s")
-
-
 def _signed(values: list[float | None]) -> list[str]:
     return [MUTED if v is None else UP if v >= 0 else DOWN for v in values]
 
@@ -26,7 +22,7 @@ def volatility_figure(rows: list[dict]) -> go.Figure:
     """Mean Sharpe and mean return per volatility regime, side by side; the run count under each."""
     if not rows:
         return empty_figure("No completed backtests in this range")
-    labels = [f"{r['regime'] or 'unknown'}<br>{_runs(r['count'])}" for r in rows]
+    labels = [f"{r['regime'] or 'unknown'}<br>n={r['count']:,}" for r in rows]
     custom = [[r["count"], r["avg_max_drawdown_pct"], r["avg_win_rate_pct"], r["total_trades"]] for r in rows]
     hover = ("%{y:.2f}<br>%{customdata[0]} runs · mean max DD %{customdata[1]:.1f} % · "
              "win rate %{customdata[2]:.1f} % · %{customdata[3]:,} trades<extra></extra>")
@@ -46,6 +42,8 @@ def volatility_figure(rows: list[dict]) -> go.Figure:
     fig.update_annotations(font={"size": 12})
     fig.update_yaxes(zeroline=True, zerolinecolor="rgba(128,128,128,0.5)")
     fig.update_yaxes(ticksuffix=" %", row=1, col=2)
+    # short horizontal labels: at phone width Plotly turned "medium / 1,234 runs" vertical and cut it at the bottom
+    fig.update_xaxes(tickangle=0, tickfont={"size": 11}, automargin=True)
     return fig
 
 

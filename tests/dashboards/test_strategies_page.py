@@ -213,6 +213,15 @@ def test_strategies_page_renders_reacts_and_drills_into_a_run(dash_duo, demo_app
         ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
         ".slice(0, 6).map(e => e.tagName + '#' + e.id + '.' + e.className)")
     assert too_wide == [], f"wider than the phone screen: {too_wide}"
+    ticks = driver.execute_script(  # the regimes' labels: horizontal, inside the chart, not overlapping
+        f"const chart = document.getElementById('{ids.VOLATILITY_CHART}').querySelector('.main-svg').getBoundingClientRect();"
+        f"return [...document.querySelectorAll('#{ids.VOLATILITY_CHART} .xtick text')].map(t => {{"
+        "const r = t.getBoundingClientRect();"
+        "return {rotated: /rotate\\(-?[1-9]/.test(t.getAttribute('transform') || ''), left: r.left, right: r.right,"
+        "        inside: r.bottom <= chart.bottom + 0.5 && r.top >= chart.top}; })")
+    assert ticks and not any(t["rotated"] for t in ticks) and all(t["inside"] for t in ticks), ticks
+    by_position = sorted(ticks, key=lambda t: t["left"])
+    assert all(a["right"] <= b["left"] + 1 for a, b in zip(by_position, by_position[1:])), by_position
     driver.save_screenshot(str(screenshot_dir / "strategies_phone.png"))
     driver.set_window_size(375, 3000)
     time.sleep(0.5)
