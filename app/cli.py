@@ -54,6 +54,13 @@ def _echo(message: str = "", err: bool = False) -> None:
     sys.stdout.flush()
 
 
+# Threads per gunicorn worker. 16 rather than 8: concurrent requests for one document share its build
+# (app/shared_documents.py), and a round can only gather the requests its process holds. Under wrk at 100
+# connections, 16 took paper trading from 4.3-5.0 to 3.3-3.5 ms of CPU per request, with lite and the bare
+# Flask floor unchanged; 32 made the floor itself 25-55 % dearer per request (bench/LOAD.md).
+WEB_THREADS = 16
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """tradeboard: trading desk dashboards."""
@@ -658,7 +665,7 @@ def run(host: str, port: int, dev: bool, web_workers: int) -> None:
         else:
             web_argv = [python, "-m", "gunicorn", "wsgi:server", "--chdir", str(PROJECT_ROOT),
                         "--bind", f"{host}:{port}", "--workers", str(web_workers),
-                        "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
+                        "--worker-class", "gthread", "--threads", str(WEB_THREADS), "--timeout", "120",
                         "--graceful-timeout", "10", "--access-logfile", str(log_dir / "access.log"),
                         "--error-logfile", "-", "--no-control-socket"]
         supervisor.start("web", web_argv, env=env, cwd=PROJECT_ROOT)

@@ -8,18 +8,20 @@ not a test; run it by hand).
 Brings up everything itself on free loopback ports and stops it at the end (also on Ctrl-C): a
 private redis-server, the seeded SQLite database var/bench/<scale>.db (migrated), an analyst user
 with a bearer token, and gunicorn exactly as `tradeboard run` starts the web (wsgi:server, gthread,
-2 workers x 8 threads, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY).
+2 workers x 16 threads, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY).
 No Celery worker or beat: nothing refreshes the cache behind the load test's back.
 
 Runs, each `wrk -t2 -cN -dD --latency --timeout 10s -H "Authorization: Bearer ..." -s load_report.lua`:
   warm     every endpoint (lite, paper-trading, client, strategy) after one warming request each
-  expiry   every endpoint at every connection count while a thread deletes its cached sections every second
+  expiry   every endpoint at every connection count while a thread makes its cached sections go past
+           their TTL every second (served stale while one process refreshes each)
+  eviction the same, but the keys are deleted every second (a true miss: single-flight rebuilds)
   floor    bench/floor_app.py under the same gunicorn settings: the warm lite body from one Redis GET
   nocache  the same requests with CACHE_TYPE=NullCache (REDIS_URL kept: monitoring still writes there)
 
 Targets (issue 9): zero errors; warm lite >= 60 % of the floor's req/s with p99 <= 1.5x the floor's;
 warm full dashboards >= 30 % of the floor's req/s; no latency cliff while the hot key expires (zero
-errors, p99 <= 2x the warm run's). Writes bench/LOAD.md (or --out PATH; "-" for none).
+errors, p99 <= 2x the warm run's; checked for eviction too). Writes bench/LOAD.md (or --out PATH; "-" for none).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.cli import WEB_THREADS  # noqa: E402
 from app.services import PrivateRedis, Supervisor, free_port  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -60,14 +63,15 @@ ENDPOINTS = {  # name -> path
 }
 FLOOR_PATH = "/floor"
 FLOOR_KEY = "tb:bench:floor"
-# what each endpoint's expiry run deletes every second: lite's one section (paper trading's overview);
+# what each endpoint's expiry and eviction runs age or delete every second: lite's one section (paper trading's overview);
 # for a whole dashboard every section key (only that endpoint is under load during its run)
 HOT_PATTERNS = {"lite": "tb:s:overview:*", "paper-trading": "tb:s:*", "client": "tb:s:*", "strategy": "tb:s:*"}
 USERNAME = "load-analyst"
 NOTES_MARKER = "<!-- notes: kept when bench/load.py rewrites this file -->"
 
 # gunicorn as `tradeboard run` starts it (app/cli.py run)
-WORKERS, THREADS, TIMEOUT, GRACEFUL = 2, 8, 120, 10
+WORKERS, TIMEOUT, GRACEFUL = 2, 120, 10
+THREADS = WEB_THREADS  # as `tradeboard run` starts gunicorn
 
 LITE_SHARE, LITE_P99_FACTOR, FULL_SHARE, EXPIRY_P99_FACTOR = 0.60, 1.5, 0.30, 2.0
 
@@ -82,7 +86,7 @@ def _raise_stop(signum, _frame):
 
 @dataclass
 class Result:
-    phase: str  # warm | expiry | floor | nocache
+    phase: str  # warm | expiry | eviction | floor | nocache
     endpoint: str
     connections: int
     requests: int = 0
@@ -228,24 +232,45 @@ def measure(phase: str, endpoint: str, base: str, path: str, connections: int, d
 
 
 class KeyExpirer(threading.Thread):
-    """Deletes the hot section keys every ``every`` seconds until stopped (a hot key expiring under load)."""
+    """Every ``every`` seconds until stopped, the hot section keys either go past their TTL
+    (``mode="stale"``: each stored value's ``fresh_until`` is moved into the past, as when its TTL
+    ends: the cache keeps it one more TTL as stale) or are deleted (``mode="delete"``: as when Redis
+    evicts them or an operator clears them, so the next read is a true miss)."""
 
-    def __init__(self, redis_url: str, pattern: str, every: float = 1.0):
+    def __init__(self, redis_url: str, pattern: str, mode: str, every: float = 1.0):
         super().__init__(daemon=True)
         import redis
+        from cachelib.serializers import RedisSerializer
 
         self.redis = redis.Redis.from_url(redis_url)
-        self.pattern, self.every = pattern, every
+        self.serializer = RedisSerializer()
+        self.pattern, self.mode, self.every = pattern, mode, every
         self.stopped = threading.Event()
-        self.deleted = 0
+        self.touched = 0
         self.rounds = 0
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
-            keys = list(self.redis.scan_iter(match=self.pattern, count=1000))
-            if keys:
-                self.deleted += int(self.redis.delete(*keys))
+            keys = [k for k in self.redis.scan_iter(match=self.pattern, count=1000) if b":lock:" not in k]
+            if keys and self.mode == "delete":
+                self.touched += int(self.redis.delete(*keys))
+            elif keys:
+                self.touched += self._make_stale(keys)
             self.rounds += 1
+
+    def _make_stale(self, keys: list[bytes]) -> int:
+        made = 0
+        for key, stored in zip(keys, self.redis.mget(keys)):
+            try:
+                entry = self.serializer.loads(stored) if stored else None
+            except Exception:  # noqa: BLE001 - not a section entry (a generation counter, a lock)
+                continue
+            if not isinstance(entry, dict) or "fresh_until" not in entry:
+                continue
+            entry["fresh_until"] = time.time() - 0.001
+            if self.redis.set(key, self.serializer.dumps(entry), keepttl=True, xx=True):
+                made += 1
+        return made
 
 
 # --------------------------------------------------------------------------- verdicts and report
@@ -270,7 +295,7 @@ def judge(results: list[Result]) -> None:
                                r.p99 <= LITE_P99_FACTOR * f.p99))
             else:
                 checks.append((f">= {FULL_SHARE:.0%} floor ({share:.0%})", share >= FULL_SHARE))
-        if r.phase == "expiry":
+        if r.phase in ("expiry", "eviction"):
             w = warm.get((r.endpoint, r.connections))
             if w is not None and w.p99:
                 ratio = r.p99 / w.p99
@@ -328,8 +353,10 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
         f"- gunicorn (as `tradeboard run`): `wsgi:server --workers {WORKERS} --worker-class gthread --threads {THREADS} "
         f"--timeout {TIMEOUT} --graceful-timeout {GRACEFUL} --access-logfile FILE`; DATABASE_URL, REDIS_URL, SECRET_KEY "
         "set; an analyst's bearer token on every request; no Celery worker/beat",
-        "- runs: `warm` after one request per endpoint; `expiry` = each endpoint while a thread deletes its cached "
-        "sections every second (lite: `tb:s:overview:*`; a dashboard: every `tb:s:*` key); `floor` = `bench/floor_app.py` (bare Flask, the warm lite body from one Redis GET, same "
+        "- runs: `warm` after one request per endpoint; `expiry` = each endpoint while a thread makes its cached "
+        "sections go past their TTL every second (lite: `tb:s:overview:*`; a dashboard: every `tb:s:*` key), so they are "
+        "served stale while one process refreshes each; `eviction` = the same, but the keys are deleted (a true miss, "
+        "single-flight); `floor` = `bench/floor_app.py` (bare Flask, the warm lite body from one Redis GET, same "
         "gunicorn settings); `nocache` = the app restarted with `CACHE_TYPE=NullCache`",
         f"- command: `{meta['command']}`",
     ]
@@ -410,20 +437,21 @@ def main(argv: list[str] | None = None) -> int:
             for c in connections:
                 results.append(measure("warm", name, base, path, c, duration, token, base + "/api/v1/health"))
 
-        # ---- hot keys expiring under load: each endpoint at each connection count
-        expired = []
-        for name, path in ENDPOINTS.items():
-            for c in connections:
-                expirer = KeyExpirer(redis_server.url, HOT_PATTERNS[name])
-                expirer.start()
-                try:
-                    results.append(measure("expiry", name, base, path, c, duration, token, base + "/api/v1/health"))
-                finally:
-                    expirer.stopped.set()
-                    expirer.join()
-                expired.append(f"{name} at {c}: {expirer.deleted} keys in {expirer.rounds} rounds")
-        meta["expiry"] = ("keys deleted every second (`" + "`, `".join(sorted(set(HOT_PATTERNS.values()))) + "`): "
-                          + "; ".join(expired))
+        # ---- hot keys expiring (stale) and evicted (deleted) under load: each endpoint at each connection count
+        touched = []
+        for phase, mode, verb in (("expiry", "stale", "made stale"), ("eviction", "delete", "deleted")):
+            for name, path in ENDPOINTS.items():
+                for c in connections:
+                    expirer = KeyExpirer(redis_server.url, HOT_PATTERNS[name], mode)
+                    expirer.start()
+                    try:
+                        results.append(measure(phase, name, base, path, c, duration, token, base + "/api/v1/health"))
+                    finally:
+                        expirer.stopped.set()
+                        expirer.join()
+                    touched.append(f"{phase} {name} at {c}: {expirer.touched} keys {verb} in {expirer.rounds} rounds")
+        meta["expiry"] = ("every second (`" + "`, `".join(sorted(set(HOT_PATTERNS.values()))) + "`): "
+                          + "; ".join(touched))
         print(f"  ({meta['expiry']})")
 
         # ---- the floor: the warm lite body from one Redis GET
@@ -458,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             web.stop()
             web = None
 
-        order = {"warm": 0, "expiry": 1, "floor": 2, "nocache": 3}
+        order = {"warm": 0, "expiry": 1, "eviction": 2, "floor": 3, "nocache": 4}
         results.sort(key=lambda r: (order[r.phase], list(ENDPOINTS).index(r.endpoint) if r.endpoint in ENDPOINTS else 9,
                                     r.connections))
         # floor rows first in the table: they are the yardstick
