@@ -6,7 +6,8 @@
   the section reads; a write bumps its family's generation, so dependent keys miss on their next
   read and unrelated ones stay.
 - Each value is stored with the time it was computed. It is *fresh* for its tier's TTL and kept
-  one more TTL as *stale*: a stale value is served at once while one process recomputes it.
+  one more TTL as *stale*: a stale value is served at once to every reader, while the one reader
+  that wins a short Redis lock has it recomputed on a background thread.
 - Single-flight: a missing or stale key is recomputed by the one process that wins a short Redis
   lock; on a miss the others wait for its result (up to ``wait_seconds``) instead of all hitting
   the database.
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import logging
@@ -24,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -331,12 +334,16 @@ class SectionCache:
                 cached = _from_entry(entry, key, ttl)
                 if time.time() < entry["fresh_until"]:
                     return cached
-                # Stale: one process refreshes, everyone else is served the stale value at once.
+                # Stale: served at once to every reader; the one that wins the lock has it refreshed in the
+                # background (no request waits for a stale section's rebuild, nor do the requests that
+                # share a document's build with it: app/shared_documents.py).
+                cached.stale = True
                 lock = self._acquire(key)
-                if lock is None:
-                    cached.stale = True
-                    return cached
-                return self._stored_since_read(key, ttl, lock) or self._compute_and_store(key, ttl, compute, lock)
+                if lock is not None:
+                    if (stored_meanwhile := self._stored_since_read(key, ttl, lock)) is not None:
+                        return stored_meanwhile
+                    _refresh_in_background(self._compute_and_store, key, ttl, compute, lock)
+                return cached
         lock = self._acquire(key)
         if lock is None and not force:
             waited = self._wait_for(key)
@@ -425,6 +432,42 @@ class SectionCache:
         finally:
             if lock is not None:
                 self._release(key, lock)
+
+
+_refresher: ThreadPoolExecutor | None = None
+_refresher_lock = threading.Lock()
+REFRESH_THREADS = 2
+
+
+def _healthy_refresher() -> ThreadPoolExecutor:
+    """The process's stale-refresh pool, replaced when one of its threads has died (a test server
+    stopping can kill them, and a dead pool would never refresh)."""
+    global _refresher
+    with _refresher_lock:
+        threads = getattr(_refresher, "_threads", ())
+        if _refresher is None or any(not t.is_alive() for t in threads):
+            if _refresher is not None:
+                _refresher.shutdown(wait=False)
+            _refresher = ThreadPoolExecutor(max_workers=REFRESH_THREADS, thread_name_prefix="stale-refresh")
+        return _refresher
+
+
+def _refresh_in_background(compute_and_store: Callable[..., Cached], key: str, ttl: int,
+                           compute: Callable[[], Any], lock: str) -> None:
+    """Recompute a stale section off the request's thread, in the request's context (its engine and
+    settings); a failure is logged and the stale value stays until the next reader tries again."""
+    context = contextvars.copy_context()
+
+    def refresh() -> None:
+        try:
+            context.run(compute_and_store, key, ttl, compute, lock)
+        except Exception as exc:  # noqa: BLE001 - the stale value is still there; the next read retries
+            log.warning("refreshing stale %s failed: %s", key, exc)
+
+    try:
+        _healthy_refresher().submit(refresh)
+    except RuntimeError:  # the interpreter is shutting down: refresh here rather than not at all
+        refresh()
 
 
 @contextmanager

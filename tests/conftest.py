@@ -282,7 +282,7 @@ def pytest_setup_options():
 def fresh_process_threads_after_a_browser_test(request):
     """dash[testing] stops its threaded server by raising SystemExit in *every* thread started since
     (its KillerThread), so the process-wide threads the app started lazily (the section pool, the
-    health-check pool, the monitoring writer) are doomed, and so are the real-time rounds they lead. A thread idle in a queue only receives the
+    stale-refresh pool, the health-check pool, the monitoring writer) are doomed, and so are the real-time rounds they lead. A thread idle in a queue only receives the
     exception when its next work item wakes it, and then dies holding that item, which never runs:
     the next test's dashboard would wait on a section forever. After a browser test they are
     replaced (torn down after dash_duo's own teardown, as autouse fixtures are set up first)."""
@@ -292,13 +292,17 @@ def fresh_process_threads_after_a_browser_test(request):
     import concurrent.futures
 
     from app import api, monitoring
-    from data_access import document, fresh_rounds
+    from data_access import cache, document, fresh_rounds
 
     fresh_rounds.rounds = fresh_rounds.FreshRounds()  # no round of a stopped server's thread carries over
     with document._pool_lock:
         if document._pool is not None:
             document._pool.shutdown(wait=False)
         document._pool = None
+    with cache._refresher_lock:
+        if cache._refresher is not None:
+            cache._refresher.shutdown(wait=False)
+        cache._refresher = None
     old_db_pool, api._db_pool = api._db_pool, concurrent.futures.ThreadPoolExecutor(
         max_workers=2, thread_name_prefix="tb-health-db")
     old_db_pool.shutdown(wait=False)

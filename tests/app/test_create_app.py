@@ -122,3 +122,22 @@ def test_login_page_uses_the_vendored_bootstrap(app):
     html = app.server.test_client().get("/login").get_data(as_text=True)
     assert "/assets/vendor/bootswatch-flatly-5.3.6.min.css" in html
     assert 'name="viewport"' in html
+
+
+def test_the_wsgi_app_is_set_up_before_its_first_request(app_settings):
+    """gunicorn's threads must not race Dash's first-request setup (one got a 500 under load): the
+    WSGI module finishes it at import, on one thread."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": app_settings.DATABASE_URL, "REDIS_URL": app_settings.REDIS_URL,
+           "VAR_DIR": app_settings.VAR_DIR, "SECRET_KEY": app_settings.SECRET_KEY, "CACHE_TYPE": "RedisCache"}
+    probe = ("import wsgi; print(wsgi.app._got_first_request['setup_server'], "
+             "'_dash-update-component' in {r.rule.rsplit('/', 1)[-1] for r in wsgi.server.url_map.iter_rules()}, "
+             "len(wsgi.app.callback_map) > 20)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True", "True"], result.stdout

@@ -18,9 +18,10 @@ from data_access.cache import CacheNotConfigured, SectionCache, cache_report
 class Counter:
     """A computation that counts how often it ran and returns its argument with that count."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
         self.calls = 0
         self.delay = delay
+        self.fail = fail
         self._lock = threading.Lock()
 
     def __call__(self, label: str = "x") -> dict:
@@ -28,6 +29,8 @@ class Counter:
             self.calls += 1
             call = self.calls
         time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("the database is gone")
         return {"label": label, "call": call}
 
 
@@ -81,12 +84,36 @@ def test_realtime_tier_is_never_cached(cache):
     assert compute.calls == 2
 
 
-def test_an_expired_value_is_recomputed_by_the_reader_that_wins_the_lock(cache):
-    compute = Counter()
+def test_an_expired_value_is_served_at_once_and_refreshed_behind_the_reader_that_wins_the_lock(cache):
+    compute = Counter(delay=0.5)
     fetch(cache, compute, "x", tier="short")  # fresh for 1 s
     time.sleep(1.1)
+    started = time.perf_counter()
     again = fetch(cache, compute, "x", tier="short")
-    assert again.cached is False and again.value["call"] == 2
+    assert time.perf_counter() - started < 0.3, "the reader waited for the rebuild"
+    assert again.cached and again.stale and again.value["call"] == 1
+    deadline = time.monotonic() + 5
+    while (latest := fetch(cache, compute, "x", tier="short")).value["call"] == 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert latest.value["call"] == 2 and not latest.stale and compute.calls == 2  # refreshed once, in the background
+
+
+def test_a_failing_background_refresh_keeps_the_stale_value_and_the_next_reader_tries_again(cache):
+    compute = Counter()
+    fetch(cache, compute, "x", tier="short")
+    time.sleep(1.1)
+    failing = Counter(fail=True)
+    assert fetch(cache, failing, "x", tier="short").value["call"] == 1  # stale, while the refresh fails
+    deadline = time.monotonic() + 5
+    while failing.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # the failed refresh has released its lock
+    again = fetch(cache, compute, "x", tier="short")
+    assert again.stale and again.value["call"] == 1 and failing.calls == 1
+    deadline = time.monotonic() + 5
+    while fetch(cache, compute, "x", tier="short").value["call"] == 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fetch(cache, compute, "x", tier="short").value["call"] == 2
 
 
 def test_an_expired_value_is_served_stale_while_another_process_refreshes_it(cache):

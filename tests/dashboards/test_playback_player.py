@@ -179,7 +179,8 @@ def test_200_bars_per_second_and_the_1000_and_all_windows_on_a_long_run(dash_duo
 
     typed_at = time.monotonic()
     _seek(driver, str(LONG_BARS - 30))  # typed while it plays: the page still answers the keyboard
-    assert time.monotonic() - typed_at < 4, time.monotonic() - typed_at
+    # 0.9 s on an Intel Xeon, 1.9 s on a 2x slower AMD EPYC; before the player stretched its interval, 10 s on the Xeon
+    assert time.monotonic() - typed_at < 8, time.monotonic() - typed_at
     wait_until_played(driver, timeout=10)
     snap = driver.execute_script(SNAPSHOT)
     assert_window(snap, None)
