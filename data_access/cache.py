@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from typing import Any
 
 import redis
 from flask_caching.backends import NullCache, RedisCache
+
+from data_access.thread_pools import HealthyPool
 
 log = logging.getLogger(__name__)
 
@@ -434,22 +435,8 @@ class SectionCache:
                 self._release(key, lock)
 
 
-_refresher: ThreadPoolExecutor | None = None
-_refresher_lock = threading.Lock()
 REFRESH_THREADS = 2
-
-
-def _healthy_refresher() -> ThreadPoolExecutor:
-    """The process's stale-refresh pool, replaced when one of its threads has died (a test server
-    stopping can kill them, and a dead pool would never refresh)."""
-    global _refresher
-    with _refresher_lock:
-        threads = getattr(_refresher, "_threads", ())
-        if _refresher is None or any(not t.is_alive() for t in threads):
-            if _refresher is not None:
-                _refresher.shutdown(wait=False)
-            _refresher = ThreadPoolExecutor(max_workers=REFRESH_THREADS, thread_name_prefix="stale-refresh")
-        return _refresher
+refresh_pool = HealthyPool(REFRESH_THREADS, "stale-refresh")
 
 
 def _refresh_in_background(compute_and_store: Callable[..., Cached], key: str, ttl: int,
@@ -465,7 +452,7 @@ def _refresh_in_background(compute_and_store: Callable[..., Cached], key: str, t
             log.warning("refreshing stale %s failed: %s", key, exc)
 
     try:
-        _healthy_refresher().submit(refresh)
+        refresh_pool.get().submit(refresh)
     except RuntimeError:  # the interpreter is shutting down: refresh here rather than not at all
         refresh()
 

@@ -6,33 +6,18 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from data_access.cache import Cached, cache_report, sections
 from data_access.db import current_engine
 from data_access.fresh_rounds import fresh_value
+from data_access.thread_pools import HealthyPool
 
 MAX_PARALLEL_SECTIONS = 8
 SECTION_TIMEOUT_SECONDS = 60.0
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _healthy_pool() -> ThreadPoolExecutor:
-    """The process's section pool, replaced when any of its threads has died (a test server
-    stopping can kill them, and a pool with dead threads would never run the work)."""
-    global _pool
-    with _pool_lock:
-        threads = getattr(_pool, "_threads", ())
-        if _pool is None or any(not t.is_alive() for t in threads):
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_SECTIONS, thread_name_prefix="sections")
-        return _pool
+section_pool = HealthyPool(MAX_PARALLEL_SECTIONS, "sections")
 
 
 class SectionReader:
@@ -95,7 +80,7 @@ class SectionReader:
         pooled = {section: job for section, job in rest.items() if hasattr(job[0], "fetch") or not inline_real_time}
         if len(pooled) < 2 or not overlap:
             pooled = {}
-        pool = _healthy_pool() if pooled else None
+        pool = section_pool.get() if pooled else None
         futures = {section: pool.submit(contextvars.copy_context().run, self.read, section, job[0], *job[1:])
                    for section, job in pooled.items()}
         for section, job in rest.items():

@@ -295,14 +295,8 @@ def fresh_process_threads_after_a_browser_test(request):
     from data_access import cache, document, fresh_rounds
 
     fresh_rounds.rounds = fresh_rounds.FreshRounds()  # no round of a stopped server's thread carries over
-    with document._pool_lock:
-        if document._pool is not None:
-            document._pool.shutdown(wait=False)
-        document._pool = None
-    with cache._refresher_lock:
-        if cache._refresher is not None:
-            cache._refresher.shutdown(wait=False)
-        cache._refresher = None
+    document.section_pool.reset()
+    cache.refresh_pool.reset()
     old_db_pool, api._db_pool = api._db_pool, concurrent.futures.ThreadPoolExecutor(
         max_workers=2, thread_name_prefix="tb-health-db")
     old_db_pool.shutdown(wait=False)
