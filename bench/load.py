@@ -251,7 +251,7 @@ class KeyExpirer(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
-            keys = [k for k in self.redis.scan_iter(match=self.pattern, count=1000) if b":lock:" not in k]
+            keys = list(self.redis.scan_iter(match=self.pattern, count=1000))  # locks are tb:lock:*, never matched
             if keys and self.mode == "delete":
                 self.touched += int(self.redis.delete(*keys))
             elif keys:
