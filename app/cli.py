@@ -61,6 +61,20 @@ def _echo(message: str = "", err: bool = False) -> None:
 WEB_THREADS = 16
 
 
+def gunicorn_argv(python: str, app_spec: str, chdir: Path, bind: str, workers: int, access_log: Path) -> list[str]:
+    """The web server as deployed: gunicorn, gthread workers of WEB_THREADS threads.
+
+    ``--reuse-port`` gives each worker its own listening socket, so the kernel spreads new connections
+    over the workers. With one shared socket, whichever worker woke first accepted them, and a
+    keep-alive connection stays with the worker that accepted it: under wrk, all 10 connections (and
+    at times all 100) went to one worker while the other sat idle, halving throughput (bench/LOAD.md).
+    ``tradeboard run`` refuses a port already in use, so two servers cannot share one by accident."""
+    return [python, "-m", "gunicorn", app_spec, "--chdir", str(chdir), "--bind", bind,
+            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
+            "--reuse-port", "--timeout", "120", "--graceful-timeout", "10",
+            "--access-logfile", str(access_log), "--error-logfile", "-", "--no-control-socket"]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """tradeboard: trading desk dashboards."""
@@ -663,11 +677,8 @@ def run(host: str, port: int, dev: bool, web_workers: int) -> None:
         if dev:
             web_argv = [python, str(PROJECT_ROOT / "wsgi.py"), host, str(port)]
         else:
-            web_argv = [python, "-m", "gunicorn", "wsgi:server", "--chdir", str(PROJECT_ROOT),
-                        "--bind", f"{host}:{port}", "--workers", str(web_workers),
-                        "--worker-class", "gthread", "--threads", str(WEB_THREADS), "--timeout", "120",
-                        "--graceful-timeout", "10", "--access-logfile", str(log_dir / "access.log"),
-                        "--error-logfile", "-", "--no-control-socket"]
+            web_argv = gunicorn_argv(python, "wsgi:server", PROJECT_ROOT, f"{host}:{port}", web_workers,
+                                     log_dir / "access.log")
         supervisor.start("web", web_argv, env=env, cwd=PROJECT_ROOT)
 
         probe_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host

@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.cli import WEB_THREADS  # noqa: E402
+from app.cli import gunicorn_argv as web_gunicorn_argv  # noqa: E402
 from app.services import PrivateRedis, Supervisor, free_port  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -70,8 +70,7 @@ USERNAME = "load-analyst"
 NOTES_MARKER = "<!-- notes: kept when bench/load.py rewrites this file -->"
 
 # gunicorn as `tradeboard run` starts it (app/cli.py run)
-WORKERS, TIMEOUT, GRACEFUL = 2, 120, 10
-THREADS = WEB_THREADS  # as `tradeboard run` starts gunicorn
+WORKERS = 2
 
 LITE_SHARE, LITE_P99_FACTOR, FULL_SHARE, EXPIRY_P99_FACTOR = 0.60, 1.5, 0.30, 2.0
 
@@ -131,11 +130,7 @@ def prepare_database(scale: str) -> tuple[str, str]:
 
 
 def gunicorn_argv(app_spec: str, chdir: Path, port: int, access_log: Path) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", app_spec, "--chdir", str(chdir),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-            "--worker-class", "gthread", "--threads", str(THREADS), "--timeout", str(TIMEOUT),
-            "--graceful-timeout", str(GRACEFUL), "--access-logfile", str(access_log),
-            "--error-logfile", "-", "--no-control-socket"]
+    return web_gunicorn_argv(sys.executable, app_spec, chdir, f"127.0.0.1:{port}", WORKERS, access_log)
 
 
 def get(url: str, token: str | None = None, timeout: float = 120.0) -> tuple[int, bytes, float]:
@@ -350,8 +345,9 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
         f"- tool: {meta['wrk']} (`wrk -t2 -cN -d{meta['duration']:g}s --latency --timeout 10s`, p95/p99/max from "
         "`bench/load_report.lua`'s `done()`), on loopback, on the same machine as the server",
         f"- scale: `{meta['scale']}` (SQLite `var/bench/{meta['scale']}.db`), private redis-server",
-        f"- gunicorn (as `tradeboard run`): `wsgi:server --workers {WORKERS} --worker-class gthread --threads {THREADS} "
-        f"--timeout {TIMEOUT} --graceful-timeout {GRACEFUL} --access-logfile FILE`; DATABASE_URL, REDIS_URL, SECRET_KEY "
+        "- gunicorn (as `tradeboard run`, `app.cli.gunicorn_argv`): `"
+        + shlex.join(gunicorn_argv("wsgi:server", Path("ROOT"), 0, Path("FILE"))[3:]).replace("127.0.0.1:0", "127.0.0.1:PORT")
+        + "`; DATABASE_URL, REDIS_URL, SECRET_KEY "
         "set; an analyst's bearer token on every request; no Celery worker/beat",
         "- runs: `warm` after one request per endpoint; `expiry` = each endpoint while a thread makes its cached "
         "sections go past their TTL every second (lite: `tb:s:overview:*`; a dashboard: every `tb:s:*` key), so they are "
