@@ -13,6 +13,7 @@ from typing import Any
 from data_access.cache import Cached, cache_report, sections
 from data_access.db import current_engine
 from data_access.fresh_rounds import fresh_value
+from data_access.prices import one_quote_per_symbol
 from data_access.thread_pools import HealthyPool
 
 MAX_PARALLEL_SECTIONS = 8
@@ -30,12 +31,15 @@ class SectionReader:
         self.freshness: dict[str, dict[str, Any]] = {}
         self._started = time.perf_counter()
         self._report_context = cache_report()
+        self._quotes_context = one_quote_per_symbol()
 
     def __enter__(self) -> SectionReader:
         self.report = self._report_context.__enter__()
+        self._quotes_context.__enter__()  # every section of the document marks a symbol at one quote
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._quotes_context.__exit__(*exc_info)
         self._report_context.__exit__(*exc_info)
 
     def read(self, section: str, fn, *args) -> Any:

@@ -24,6 +24,8 @@ The HTTP machinery (``HttpFetcher``) and the last-good store (``LastGoodStore``)
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -31,8 +33,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -386,7 +389,10 @@ class FailSoftProvider:
 
 
 class PriceProvider(FailSoftProvider):
-    """``latest_prices(symbols) -> Quotes``; ``_fetch`` gives ``symbol -> ({"price": p}, as_of)``."""
+    """``latest_prices(symbols) -> Quotes``; ``_fetch`` gives ``symbol -> ({"price": p}, as_of)``.
+
+    Inside ``one_quote_per_symbol()`` (every dashboard build) a symbol is looked up once: later
+    calls get the same quote (or the same reason it has none)."""
 
     kind = "price"
     fields = ("price",)
@@ -394,7 +400,82 @@ class PriceProvider(FailSoftProvider):
     value_type = Quote
 
     def latest_prices(self, symbols: Iterable[str]) -> Quotes:
+        memo = _quote_memo.get()
+        if memo is not None:
+            return memo.latest_prices(self, symbols)
         return self.lookup(symbols)  # type: ignore[return-value]
+
+
+class QuoteMemo:
+    """The quotes of one dashboard build, per provider and symbol.
+
+    A document marks positions in several sections (the overview, open positions, shadow
+    positions, exit signals), often of the same symbols. Each section asking the provider itself
+    cost a lookup per section (about a tenth of a warm paper-trading build) and, with a live
+    provider, could mark one symbol at two prices in one document. With the memo the first section
+    to need a symbol looks it up; a section that needs it while that lookup runs waits for it,
+    and the others reuse it. Sections running in parallel still look up the symbols nobody has
+    asked for yet at the same time, so a hanging provider costs a build one timeout, not one per
+    section."""
+
+    WAIT_SECONDS = 60.0  # longer than any provider's own deadline; past it a section looks up alone
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[PriceProvider, str], Future] = {}
+
+    def latest_prices(self, provider: PriceProvider, symbols: Iterable[str]) -> Quotes:
+        wanted = unique(symbols)
+        mine: list[str] = []
+        answers: dict[str, Future] = {}
+        with self._lock:
+            for symbol in wanted:
+                answer = self._pending.get((provider, symbol))
+                if answer is None:
+                    answer = self._pending[(provider, symbol)] = Future()
+                    mine.append(symbol)
+                answers[symbol] = answer
+        if mine:
+            self._look_up(provider, mine, answers)
+        quotes: dict[str, Quote] = {}
+        unavailable: dict[str, str] = {}
+        for symbol in wanted:
+            try:
+                quote, reason = answers[symbol].result(timeout=self.WAIT_SECONDS)
+            except FuturesTimeout:
+                alone = provider.lookup([symbol])
+                quote, reason = alone.get(symbol), alone.unavailable.get(symbol, "no value")
+            if quote is not None:
+                quotes[symbol] = quote
+            else:
+                unavailable[symbol] = reason
+        return Quotes(quotes, unavailable)
+
+    def _look_up(self, provider: PriceProvider, symbols: list[str], answers: dict[str, Future]) -> None:
+        try:
+            found = provider.lookup(symbols)
+        except BaseException as exc:
+            with self._lock:  # not remembered: a later section of the build asks again
+                for symbol in symbols:
+                    del self._pending[(provider, symbol)]
+            for symbol in symbols:
+                answers[symbol].set_exception(exc)
+            raise
+        for symbol in symbols:
+            answers[symbol].set_result((found.get(symbol), found.unavailable.get(symbol, "no value")))
+
+
+_quote_memo: contextvars.ContextVar[QuoteMemo | None] = contextvars.ContextVar("quote_memo", default=None)
+
+
+@contextlib.contextmanager
+def one_quote_per_symbol() -> Iterator[QuoteMemo]:
+    """Within the block (and the threads it hands its context to), each symbol is priced once."""
+    token = _quote_memo.set(QuoteMemo())
+    try:
+        yield _quote_memo.get()
+    finally:
+        _quote_memo.reset(token)
 
 
 def latest_closes(symbols: list[str], timeframe: str = "1d") -> dict[str, tuple[float, dt.datetime]]:

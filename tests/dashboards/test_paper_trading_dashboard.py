@@ -275,6 +275,25 @@ def test_positions_carry_stale_prices_when_the_price_provider_fails(book, provid
     assert positions["MSFT"]["current_price"] == 119.0 and doc["recent_trades"]
 
 
+def test_one_document_prices_each_symbol_once_and_marks_it_at_that_price_in_every_section(book, provider_server):
+    for symbol, price in (("AAPL", 106.0), ("MSFT", 119.0), ("TSLA", 205.0)):
+        provider_server.set(symbol, "ticking", {"price": price})  # each request answers 1 more
+    config = http_config("price", provider_server)
+
+    def aapl_prices(doc) -> list[float]:
+        rows = doc["open_positions"] + doc["shadow_positions"] + doc["exit_signals"]
+        return [row["current_price"] for row in rows if row["symbol"] == "AAPL"]
+
+    doc = pt.paper_trading_dashboard(20, prices=config, force=True)
+    assert provider_server.requests == {"AAPL": 1, "MSFT": 1, "TSLA": 1}
+    assert aapl_prices(doc) == [106.0, 106.0, 106.0]  # open long, missed short, the exit
+    # the overview (its own section) marks the book at the same quotes: AAPL +60, MSFT short +5
+    assert doc["overview"]["unrealized_pnl"] == pytest.approx(65.0) == doc["open_positions_total"]["unrealized_pnl"]
+    again = pt.paper_trading_dashboard(20, prices=config, force=True)  # the next document asks again
+    assert provider_server.requests == {"AAPL": 2, "MSFT": 2, "TSLA": 2}
+    assert aapl_prices(again) == [107.0, 107.0, 107.0]
+
+
 # --------------------------------------------------------------------------- parallel reads and TTL tiers
 
 STATEMENT_DELAY = 0.1  # seconds added to every SQL statement: the build becomes I/O bound

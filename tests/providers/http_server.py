@@ -8,6 +8,7 @@
 - ``500``: HTTP 500
 - ``bad-json``: 200 with a body that is not JSON
 - ``fail-then-ok``: HTTP 500 for the first ``failures`` requests, then ``ok``
+- ``ticking``: like ``ok``, but the price rises by 1 with every request (the first answers ``value``)
 
 It counts requests per symbol and the most requests in progress at once (``max_concurrent``).
 Unknown symbols get 404.
@@ -97,6 +98,8 @@ class ProviderServer:
             return 200, b"<html>not json"
         if mode in ("ok", "slow"):
             return 200, json.dumps(behaviour.value or {}).encode()
+        if mode == "ticking":
+            return 200, json.dumps({**behaviour.value, "price": behaviour.value["price"] + count - 1}).encode()
         raise ValueError(f"unknown mode {mode!r}")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
