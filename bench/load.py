@@ -271,6 +271,17 @@ class KeyExpirer(threading.Thread):
 # --------------------------------------------------------------------------- verdicts and report
 
 
+def median_run(group: list[Result]) -> Result:
+    """The run of median throughput among repeats of one measurement, carrying every run's req/s
+    and the errors of all of them (zero errors must hold for every run)."""
+    ordered = sorted(group, key=lambda r: r.rps)
+    median = ordered[(len(ordered) - 1) // 2]
+    median.extra["runs_rps"] = [r.rps for r in ordered]
+    median.errors = sum(r.errors for r in group)
+    median.error_detail = "; ".join(r.error_detail for r in group if r.error_detail)
+    return median
+
+
 def judge(results: list[Result]) -> None:
     floor = {r.connections: r for r in results if r.phase == "floor"}
     warm = {(r.endpoint, r.connections): r for r in results if r.phase == "warm"}
@@ -310,11 +321,13 @@ def judge(results: list[Result]) -> None:
 
 
 def table(results: list[Result]) -> list[str]:
-    head = ["run", "endpoint", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "bytes", "target", "verdict"]
-    rows = [head, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---"]]
+    head = ["run", "endpoint", "conns", "req/s", "runs' req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "bytes",
+            "target", "verdict"]
+    rows = [head, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---"]]
     for r in results:
         errors = str(r.errors) + (f" ({r.error_detail})" if r.error_detail else "")
-        rows.append([r.phase, r.endpoint, str(r.connections), f"{r.rps:,.0f}", f"{r.p50:.1f}", f"{r.p95:.1f}",
+        spread = " / ".join(f"{rps:,.0f}" for rps in r.extra.get("runs_rps", [])) or "-"
+        rows.append([r.phase, r.endpoint, str(r.connections), f"{r.rps:,.0f}", spread, f"{r.p50:.1f}", f"{r.p95:.1f}",
                      f"{r.p99:.1f}", f"{r.max:.0f}", errors, f"{r.bytes_per_response:,.0f}", r.target, r.verdict])
     return ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -349,11 +362,13 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
         + shlex.join(gunicorn_argv("wsgi:server", Path("ROOT"), 0, Path("FILE"))[3:]).replace("127.0.0.1:0", "127.0.0.1:PORT")
         + "`; DATABASE_URL, REDIS_URL, SECRET_KEY "
         "set; an analyst's bearer token on every request; no Celery worker/beat",
-        "- runs: `warm` after one request per endpoint; `expiry` = each endpoint while a thread makes its cached "
+        f"- runs: `warm` after one request per endpoint, and `floor` = `bench/floor_app.py` (bare Flask, the warm lite "
+        f"body from one Redis GET, same gunicorn settings, running beside the app): for each connection count, "
+        f"{meta['repeats']} times the floor and then every endpoint; each row is the run of median req/s (all runs' req/s "
+        "beside it, latencies from that run, errors of all runs), and a share of the floor compares medians; `expiry` = each endpoint while a thread makes its cached "
         "sections go past their TTL every second (lite: `tb:s:overview:*`; a dashboard: every `tb:s:*` key), so they are "
         "served stale while one process refreshes each; `eviction` = the same, but the keys are deleted (a true miss, "
-        "single-flight); `floor` = `bench/floor_app.py` (bare Flask, the warm lite body from one Redis GET, same "
-        "gunicorn settings); `nocache` = the app restarted with `CACHE_TYPE=NullCache`",
+        "single-flight); `nocache` = the app restarted with `CACHE_TYPE=NullCache`",
         f"- command: `{meta['command']}`",
     ]
     if meta.get("note"):
@@ -382,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (default 10; 3 with --quick)")
     parser.add_argument("--connections", default=None, help="comma-separated (default 10,100,500; 10,100 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: demo scale, 3 s, 10/100 connections")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="warm and floor runs per endpoint and connection count, interleaved; the median is "
+                             "reported (default 3; 1 with --quick)")
     parser.add_argument("--no-nocache", action="store_true", help="skip the CACHE_TYPE=NullCache runs")
     parser.add_argument("--note", default="", help="a line for the report (e.g. that the machine was busy)")
     parser.add_argument("--out", default=str(BENCH / "LOAD.md"), help='markdown report ("-": none)')
@@ -389,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     scale = args.scale or ("demo" if args.quick else "large")
     duration = args.duration or (3.0 if args.quick else 10.0)
     connections = [int(c) for c in (args.connections or ("10,100" if args.quick else "10,100,500")).split(",")]
+    repeats = args.repeats or (1 if args.quick else 3)
+    if repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     if not shutil.which("wrk"):
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
@@ -399,10 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="tb-load-"))
     redis_server: PrivateRedis | None = None
     web: Web | None = None
+    floor: Web | None = None
     results: list[Result] = []
     meta = {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "cores": os.cpu_count(),
         "cpu": _cpu_model(), "wrk": wrk_version, "duration": duration, "scale": scale, "note": args.note,
+        "repeats": repeats,
         "command": "python bench/load.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
     }
     try:
@@ -422,16 +445,44 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gunicorn wsgi:server ({cache_type}) on {base} (pid {w.child.pid})")
             return w, base
 
-        # ---- warm runs
+        def start_floor(app_base: str) -> tuple[Web, str]:
+            """The floor app beside the app, returning the warm lite body from one Redis GET."""
+            import redis
+
+            status, lite_body, _ = get(app_base + ENDPOINTS["lite"], token)
+            if status != 200:
+                raise RuntimeError(f"lite answered {status}")
+            redis.Redis.from_url(redis_server.url).set(FLOOR_KEY, lite_body)
+            port = free_port()
+            floor_base = f"http://127.0.0.1:{port}"
+            w = Web("floor", gunicorn_argv("floor_app:app", BENCH, port, work / "access-floor.log"),
+                    dict(env, FLOOR_KEY=FLOOR_KEY), work / "floor.log", floor_base + FLOOR_PATH).wait()
+            status, floor_body, _ = get(floor_base + FLOOR_PATH)
+            assert status == 200 and floor_body == lite_body, "the floor must return the lite body"
+            print(f"floor app on {floor_base} ({len(floor_body)} bytes, the same as lite's)")
+            return w, floor_base
+
+        # ---- warm runs, interleaved with the floor: for each connection count, ``repeats`` times the
+        # floor and then every endpoint, so each share compares runs minutes apart at most, and the
+        # median of the repeats is reported (this machine's throughput drifts by 10-30 % between runs)
         web, base = start_app("RedisCache")
         for name, path in ENDPOINTS.items():
             status, body, took = get(base + path, token)
             print(f"  warming {name:<14} {status} {len(body):>9,} bytes in {took * 1000:8.1f} ms")
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
-        for name, path in ENDPOINTS.items():
-            for c in connections:
-                results.append(measure("warm", name, base, path, c, duration, token, base + "/api/v1/health"))
+        floor, floor_base = start_floor(base)
+        runs: dict[tuple[str, str, int], list[Result]] = {}
+        for c in connections:
+            for _repeat in range(repeats):
+                runs.setdefault(("floor", "floor", c), []).append(
+                    measure("floor", "floor", floor_base, FLOOR_PATH, c, duration, None, floor_base + FLOOR_PATH))
+                for name, path in ENDPOINTS.items():
+                    runs.setdefault(("warm", name, c), []).append(
+                        measure("warm", name, base, path, c, duration, token, base + "/api/v1/health"))
+        floor.stop()
+        floor = None
+        results.extend(median_run(group) for group in runs.values())
 
         # ---- hot keys expiring (stale) and evicted (deleted) under load: each endpoint at each connection count
         touched = []
@@ -449,24 +500,6 @@ def main(argv: list[str] | None = None) -> int:
         meta["expiry"] = ("every second (`" + "`, `".join(sorted(set(HOT_PATTERNS.values()))) + "`): "
                           + "; ".join(touched))
         print(f"  ({meta['expiry']})")
-
-        # ---- the floor: the warm lite body from one Redis GET
-        status, lite_body, _ = get(base + ENDPOINTS["lite"], token)
-        if status != 200:
-            raise RuntimeError(f"lite answered {status}")
-        import redis
-
-        redis.Redis.from_url(redis_server.url).set(FLOOR_KEY, lite_body)
-        web.stop()
-        port = free_port()
-        floor_base = f"http://127.0.0.1:{port}"
-        web = Web("floor", gunicorn_argv("floor_app:app", BENCH, port, work / "access-floor.log"),
-                  dict(env, FLOOR_KEY=FLOOR_KEY), work / "floor.log", floor_base + FLOOR_PATH).wait()
-        status, floor_body, _ = get(floor_base + FLOOR_PATH)
-        assert status == 200 and floor_body == lite_body, "the floor must return the lite body"
-        print(f"floor app on {floor_base} ({len(floor_body)} bytes, the same as lite's)")
-        for c in connections:
-            results.append(measure("floor", "floor", floor_base, FLOOR_PATH, c, duration, None, floor_base + FLOOR_PATH))
         web.stop()
         web = None
 
@@ -499,8 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
-        if web is not None:
-            web.stop()
+        for server in (web, floor):
+            if server is not None:
+                server.stop()
         if redis_server is not None:
             redis_server.stop()
         for sig, handler in previous.items():
