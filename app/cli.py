@@ -68,11 +68,13 @@ def gunicorn_argv(python: str, app_spec: str, chdir: Path, bind: str, workers: i
     over the workers. With one shared socket, whichever worker woke first accepted them, and a
     keep-alive connection stays with the worker that accepted it: under wrk, all 10 connections (and
     at times all 100) went to one worker while the other sat idle, halving throughput (bench/LOAD.md).
-    ``tradeboard run`` refuses a port already in use, so two servers cannot share one by accident."""
+    ``tradeboard run`` refuses a port already in use, so two servers cannot share one by accident.
+    ``AccessLogger`` writes gunicorn's access lines for less CPU (app/access_log.py)."""
     return [python, "-m", "gunicorn", app_spec, "--chdir", str(chdir), "--bind", bind,
             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
             "--reuse-port", "--timeout", "120", "--graceful-timeout", "10",
-            "--access-logfile", str(access_log), "--error-logfile", "-", "--no-control-socket"]
+            "--access-logfile", str(access_log), "--logger-class", "app.access_log.AccessLogger",
+            "--error-logfile", "-", "--no-control-socket"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

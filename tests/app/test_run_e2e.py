@@ -112,3 +112,6 @@ def test_tradeboard_run_starts_serves_and_stops_cleanly(tmp_path):
                 process.wait(5)
     logs = tmp_path / "var" / "log"
     assert (logs / "worker.log").exists() and (logs / "beat.log").exists()
+    # gunicorn's access log, in its combined format (app/access_log.py writes it)
+    access = (logs / "access.log").read_text()
+    assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /api/v1/health HTTP/1\.1" 200 \d+ "-" "python-requests/', access, re.M), access[-2000:]
