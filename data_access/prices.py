@@ -401,7 +401,7 @@ class PriceProvider(FailSoftProvider):
 
     def latest_prices(self, symbols: Iterable[str]) -> Quotes:
         memo = _quote_memo.get()
-        if memo is not None:
+        if memo is not None and memo.open:
             return memo.latest_prices(self, symbols)
         return self.lookup(symbols)  # type: ignore[return-value]
 
@@ -421,6 +421,9 @@ class QuoteMemo:
     WAIT_SECONDS = 60.0  # longer than any provider's own deadline; past it a section looks up alone
 
     def __init__(self) -> None:
+        # False once the build is over: a stale section refreshed later in the background (in a copy of
+        # the build's context) looks its prices up anew instead of reusing the build's
+        self.open = True
         self._lock = threading.Lock()
         self._pending: dict[tuple[PriceProvider, str], Future] = {}
 
@@ -471,10 +474,12 @@ _quote_memo: contextvars.ContextVar[QuoteMemo | None] = contextvars.ContextVar("
 @contextlib.contextmanager
 def one_quote_per_symbol() -> Iterator[QuoteMemo]:
     """Within the block (and the threads it hands its context to), each symbol is priced once."""
-    token = _quote_memo.set(QuoteMemo())
+    memo = QuoteMemo()
+    token = _quote_memo.set(memo)
     try:
-        yield _quote_memo.get()
+        yield memo
     finally:
+        memo.open = False
         _quote_memo.reset(token)
 
 

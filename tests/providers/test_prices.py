@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import threading
@@ -12,6 +13,7 @@ import pytest
 from app.config import Settings
 from data_access.prices import (
     BarsPriceProvider, HttpPriceProvider, LastGoodStore, PriceUnavailable, SimulatedPriceProvider, make_price_provider,
+    one_quote_per_symbol,
 )
 from tests.providers.conftest import CLOSES, Clock, StatementCounter
 
@@ -292,3 +294,48 @@ def test_http_provider_needs_a_url_template_with_a_symbol_placeholder():
 def test_symbols_are_url_quoted(server, price_store):
     server.set("BRK/B", value={"price": 470.0})
     assert http_provider(server, price_store).latest_prices(["BRK/B"])["BRK/B"].price == 470.0
+
+
+# --------------------------------------------------------------------------- one quote per symbol per build
+
+
+def test_within_a_build_each_symbol_is_asked_for_once_even_by_sections_running_at_once(server, price_store):
+    server.set("AAPL", "ok", {"price": 101.0}, delay=0.4)
+    server.set("MSFT", "ok", {"price": 202.0}, delay=0.4)
+    provider = http_provider(server, price_store)
+    got = {}
+    with one_quote_per_symbol():
+        context = contextvars.copy_context()
+
+        def section(name, symbols):
+            got[name] = context.copy().run(provider.latest_prices, symbols)
+
+        first = threading.Thread(target=section, args=("open", ["AAPL"]))
+        started = time.perf_counter()
+        first.start()
+        time.sleep(0.1)  # the second section asks while AAPL's lookup is under way
+        second = threading.Thread(target=section, args=("exits", ["AAPL", "MSFT"]))
+        second.start()
+        first.join()
+        second.join()
+        took = time.perf_counter() - started
+        assert provider.latest_prices(["MSFT"])["MSFT"].price == 202.0  # a later section reuses it
+    assert server.requests == {"AAPL": 1, "MSFT": 1}
+    assert got["open"]["AAPL"] is got["exits"]["AAPL"] and got["exits"]["MSFT"].price == 202.0
+    assert took < 0.75, "MSFT was looked up meanwhile, not after AAPL's lookup"
+    # after the build (a background refresh runs in a copy of its context), prices are asked for anew
+    context.run(provider.latest_prices, ["AAPL"])
+    assert server.requests["AAPL"] == 2
+
+
+def test_a_symbol_without_a_price_is_asked_for_once_per_build_and_named_every_time(server, price_store):
+    server.set("GOOD", "ok", {"price": 5.0})
+    server.set("BAD", "500")
+    provider = http_provider(server, price_store, retries=0)
+    with one_quote_per_symbol():
+        first = provider.latest_prices(["GOOD", "BAD"])
+        again = provider.latest_prices(["BAD"])
+    assert server.requests == {"GOOD": 1, "BAD": 1}
+    assert "BAD" in first.unavailable and "BAD" in again.unavailable and "BAD" not in again
+    with pytest.raises(PriceUnavailable, match="BAD"):
+        again.require()
