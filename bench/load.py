@@ -8,7 +8,7 @@ not a test; run it by hand).
 Brings up everything itself on free loopback ports and stops it at the end (also on Ctrl-C): a
 private redis-server, the seeded SQLite database var/bench/<scale>.db (migrated), an analyst user
 with a bearer token, and gunicorn exactly as `tradeboard run` starts the web (wsgi:server, gthread,
-2 workers x 16 threads, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY).
+app.cli.gunicorn_argv: 2 workers x 16 threads, a socket per worker, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY).
 No Celery worker or beat: nothing refreshes the cache behind the load test's back.
 
 Runs, each `wrk -t2 -cN -dD --latency --timeout 10s -H "Authorization: Bearer ..." -s load_report.lua`:
@@ -16,7 +16,9 @@ Runs, each `wrk -t2 -cN -dD --latency --timeout 10s -H "Authorization: Bearer ..
   expiry   every endpoint at every connection count while a thread makes its cached sections go past
            their TTL every second (served stale while one process refreshes each)
   eviction the same, but the keys are deleted every second (a true miss: single-flight rebuilds)
-  floor    bench/floor_app.py under the same gunicorn settings: the warm lite body from one Redis GET
+  floor    bench/floor_app.py under the same gunicorn settings: the warm lite body from one Redis GET;
+           it runs beside the app, and for each connection count the floor and then every endpoint's
+           warm run are measured --repeats times (default 3), the median run reported
   nocache  the same requests with CACHE_TYPE=NullCache (REDIS_URL kept: monitoring still writes there)
 
 Targets (issue 9): zero errors; warm lite >= 60 % of the floor's req/s with p99 <= 1.5x the floor's;
