@@ -6,7 +6,10 @@ statements and serialize the same 25-55 KB of JSON. ``shared_response`` instead 
 to a *round* (``data_access.fresh_rounds``): the round starts after every one of its requests
 arrived, builds the response once, and each request answers with the round's bytes. So no answer
 is older than its request (a real-time section is still computed after the request arrived), and
-per document and web process at most one build runs and one waits. This is request coalescing, as
+per document and web process at most one build runs and one waits. A round waits up to
+``GATHER_SECONDS`` for as many requests as its previous round had (``FreshRounds.run``'s
+``gather_seconds``): clients that ask again the moment they are answered would otherwise settle into
+two alternating half-size rounds, each building the whole document. This is request coalescing, as
 a caching proxy does it, inside the app: authentication, the rate limit and monitoring still run
 for every request; only the build is shared.
 
@@ -25,6 +28,9 @@ import flask
 from data_access import fresh_rounds
 
 _SAME_DOCUMENTS_FOR_ROLES = frozenset({"admin", "analyst"})
+# Paper trading at 10 keep-alive connections, bench/load.py: 0 ms -> 1,148 req/s, 1 ms -> 1,213-1,339,
+# 2 ms -> 1,294-1,480 (bench/LOAD.md); a lone request never waits.
+GATHER_SECONDS = 0.002
 
 
 def audience() -> tuple:
@@ -49,7 +55,7 @@ def shared_response(build: Callable[[], flask.Response]) -> flask.Response:
         return response.status_code, response.get_data(), tuple(response.headers.items())
 
     key = ("document", request.endpoint, request.query_string, audience())
-    status, body, headers = fresh_rounds.rounds.run(key, rendered)[0]
+    status, body, headers = fresh_rounds.rounds.run(key, rendered, gather_seconds=GATHER_SECONDS)[0]
     return flask.Response(body, status=status, headers=list(headers))
 
 

@@ -159,3 +159,60 @@ def test_a_member_of_a_stuck_round_answers_on_its_own_after_the_wait():
     value, _at = rounds.run("queue", stuck_then_quick)  # waits for the stuck round, then its own
     assert value["state"] == 0 and time.monotonic() - started < 1.5
 
+
+
+def _round_of_three(rounds: FreshRounds, book: Book, gather: float) -> None:
+    """One round of three requests for "doc" (a first request computes while three more gather)."""
+    first = threading.Thread(target=lambda: rounds.run("doc", book.read, gather))
+    first.start()
+    time.sleep(0.05)
+    together(3, lambda: rounds.run("doc", book.read, gather))
+    first.join(5)
+
+
+def test_a_gathering_round_waits_for_as_many_requests_as_its_last_round_had_then_computes_once():
+    rounds, book = FreshRounds(), Book(seconds=0.1)
+    _round_of_three(rounds, book, gather=2.0)
+    reads = book.reads
+
+    answers = {}
+
+    def ask(name):
+        arrived = time.monotonic()
+        answers[name] = (arrived, rounds.run("doc", book.read, 2.0)[0])
+
+    threads = [threading.Thread(target=ask, args=(name,)) for name in ("a", "b", "c")]
+    threads[0].start()
+    time.sleep(0.2)  # "a" waits for two more: its key's last round had three
+    threads[1].start()
+    time.sleep(0.2)
+    threads[2].start()
+    for t in threads:
+        t.join(5)
+    assert book.reads == reads + 1  # one computation for the three
+    started = {value["started"] for _arrived, value in answers.values()}
+    assert len(started) == 1 and started.pop() >= max(arrived for arrived, _value in answers.values())
+    assert answers["a"][1]["started"] - answers["a"][0] < 1.0  # it started when the third came, not at the limit
+
+
+def test_a_lone_request_never_waits_and_a_round_that_waited_in_vain_stops_the_next_from_waiting():
+    rounds, book = FreshRounds(), Book(seconds=0.01)
+    started = time.monotonic()
+    rounds.run("doc", book.read, 1.0)
+    assert time.monotonic() - started < 0.5  # nothing before it: no wait
+
+    _round_of_three(rounds, book, gather=0.3)
+    started = time.monotonic()
+    rounds.run("doc", book.read, 0.3)  # expects three, only it comes: waits the 0.3 s, then computes
+    assert 0.3 <= time.monotonic() - started < 1.0
+    started = time.monotonic()
+    rounds.run("doc", book.read, 0.3)  # its last round had one member: no wait
+    assert time.monotonic() - started < 0.2
+
+
+def test_without_gathering_a_request_never_waits_for_others():
+    rounds, book = FreshRounds(), Book(seconds=0.01)
+    _round_of_three(rounds, book, gather=0.0)
+    started = time.monotonic()
+    rounds.run("doc", book.read)
+    assert time.monotonic() - started < 0.2
