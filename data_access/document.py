@@ -11,6 +11,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from data_access.cache import Cached, cache_report, sections
+from data_access.change_stamps import one_stamp_per_build
 from data_access.db import current_engine
 from data_access.fresh_rounds import fresh_value
 from data_access.prices import one_quote_per_symbol
@@ -32,13 +33,16 @@ class SectionReader:
         self._started = time.perf_counter()
         self._report_context = cache_report()
         self._quotes_context = one_quote_per_symbol()
+        self._stamp_context = one_stamp_per_build()
 
     def __enter__(self) -> SectionReader:
         self.report = self._report_context.__enter__()
         self._quotes_context.__enter__()  # every section of the document marks a symbol at one quote
+        self._stamp_context.__enter__()  # and reads the paper tables' change counter once
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._stamp_context.__exit__(*exc_info)
         self._quotes_context.__exit__(*exc_info)
         self._report_context.__exit__(*exc_info)
 

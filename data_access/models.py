@@ -12,6 +12,7 @@ import enum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -431,3 +432,16 @@ class DailySummary(Base):
     name: Mapped[str] = mapped_column(String(128))
     summary: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class TableVersion(Base):
+    """A counter that database triggers raise with every change to a group of tables, so a
+    real-time read can tell that nothing changed since its last read (``data_access.change_stamps``;
+    kept on SQLite only). ``epoch`` is drawn when the row is created: a database rebuilt at the same
+    URL never repeats an earlier (epoch, version)."""
+
+    __tablename__ = "table_versions"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(BigInteger)

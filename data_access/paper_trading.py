@@ -38,6 +38,7 @@ from sqlalchemy import Integer, and_, bindparam, case, func, select
 
 from analytics import metrics
 from data_access.cache import cached_section, sections as section_cache
+from data_access.change_stamps import paper_reads
 from data_access.client_dashboard import _day, _iso, _rows
 from data_access.db import current_engine
 from data_access.document import SectionReader, utc_now_iso
@@ -102,10 +103,15 @@ _OPEN_TRADES = (
 )
 
 
-def _open_trade_rows() -> list[dict[str, Any]]:
-    return [{"trade_id": tid, "account": account, "source": source, "symbol": symbol, "side": side,
-             "quantity": qty, "entry_price": entry, "opened_at": _iso(opened)}
-            for tid, account, source, symbol, side, qty, entry, opened in _rows(_OPEN_TRADES)]
+def _open_trade_rows() -> tuple[dict[str, Any], ...]:
+    """Every open trade, newest first (rows kept while the paper tables are unchanged: read-only)."""
+    return paper_reads.get("open_trades", _read_open_trades)
+
+
+def _read_open_trades() -> tuple[dict[str, Any], ...]:
+    return tuple({"trade_id": tid, "account": account, "source": source, "symbol": symbol, "side": side,
+                  "quantity": qty, "entry_price": entry, "opened_at": _iso(opened)}
+                 for tid, account, source, symbol, side, qty, entry, opened in _rows(_OPEN_TRADES))
 
 
 def _with_return(row: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +168,8 @@ def _shadow_statements():
               .where(missed).order_by(PaperSignal.created_at.desc(), PaperSignal.id.desc())
               .limit(bindparam("limit", type_=Integer)))
     totals = (select(PaperSignal.symbol, PaperSignal.side, PaperSignal.status, func.count(),
-                     func.sum(PaperSignal.quantity), func.sum(PaperSignal.quantity * PaperSignal.price))
+                     func.sum(PaperSignal.quantity), func.sum(PaperSignal.quantity * PaperSignal.price),
+                     func.min(PaperSignal.created_at))
               .where(missed).group_by(PaperSignal.symbol, PaperSignal.side, PaperSignal.status))
     return newest, totals
 
@@ -170,22 +177,31 @@ def _shadow_statements():
 _SHADOW_NEWEST, _SHADOW_TOTALS = _shadow_statements()
 
 
+def _read_shadow(since: dt.datetime, limit: int) -> tuple[tuple[dict[str, Any], ...], list, dt.datetime | None]:
+    """The newest ``limit`` missed entries since ``since``, their totals, and the oldest entry's time."""
+    window = {"since": since, "limit": limit}
+    with current_engine().connect() as connection:
+        rows = connection.execute(_SHADOW_NEWEST, window).all()
+        groups = connection.execute(_SHADOW_TOTALS, window).all()
+    book = tuple({"signal_id": sid, "source": source, "symbol": symbol, "side": side, "quantity": qty,
+                  "entry_price": price, "signal_at": _iso(created), "status": _value(status), "reason": reason}
+                 for sid, source, symbol, side, qty, price, created, status, reason in rows)
+    return book, groups, min((g[6] for g in groups), default=None)
+
+
 def shadow_positions(limit: int, prices: tuple) -> dict[str, Any]:
     """Entries not executed in the last SHADOW_DAYS days, held on paper at the signal's price: the
     newest ``limit`` listed and marked; the totals from one grouped statement (per symbol, side and
     status), so the cost does not grow with the number of missed signals."""
-    window = {"since": _utc_now() - dt.timedelta(days=SHADOW_DAYS), "limit": limit}
-    with current_engine().connect() as connection:
-        rows = connection.execute(_SHADOW_NEWEST, window).all()
-        groups = connection.execute(_SHADOW_TOTALS, window).all()
-    book = [{"signal_id": sid, "source": source, "symbol": symbol, "side": side, "quantity": qty,
-             "entry_price": price, "signal_at": _iso(created), "status": _value(status), "reason": reason}
-            for sid, source, symbol, side, qty, price, created, status, reason in rows]
+    since = _utc_now() - dt.timedelta(days=SHADOW_DAYS)
+    # kept rows stay right while no missed entry has left the window since they were read
+    book, groups, _oldest = paper_reads.get(("shadow", limit), lambda: _read_shadow(since, limit),
+                                           still_valid=lambda kept: kept[2] is None or kept[2] >= since)
     provider = price_provider_from(prices)
     quotes = provider.latest_prices(sorted({g[0] for g in groups} | {r["symbol"] for r in book}))
     by_status: dict[str, int] = {}
     total, unpriced = 0.0, set()
-    for symbol, side, status, n, quantity, notional in groups:
+    for symbol, side, status, n, quantity, notional, _oldest in groups:
         by_status[_value(status)] = by_status.get(_value(status), 0) + int(n)
         quote = quotes.get(symbol)
         if quote is None:
@@ -211,7 +227,7 @@ _ACTIVE_EXITS = (
 def exit_signals(limit: int, prices: tuple) -> dict[str, Any]:
     """Active exits (queued EXIT signals) with the position each would close, marked now."""
     now = _utc_now()
-    rows = _rows(_ACTIVE_EXITS)
+    rows = paper_reads.get("active_exits", lambda: _rows(_ACTIVE_EXITS))
     book = [{"id": sid, "position_id": trade_id, "signal_type": "EXIT", "status": "active", "source": source,
              "symbol": symbol, "side": side, "quantity": qty, "signal_price": price, "timestamp": _iso(created),
              "age_seconds": _age(created, now), "entry_price": entry if entry is not None else price,
@@ -233,7 +249,7 @@ _QUEUED_ENTRIES = (
 def queued_signals(limit: int) -> dict[str, Any]:
     """Entries accepted and waiting to execute, oldest first (the ones most likely stuck)."""
     now = _utc_now()
-    rows = _rows(_QUEUED_ENTRIES)
+    rows = paper_reads.get("queued_entries", lambda: _rows(_QUEUED_ENTRIES))
     signals = [{"id": sid, "account": account, "source": source, "symbol": symbol, "side": side, "quantity": qty,
                 "price": price, "timestamp": _iso(created), "age_seconds": _age(created, now)}
                for sid, account, source, symbol, side, qty, price, created in rows]

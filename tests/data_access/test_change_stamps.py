@@ -1,0 +1,169 @@
+"""Real-time paper sections reuse their rows while the paper tables are unchanged, and show any
+committed change at once: an insert, update or delete by any writer (here a plain sqlite3
+connection, as another program would write), and a missed entry leaving the shadow window with
+time alone. On PostgreSQL (no counter) every read goes to the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from data_access import migrate
+from data_access import paper_trading as pt
+from data_access.change_stamps import paper_reads, paper_stamp
+from data_access.db import configure_database
+from data_access.document import SectionReader
+from tests.dashboards.test_client_dashboard import statements_during
+
+NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+PAPER_TABLES = ("paper_accounts", "paper_trades", "paper_signals")
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat(sep=" ")
+
+
+def migrated_book(url: str):
+    """The migrated schema with account A, an open AAPL trade, a missed TSLA entry (a day old) and a
+    queued exit of the AAPL trade; the engine configured."""
+    migrate.upgrade(url)
+    engine = configure_database(url)
+    paper_reads.clear()
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO paper_accounts (id, name, starting_cash, cash, created_at) "
+                       "VALUES (1, 'A', 100000, 100000, :t)"), {"t": NOW})
+        c.execute(text("INSERT INTO paper_trades (id, paper_account_id, source, symbol, side, quantity, entry_price, "
+                       "opened_at, status) VALUES (1, 1, 'src1', 'AAPL', 'long', 10, 100, :t, 'OPEN')"),
+                  {"t": NOW - dt.timedelta(hours=2)})
+        signal = ("INSERT INTO paper_signals (paper_account_id, source, symbol, side, action, quantity, price, "
+                  "created_at, status, reason, paper_trade_id) VALUES (1, :src, :sym, 'long', :action, 10, :price, "
+                  ":t, :status, :reason, :trade)")
+        c.execute(text(signal), {"src": "src1", "sym": "TSLA", "action": "ENTRY", "price": 200, "status": "REJECTED",
+                                 "reason": "risk", "trade": None, "t": NOW - dt.timedelta(days=1)})
+        c.execute(text(signal), {"src": "src1", "sym": "AAPL", "action": "EXIT", "price": 101, "status": "QUEUED",
+                                 "reason": None, "trade": 1, "t": NOW - dt.timedelta(minutes=1)})
+    return engine
+
+
+def build(engine):
+    """The four reusable real-time sections as one document build reads them, and the statements run."""
+    def sections():
+        with SectionReader():
+            return {"open": pt.open_positions(20, ("bars",)), "shadow": pt.shadow_positions(20, ("bars",)),
+                    "exits": pt.exit_signals(20, ("bars",)), "queued": pt.queued_signals(20)}
+    return statements_during(engine, sections)
+
+
+def writer(url: str) -> sqlite3.Connection:
+    return sqlite3.connect(url.removeprefix("sqlite:///"))
+
+
+def test_the_head_schema_raises_the_paper_counter_on_every_write_to_a_paper_table_only(sqlite_url):
+    engine = migrated_book(sqlite_url)
+    triggers = {row[0] for row in engine.connect().execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))}
+    assert triggers == {f"tv_{t}_{e}" for t in PAPER_TABLES for e in ("insert", "update", "delete")}
+    db = writer(sqlite_url)
+    before = paper_stamp()
+    for statement in ("UPDATE paper_accounts SET cash = cash - 1", "UPDATE paper_trades SET quantity = 11",
+                      "DELETE FROM paper_signals WHERE status = 'REJECTED'"):
+        db.execute(statement)
+        db.commit()
+        after = paper_stamp()
+        assert after[0] == before[0] and after[1] > before[1], statement
+        before = after
+    db.execute("INSERT INTO users (username, display_name, role, password_hash, is_active, account_scope) "
+               "VALUES ('x', 'x', 'analyst', 'h', 1, '')")
+    db.commit()
+    assert paper_stamp() == before  # not a paper table
+    db.execute("UPDATE paper_trades SET quantity = 12")
+    db.rollback()
+    assert paper_stamp() == before  # a rolled-back write changed nothing
+
+
+def test_an_unchanged_book_is_reused_and_every_committed_change_shows_in_the_next_build(sqlite_url):
+    engine = migrated_book(sqlite_url)
+    first, statements = build(engine)
+    assert first["open"]["count"] == 1 and first["shadow"]["count"] == 1 and first["exits"]["count"] == 1
+    assert first["queued"]["count"] == 0
+
+    again, statements = build(engine)
+    assert [s for s in statements if "paper_" in s] == []  # no statement on a paper table ...
+    assert len([s for s in statements if "table_versions" in s]) == 1  # ... only the counter, once
+    assert again["open"]["positions"] == first["open"]["positions"]
+    assert again["exits"]["signals"][0]["age_seconds"] >= first["exits"]["signals"][0]["age_seconds"]  # ages move
+
+    db = writer(sqlite_url)  # another program writes: a new trade, a queued entry, the exit executed
+    db.execute("INSERT INTO paper_trades (paper_account_id, source, symbol, side, quantity, entry_price, opened_at, "
+               "status) VALUES (1, 'src2', 'MSFT', 'short', 5, 120, ?, 'OPEN')", (iso(NOW),))
+    db.execute("INSERT INTO paper_signals (paper_account_id, source, symbol, side, action, quantity, price, created_at,"
+               " status) VALUES (1, 'src2', 'NVDA', 'long', 'ENTRY', 3, 500, ?, 'QUEUED')", (iso(NOW),))
+    db.execute("UPDATE paper_signals SET status = 'EXECUTED' WHERE action = 'EXIT'")
+    db.commit()
+    changed, _ = build(engine)
+    assert [p["symbol"] for p in changed["open"]["positions"]] == ["MSFT", "AAPL"]
+    assert changed["queued"]["count"] == 1 and changed["queued"]["signals"][0]["symbol"] == "NVDA"
+    assert changed["exits"]["count"] == 0
+
+    db.execute("DELETE FROM paper_trades WHERE symbol = 'MSFT'")
+    db.commit()
+    assert [p["symbol"] for p in build(engine)[0]["open"]["positions"]] == ["AAPL"]
+
+
+def test_a_missed_entry_leaves_the_shadow_window_with_time_alone(sqlite_url, monkeypatch):
+    engine = migrated_book(sqlite_url)
+    assert build(engine)[0]["shadow"]["count"] == 1
+    assert build(engine)[0]["shadow"]["count"] == 1  # reused: nothing changed
+    later = NOW + dt.timedelta(days=pt.SHADOW_DAYS, hours=1)  # the TSLA entry (a day old) is now outside
+    monkeypatch.setattr(pt, "_utc_now", lambda: later)
+    stamp = paper_stamp()
+    shadow = build(engine)[0]["shadow"]
+    assert paper_stamp() == stamp  # no write, yet the section read again
+    assert shadow["count"] == 0 and shadow["positions"] == [] and shadow["unrealized_pnl"] == 0
+
+
+def test_a_database_rebuilt_at_the_same_path_never_gets_the_old_ones_rows(tmp_path):
+    url = f"sqlite:///{tmp_path / 'book.db'}"
+    engine = migrated_book(url)
+    assert [p["symbol"] for p in build(engine)[0]["open"]["positions"]] == ["AAPL"]
+    old_stamp = paper_stamp()
+    engine.dispose()
+    Path(tmp_path / "book.db").unlink()
+    engine = configure_database(url)
+    migrate.upgrade(url)
+    db = writer(url)
+    db.execute("INSERT INTO paper_accounts (id, name, starting_cash, cash) VALUES (1, 'A', 1, 1)")
+    db.execute("INSERT INTO paper_trades (paper_account_id, source, symbol, side, quantity, entry_price, opened_at, "
+               "status) VALUES (1, 's', 'AMZN', 'long', 1, 1, ?, 'OPEN')", (iso(NOW),))
+    db.execute("UPDATE paper_accounts SET cash = 2")
+    db.execute("INSERT INTO paper_signals (paper_account_id, source, symbol, side, action, quantity, price, created_at,"
+               " status) VALUES (1, 's', 'AMZN', 'long', 'ENTRY', 1, 1, ?, 'EXECUTED')", (iso(NOW),))
+    db.commit()
+    assert paper_stamp()[1] == old_stamp[1]  # the same count of writes as the first database had ...
+    assert [p["symbol"] for p in build(engine)[0]["open"]["positions"]] == ["AMZN"]  # ... not its rows
+
+
+def test_without_a_counter_every_build_reads_the_paper_tables(postgres_url):
+    engine = configure_database(postgres_url)
+    migrate.upgrade(postgres_url)
+    assert "table_versions" in inspect(engine).get_table_names()
+    assert paper_stamp() is None
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO paper_accounts (id, name, starting_cash, cash, created_at) "
+                       "VALUES (1, 'A', 1, 1, now())"))
+    _, first = build(engine)
+    _, second = build(engine)
+    assert len([s for s in second if "paper_" in s]) == len([s for s in first if "paper_" in s]) >= 4
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO paper_trades (paper_account_id, source, symbol, side, quantity, entry_price, "
+                       "opened_at, status) VALUES (1, 's', 'AMZN', 'long', 1, 1, now(), 'OPEN')"))
+    assert build(engine)[0]["open"]["count"] == 1
+
+
+@pytest.fixture(autouse=True)
+def _forget_kept_rows():
+    yield
+    paper_reads.clear()
