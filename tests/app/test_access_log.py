@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,7 @@ from gunicorn.glogging import Logger
 from app.access_log import AccessLogger
 
 
-def lines_written(cls, path, requests, fmt: str | None = None) -> list[str]:
+def lines_written(cls, path, requests, fmt: str | None = None, log_filter=None) -> list[str]:
     """The access log lines ``cls`` writes for ``requests`` (gunicorn's loggers share one logging
     logger, so each is set up, used and closed in turn)."""
     cfg = Config()
@@ -20,6 +21,13 @@ def lines_written(cls, path, requests, fmt: str | None = None) -> list[str]:
     if fmt is not None:
         cfg.set("access_log_format", fmt)
     logger = cls(cfg)
+    for handler in list(logger.access_log.handlers):
+        if type(handler) is not logging.FileHandler:  # pytest's capture handlers: gunicorn's file only
+            logger.access_log.removeHandler(handler)
+    if log_filter is not None:
+        logger.access_log.handlers[0].addFilter(log_filter)
+    elif cls is AccessLogger and fmt is None:
+        assert logger._plain_streams() == logger.access_log.handlers  # written to the file directly
     for resp, req, environ, took in requests:
         logger.access(resp, req, environ, took)
     for handler in list(logger.access_log.handlers):
@@ -57,3 +65,11 @@ def test_another_format_is_left_to_gunicorn(tmp_path):
     requests = [_request()]
     ours = lines_written(AccessLogger, tmp_path / "ours.log", requests, fmt)
     assert ours == lines_written(Logger, tmp_path / "theirs.log", requests, fmt) == ["10.1.2.3 wrk 4200"]
+
+
+def test_a_filter_on_the_access_handler_still_applies(tmp_path):
+    requests = [_request(), _request(RAW_URI="/api/v1/health")]
+    no_health = lambda record: "/api/v1/health" not in record.getMessage()  # noqa: E731
+    ours = lines_written(AccessLogger, tmp_path / "ours.log", requests, log_filter=no_health)
+    assert ours == lines_written(Logger, tmp_path / "theirs.log", requests, log_filter=no_health)
+    assert len(ours) == 1 and "/api/v1/dashboards/client" in ours[0]
