@@ -28,8 +28,8 @@ import flask
 from data_access import fresh_rounds
 
 _SAME_DOCUMENTS_FOR_ROLES = frozenset({"admin", "analyst"})
-# Paper trading at 10 keep-alive connections, bench/load.py: 0 ms -> 1,148 req/s, 1 ms -> 1,213-1,339,
-# 2 ms -> 1,294-1,480 (bench/LOAD.md); a lone request never waits.
+# Paper trading at 10 keep-alive connections (wrk, 6 s runs, `large`, a prototype of the real-time reuse):
+# 0 ms -> 1,148 req/s, 0.5 ms -> 1,097-1,132, 1 ms -> 1,213-1,339, 2 ms -> 1,294-1,480. A lone request never waits.
 GATHER_SECONDS = 0.002
 
 
