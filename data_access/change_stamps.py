@@ -38,11 +38,14 @@ _NOT_READ = object()
 class _BuildStamp:
     """The counter as one build read it (read on first use, at most once per build and engine)."""
 
-    __slots__ = ("engine", "value")
+    __slots__ = ("engine", "value", "open")
 
     def __init__(self) -> None:
         self.engine: Any = None
         self.value: Any = _NOT_READ
+        # False once the build is over: a stale section refreshed later in the background (in a copy of
+        # the build's context) must read the counter anew, or it could reuse rows older than its refresh
+        self.open = True
 
 
 _build_stamp: contextvars.ContextVar[_BuildStamp | None] = contextvars.ContextVar("build_stamp", default=None)
@@ -51,10 +54,12 @@ _build_stamp: contextvars.ContextVar[_BuildStamp | None] = contextvars.ContextVa
 @contextlib.contextmanager
 def one_stamp_per_build() -> Iterator[None]:
     """Within the block (and the threads it hands its context to), the counter is read once."""
-    token = _build_stamp.set(_BuildStamp())
+    build = _BuildStamp()
+    token = _build_stamp.set(build)
     try:
         yield
     finally:
+        build.open = False
         _build_stamp.reset(token)
 
 
@@ -73,7 +78,7 @@ def paper_stamp() -> tuple[str, int] | None:
     """(epoch, version) of the paper tables now, or None where no counter is kept."""
     engine = current_engine()
     build = _build_stamp.get()
-    if build is None:
+    if build is None or not build.open:
         return _read_stamp(engine)
     if build.value is _NOT_READ or build.engine is not engine:
         build.engine, build.value = engine, _read_stamp(engine)

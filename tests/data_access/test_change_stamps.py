@@ -5,6 +5,7 @@ time alone. On PostgreSQL (no counter) every read goes to the database."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import sqlite3
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import inspect, text
 
 from data_access import migrate
 from data_access import paper_trading as pt
-from data_access.change_stamps import paper_reads, paper_stamp
+from data_access.change_stamps import one_stamp_per_build, paper_reads, paper_stamp
 from data_access.db import configure_database
 from data_access.document import SectionReader
 from tests.dashboards.test_client_dashboard import statements_during
@@ -111,6 +112,25 @@ def test_an_unchanged_book_is_reused_and_every_committed_change_shows_in_the_nex
     db.execute("DELETE FROM paper_trades WHERE symbol = 'MSFT'")
     db.commit()
     assert [p["symbol"] for p in build(engine)[0]["open"]["positions"]] == ["AAPL"]
+
+
+def test_work_left_running_after_a_build_reads_the_counter_anew(sqlite_url):
+    """A stale section is refreshed in the background in a copy of the build's context, after the build."""
+    migrated_book(sqlite_url)
+    with one_stamp_per_build():
+        during = paper_stamp()
+        db = writer(sqlite_url)
+        db.execute("UPDATE paper_accounts SET cash = cash - 1")
+        db.commit()
+        assert paper_stamp() == during  # one read per build
+        refresh_context = contextvars.copy_context()
+    later = refresh_context.run(paper_stamp)
+    assert later[1] > during[1]
+    assert [p["symbol"] for p in refresh_context.run(pt.open_positions, 20, ("bars",))["positions"]] == ["AAPL"]
+    db.execute("INSERT INTO paper_trades (paper_account_id, source, symbol, side, quantity, entry_price, opened_at, "
+               "status) VALUES (1, 'src2', 'MSFT', 'short', 5, 120, ?, 'OPEN')", (iso(NOW),))
+    db.commit()
+    assert [p["symbol"] for p in refresh_context.run(pt.open_positions, 20, ("bars",))["positions"]] == ["MSFT", "AAPL"]
 
 
 def test_a_missed_entry_leaves_the_shadow_window_with_time_alone(sqlite_url, monkeypatch):
