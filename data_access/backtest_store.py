@@ -190,7 +190,7 @@ def run_document(run: BacktestRun, trades: list[BacktestTrade], curve: BacktestE
         "completed_at": _iso(run.completed_at),
         "underlying_volatility_pct": _number(run.underlying_volatility_pct),
         "volatility_regime": run.volatility_regime,
-        "metrics": _json_clean(dict(run.metrics or {})),
+        "metrics": _json_clean(dict(run.metrics)) if run.metrics else None,  # a failed run has none
         "trades": [
             {"entry_time": _iso(t.entry_time), "entry_price": t.entry_price, "exit_time": _iso(t.exit_time),
              "exit_price": t.exit_price, "side": t.side, "size": t.size, "pnl": _number(t.pnl),

@@ -343,14 +343,14 @@ BACKTEST_RUN = obj({
         "entry_time": date_time(), "entry_price": N, "exit_time": date_time(), "exit_price": N, "side": enum(
             "long", "short"), "size": N, "pnl": N, "commission": N, "closed_at_end": B,
     })),
-    "equity_curve": obj({"times": arr(date_time()), "equity": arr(N)}),
+    "equity_curve": null(obj({"times": arr(date_time()), "equity": arr(N)})),  # null: a run that failed
 })
 
 # --------------------------------------------------------------------------- playback
 
 PLAYBACK_RUN = obj({
     "id": I, "kind": S, "params": ref("StrategyParameters"), "config": S, "symbol": S, "timeframe": S,
-    "start": NS, "end": NS, "cash": N, "status": S, "total": I, "trades": I, "total_return_pct": NN,
+    "start": NS, "end": NS, "cash": N, "status": S, "total": I, "trades": NI, "total_return_pct": NN,
     "final_equity": NN,
 })
 PLAYBACK_CHUNK = obj({
