@@ -356,7 +356,7 @@ PLAYBACK_RUN = obj({
 PLAYBACK_CHUNK = obj({
     "run_id": I, "start": I, "count": I, "total": I,
     "t": arr(S, description="bar times"), "o": arr(N), "h": arr(N), "l": arr(N), "c": arr(N), "v": arr(N),
-    "eq": arr(N, description="equity after each bar"),
+    "eq": arr(NN, description="equity after each bar (null: a run without a stored curve, e.g. one that failed)"),
     "ev": arr({"type": "array", "prefixItems": [I, enum("EL", "ES", "XL", "XS"), N, I, NN],
                "minItems": 5, "maxItems": 5},
               description="fills: [bar index, EL|ES|XL|XS (entry/exit long/short), price, size, pnl (exits)]"),

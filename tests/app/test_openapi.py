@@ -166,6 +166,7 @@ def test_every_route_answers_what_the_document_says(demo_app, users, spec):  # n
     call("get", f"/api/v1/backtests/{run_id}", 200)
     call("get", f"/api/v1/playback/runs/{run_id}", 200)
     call("get", f"/api/v1/playback/runs/{facts['failed_run_id']}", 200)
+    call("get", f"/api/v1/playback/runs/{facts['failed_run_id']}/chunk?start=0&count=50", 200)
     call("get", f"/api/v1/backtests/{facts['failed_run_id']}", 200)
     call("get", f"/api/v1/playback/runs/{run_id}/chunk?start=0&count=10000", 200)
     started = call("post", "/api/v1/backtests", 202,
