@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from data_access.build_scope import for_this_build
 from data_access.db import current_engine
 from data_access.models import TableVersion
 
@@ -51,16 +52,9 @@ class _BuildStamp:
 _build_stamp: contextvars.ContextVar[_BuildStamp | None] = contextvars.ContextVar("build_stamp", default=None)
 
 
-@contextlib.contextmanager
-def one_stamp_per_build() -> Iterator[None]:
+def one_stamp_per_build() -> contextlib.AbstractContextManager[_BuildStamp]:
     """Within the block (and the threads it hands its context to), the counter is read once."""
-    build = _BuildStamp()
-    token = _build_stamp.set(build)
-    try:
-        yield
-    finally:
-        build.open = False
-        _build_stamp.reset(token)
+    return for_this_build(_build_stamp, _BuildStamp())
 
 
 def _read_stamp(engine) -> tuple[str, int] | None:

@@ -4,6 +4,7 @@ section's freshness and the request's cache ``metadata``."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import time
@@ -31,20 +32,16 @@ class SectionReader:
         self.partial: set[str] = set()  # sections with a value despite their error (e.g. some symbols unpriced)
         self.freshness: dict[str, dict[str, Any]] = {}
         self._started = time.perf_counter()
-        self._report_context = cache_report()
-        self._quotes_context = one_quote_per_symbol()
-        self._stamp_context = one_stamp_per_build()
+        self._contexts = contextlib.ExitStack()
 
     def __enter__(self) -> SectionReader:
-        self.report = self._report_context.__enter__()
-        self._quotes_context.__enter__()  # every section of the document marks a symbol at one quote
-        self._stamp_context.__enter__()  # and reads the paper tables' change counter once
+        self.report = self._contexts.enter_context(cache_report())
+        self._contexts.enter_context(one_quote_per_symbol())  # every section marks a symbol at one quote
+        self._contexts.enter_context(one_stamp_per_build())  # and reads the paper tables' change counter once
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._stamp_context.__exit__(*exc_info)
-        self._quotes_context.__exit__(*exc_info)
-        self._report_context.__exit__(*exc_info)
+        self._contexts.__exit__(*exc_info)
 
     def read(self, section: str, fn, *args) -> Any:
         """The section's value, or None with its error recorded (one panel's failure must not take

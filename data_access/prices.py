@@ -33,7 +33,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import asdict, dataclass
@@ -47,6 +47,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import and_, func, select
 
+from data_access.build_scope import for_this_build
 from data_access.cache import KEY_PREFIX, cached_section, not_reported, sections
 from data_access.db import current_engine
 from data_access.models import Bar
@@ -471,16 +472,9 @@ class QuoteMemo:
 _quote_memo: contextvars.ContextVar[QuoteMemo | None] = contextvars.ContextVar("quote_memo", default=None)
 
 
-@contextlib.contextmanager
-def one_quote_per_symbol() -> Iterator[QuoteMemo]:
+def one_quote_per_symbol() -> contextlib.AbstractContextManager[QuoteMemo]:
     """Within the block (and the threads it hands its context to), each symbol is priced once."""
-    memo = QuoteMemo()
-    token = _quote_memo.set(memo)
-    try:
-        yield memo
-    finally:
-        memo.open = False
-        _quote_memo.reset(token)
+    return for_this_build(_quote_memo, QuoteMemo())
 
 
 def latest_closes(symbols: list[str], timeframe: str = "1d") -> dict[str, tuple[float, dt.datetime]]:
