@@ -281,7 +281,17 @@ class PreparedLookup:
         return prepared
 
     def first(self, engine, value):
-        sql, positional, processors = self._for(engine.dialect)
+        """The row for ``value``, its values converted as SQLAlchemy would, or None."""
+        raw = self.first_raw(engine, value)
+        return None if raw is None else self.converted(engine, raw)
+
+    def converted(self, engine, raw: tuple) -> tuple:
+        processors = self._for(engine.dialect)[2]
+        return tuple(process(v) if process is not None and v is not None else v for process, v in zip(processors, raw))
+
+    def first_raw(self, engine, value):
+        """The row for ``value`` as the DB-API driver returns it, or None."""
+        sql, positional, _processors = self._for(engine.dialect)
         params = (value,) if positional else {self.param: value}
         dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
@@ -301,14 +311,18 @@ class PreparedLookup:
             raise sqlalchemy_exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
         finally:
             connection.close()  # back to the pool (rolled back there, as Connection.close does)
-        if row is None:
-            return None
-        return tuple(process(v) if process is not None and v is not None else v
-                     for process, v in zip(processors, row))
+        return None if row is None else tuple(row)
 
 
 _TOKEN_ROW = PreparedLookup(_TOKEN_LOOKUP, "digest")
 _SESSION_ROW = PreparedLookup(_SESSION_LOOKUP, "uid")
+
+
+# digest -> (the token's row as the driver returned it, its user, monotonic time its last use is due
+# to be written): the row is read on every request, so a revocation or a changed user counts at once,
+# but turning an unchanged row into a user again (dates parsed, scope split) was a fifth of the lookup.
+_token_users: dict[str, tuple[tuple, CurrentUser, float]] = {}
+MAX_TOKEN_USERS = 4096
 
 
 def _user_from_token(digest: str) -> CurrentUser | None:
@@ -317,17 +331,28 @@ def _user_from_token(digest: str) -> CurrentUser | None:
     from app.extensions import state
 
     engine = state().engine
-    row = _TOKEN_ROW.first(engine, digest)
-    if row is None:
+    raw = _TOKEN_ROW.first_raw(engine, digest)
+    if raw is None:
         return None
+    known = _token_users.get(digest)
+    if known is not None and known[0] == raw and time.monotonic() < known[2]:
+        return known[1]
+    row = _TOKEN_ROW.converted(engine, raw)
     token_id, revoked, last_used_at = row[6:9]
     if revoked:
         return None
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    if last_used_at is None or (now - last_used_at).total_seconds() >= TOKEN_TOUCH_SECONDS:
+    age = None if last_used_at is None else (now - last_used_at).total_seconds()
+    if age is None or age >= TOKEN_TOUCH_SECONDS:
         with engine.begin() as conn:
             conn.execute(_TOKEN_TOUCH, {"token_id": token_id, "now": now})
-    return _current_user_from_row(row)
+        age = 0.0  # the row read next carries the new time, so this entry is not used again
+    user = _current_user_from_row(row)
+    if user is not None:
+        if len(_token_users) >= MAX_TOKEN_USERS:
+            _token_users.clear()
+        _token_users[digest] = (raw, user, time.monotonic() + TOKEN_TOUCH_SECONDS - age)
+    return user
 
 
 def _user_from_session() -> CurrentUser | None:

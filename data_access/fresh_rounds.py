@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -30,10 +31,11 @@ from typing import Any
 
 
 class _Round:
-    __slots__ = ("done", "value", "error", "started_at", "members")
+    __slots__ = ("done", "value", "error", "started_at", "members", "awaited")
 
     def __init__(self) -> None:
         self.members = 1  # the request that opened it and those that joined it
+        self.awaited = math.inf  # while it gathers: the members it waits for (the joiner that completes them wakes it)
         self.done = threading.Event()
         self.value: Any = None
         self.error: BaseException | None = None
@@ -61,7 +63,8 @@ class FreshRounds:
                 previous = self._running.get(key)
             else:
                 joined.members += 1
-                self._joined.notify_all()
+                if joined.members == joined.awaited:
+                    self._joined.notify_all()
         if not leads:
             return self._result_of(joined, compute)
         try:
@@ -90,7 +93,7 @@ class FreshRounds:
         """Under the lock: wait until the round has as many members as the key's previous round had,
         or ``seconds`` passed; then remember this round's size."""
         deadline = time.monotonic() + seconds
-        target = self._last_size.get(key, 1)
+        target = joined.awaited = self._last_size.get(key, 1)
         while joined.members < target:
             left = deadline - time.monotonic()
             if left <= 0:

@@ -19,13 +19,18 @@ def _state(app):
 
 @pytest.fixture
 def role_app(app_settings):
-    """An app with one extra endpoint only admins may call (added before the first request)."""
+    """An app with an extra endpoint only admins may call and one that names the caller (added before the first request)."""
     dash_app = build_app(app_settings)
 
     @dash_app.server.get("/api/v1/test-admin-only")
     @require_role("admin")
     def admin_only():
         return json_response({"ok": True, "user": flask.g.user.username})
+
+    @dash_app.server.get("/api/v1/test-whoami")
+    @require_role("admin", "analyst", "client", "developer")
+    def whoami():
+        return json_response(flask.g.user.to_dict())
 
     return dash_app
 
@@ -66,14 +71,31 @@ def test_a_token_is_stored_only_as_its_sha256(app):
     assert token not in stored
 
 
-def test_revoked_token_is_401(role_app):
+def test_revoked_token_is_401_at_its_next_request(role_app):
     token = _token(role_app)
+    client = role_app.server.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/test-admin-only", headers=headers).status_code == 200
     with _state(role_app).session() as session:
         session.scalar(select(ApiToken)).revoked = True
-    response = role_app.server.test_client().get("/api/v1/test-admin-only",
-                                                 headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/api/v1/test-admin-only", headers=headers)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_a_tokens_user_is_read_anew_at_each_request(role_app):
+    """A token used a moment ago still answers as its user is now: role and account scope changed
+    behind the app's back (another process, a plain SQL update) count at the next request."""
+    token = _token(role_app, username="analyst")
+    client = role_app.server.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/test-admin-only", headers=headers).status_code == 403
+    assert client.get("/api/v1/test-whoami", headers=headers).get_json()["account_scope"] == []
+    with _state(role_app).session() as session:
+        analyst = session.scalar(select(User).where(User.username == "analyst"))
+        analyst.role, analyst.account_scope = "admin", "Alpha Fund"
+    assert client.get("/api/v1/test-admin-only", headers=headers).get_json() == {"ok": True, "user": "analyst"}
+    assert client.get("/api/v1/test-whoami", headers=headers).get_json()["account_scope"] == ["Alpha Fund"]
 
 
 def test_unknown_token_is_401_even_with_a_valid_session(role_app, users, login):
@@ -85,6 +107,8 @@ def test_unknown_token_is_401_even_with_a_valid_session(role_app, users, login):
 
 def test_token_of_an_inactive_user_is_401(role_app):
     token = _token(role_app)
+    assert role_app.server.test_client().get("/api/v1/test-admin-only",
+                                             headers={"Authorization": f"Bearer {token}"}).status_code == 200
     with _state(role_app).session() as session:
         session.scalar(select(User).where(User.username == "admin")).is_active = False
     response = role_app.server.test_client().get("/api/v1/test-admin-only",

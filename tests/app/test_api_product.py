@@ -127,6 +127,17 @@ def test_security_headers_on_pages_and_api(client):
         assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "'sha256-" in csp, path
 
 
+def test_security_headers_are_sent_once_and_on_errors_too(app):
+    """The login page sets X-Frame-Options itself: it goes out once. A 404 and a 401 carry them all."""
+    client = app.server.test_client()  # not signed in
+    for path, status in (("/login", 200), ("/assets/no-such-file.css", 404), ("/api/v1/dashboards/client", 401)):
+        response = client.get(path)
+        assert response.status_code == status, path
+        names = [name.lower() for name, _ in response.headers]
+        for header in ("content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"):
+            assert names.count(header) == 1, (path, header, names)
+
+
 def test_secret_key_is_required(app_settings):
     with pytest.raises(ConfigurationError, match="SECRET_KEY is required"):
         create_app(settings_with(app_settings, SECRET_KEY=None))
