@@ -55,7 +55,8 @@ def shared_response(build: Callable[[], flask.Response]) -> flask.Response:
         return response.status_code, response.get_data(), tuple(response.headers.items())
 
     key = ("document", request.endpoint, request.query_string, audience())
-    status, body, headers = fresh_rounds.rounds.run(key, rendered, gather_seconds=GATHER_SECONDS)[0]
+    status, body, headers = fresh_rounds.rounds.run(key, rendered, gather_seconds=GATHER_SECONDS,
+                                                             immutable=True)[0]
     return flask.Response(body, status=status, headers=list(headers))
 
 

@@ -53,8 +53,10 @@ class FreshRounds:
         self._running: dict[Hashable, _Round] = {}
         self._last_size: dict[Hashable, int] = {}
 
-    def run(self, key: Hashable, compute: Callable[[], Any], gather_seconds: float = 0.0) -> tuple[Any, dt.datetime]:
-        """``compute()``'s value from a round that started after this call, and when that round started."""
+    def run(self, key: Hashable, compute: Callable[[], Any], gather_seconds: float = 0.0,
+            immutable: bool = False) -> tuple[Any, dt.datetime]:
+        """``compute()``'s value from a round that started after this call, and when that round started;
+        ``immutable``: the value cannot be changed (bytes, tuples of them), so members share it uncopied."""
         with self._lock:
             joined = self._waiting.get(key)
             leads = joined is None
@@ -66,7 +68,7 @@ class FreshRounds:
                 if joined.members == joined.awaited:
                     self._joined.notify_all()
         if not leads:
-            return self._result_of(joined, compute)
+            return self._result_of(joined, compute, immutable)
         try:
             if previous is not None:  # its members arrived earlier; this round must start after it
                 previous.done.wait(self.wait_seconds)
@@ -103,12 +105,13 @@ class FreshRounds:
             self._last_size.clear()  # a flood of distinct query strings must not grow this without bound
         self._last_size[key] = joined.members
 
-    def _result_of(self, joined: _Round, compute: Callable[[], Any]) -> tuple[Any, dt.datetime]:
-        """A member's answer: its round's (a copy, so each request owns what it was given), its round's
-        error, or, when the round's thread was stopped or is stuck, a computation of its own."""
+    def _result_of(self, joined: _Round, compute: Callable[[], Any], immutable: bool) -> tuple[Any, dt.datetime]:
+        """A member's answer: its round's (a copy unless immutable, so each request owns what it was
+        given), its round's error, or, when the round's thread was stopped or is stuck, a computation
+        of its own."""
         if joined.done.wait(self.wait_seconds):
             if joined.error is None:
-                return copy.deepcopy(joined.value), joined.started_at
+                return (joined.value if immutable else copy.deepcopy(joined.value)), joined.started_at
             if isinstance(joined.error, Exception):
                 raise joined.error
         started_at = dt.datetime.now(dt.UTC)  # still after this request arrived
