@@ -204,6 +204,43 @@ def test_the_fresh_sections_of_a_document_come_in_one_round_trip(cache, monkeypa
     assert cache.fresh_hits(reads) == {}  # a write's generation bump reaches these reads too
 
 
+def test_a_documents_stale_sections_are_served_at_once_and_each_refreshed_once(cache, monkeypatch):
+    """Every section of a document past its TTL: one read of them all, one round trip for their
+    locks and one for the won keys; the stale values answer, each key is recomputed once in the
+    background (a second document read meanwhile starts no second refresh), then they are fresh."""
+    first = Counter()
+    for name in ("a", "b", "c"):
+        fetch(cache, first, "30d", name=name, tier="short")
+    time.sleep(1.1)
+    refreshes = {name: Counter(delay=0.3) for name in ("a", "b", "c")}
+    reads = {}
+    for name, compute in refreshes.items():
+        function = section_function(name, "short")
+        function.__wrapped__ = compute  # what functools.wraps leaves on a @cached_section function
+        reads[name] = (function, ("30d",))
+    sends = []
+    send = redis.connection.Connection.send_packed_command
+    caller = threading.get_ident()
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command",
+                        lambda conn, *args, **kwargs: (threading.get_ident() == caller and sends.append(1),
+                                                       send(conn, *args, **kwargs))[1])
+    started = time.perf_counter()
+    with cache_report() as report:
+        hits = cache.fresh_hits(reads)
+    assert time.perf_counter() - started < 0.2  # nobody waited for the 0.3 s recomputations
+    assert len(sends) == 3
+    assert set(hits) == {"a", "b", "c"} and all(hit.stale and hit.cached for hit in hits.values())
+    assert hits["c"].value == {"label": "30d", "call": 3}  # the values stored before they went stale
+    assert report.hits == ["a", "b", "c"]
+    assert all(hit.stale for hit in cache.fresh_hits(reads).values())  # still refreshing: served stale again
+    deadline = time.monotonic() + 5
+    while len(fresh := {label: hit for label, hit in cache.fresh_hits(reads).items() if not hit.stale}) < 3:
+        assert time.monotonic() < deadline, "the stale sections were not refreshed"
+        time.sleep(0.05)
+    assert [compute.calls for compute in refreshes.values()] == [1, 1, 1]
+    assert fresh["a"].value == {"label": "30d", "call": 1}  # the refresh's own value
+
+
 def test_report_collects_hits_misses_and_the_oldest_value(cache):
     compute = Counter()
     fetch(cache, compute, "x", name="overview")
