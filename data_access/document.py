@@ -66,8 +66,9 @@ class SectionReader:
     def read_parallel(self, jobs: dict[str, tuple], overlap: bool = True) -> dict[str, Any]:
         """``{section: (fn, *args)}`` read concurrently; ``{section: value or None}`` like ``read``.
 
-        The fresh cached sections come first, all in one Redis round trip on this thread. Cache
-        misses and stale values go to the pool, where their statements overlap. So do the
+        The cached sections come first, all in one Redis round trip on this thread: fresh values, and
+        stale ones served while they are refreshed in the background (``SectionCache.fresh_hits``).
+        Cache misses go to the pool, where their statements overlap. So do the
         real-time sections, except on SQLite: there a statement never waits on a network, its
         Python work holds the GIL, and handing the few cheap real-time statements to threads cost
         more CPU than it saved, so they run meanwhile on this thread, one after the other (paper
