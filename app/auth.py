@@ -320,7 +320,7 @@ _SESSION_ROW = PreparedLookup(_SESSION_LOOKUP, "uid")
 
 # digest -> (the token's row as the driver returned it, its user, monotonic time its last use is due
 # to be written): the row is read on every request, so a revocation or a changed user counts at once,
-# but turning an unchanged row into a user again (dates parsed, scope split) was a fifth of the lookup.
+# and only an unchanged row skips being turned into a user again (dates parsed, scope split).
 _token_users: dict[str, tuple[tuple, CurrentUser, float]] = {}
 MAX_TOKEN_USERS = 4096
 

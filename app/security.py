@@ -89,8 +89,8 @@ def content_security_policy(script_hashes: list[str]) -> str:
 
 class SecurityHeaders:
     """WSGI middleware: the security headers, each unless the response set its own, added to the
-    plain header list on its way out. Werkzeug's ``Headers.setdefault`` did it for 7 % of a warm lite
-    request's CPU; the list costs a set of the names present."""
+    plain header list on its way out. Werkzeug's ``Headers.setdefault`` per header, in an after-request
+    hook, cost about 0.02 ms (3 %) of a warm lite request; the list costs a set of the names present."""
 
     def __init__(self, wsgi_app, server: flask.Flask) -> None:
         self.wsgi_app, self.server = wsgi_app, server
