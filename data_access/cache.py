@@ -342,13 +342,7 @@ class SectionCache:
                 # Stale: served at once to every reader; the one that wins the lock has it refreshed in the
                 # background (no request waits for a stale section's rebuild, nor do the requests that
                 # share a document's build with it: app/shared_documents.py).
-                cached.stale = True
-                lock = self._acquire(key)
-                if lock is not None:
-                    if (stored_meanwhile := self._stored_since_read(key, ttl, lock)) is not None:
-                        return stored_meanwhile
-                    _refresh_in_background(self._compute_and_store, key, ttl, compute, lock)
-                return cached
+                return self._serve_stale([(cached, compute)])[0]
         lock = self._acquire(key)
         if lock is None and not force:
             waited = self._wait_for(key)
@@ -393,12 +387,13 @@ class SectionCache:
             if now < entry["fresh_until"]:
                 hits[label] = cached
             elif getattr(fn, "__wrapped__", None) is not None:
-                stale.append((label, fn, args, cached))
+                stale.append((label, cached, _unreported(functools.partial(fn.__wrapped__, *args))))
         if stale:
             try:
-                hits.update(self._serve_stale(stale))
+                served = self._serve_stale([(cached, compute) for _label, cached, compute in stale])
             except redis.RedisError:
-                pass  # the stale ones are left to fetch, which will find out
+                served = []  # the stale ones are left to fetch, which will find out
+            hits.update(zip([label for label, _cached, _compute in stale], served))
         for label, (fn, _args) in reads.items():
             if label in hits:
                 self._count_family_reads(fn.families, True)
@@ -406,29 +401,27 @@ class SectionCache:
                     report.record(fn.section_name, hits[label], False)
         return {label: hits[label] for label in reads if label in hits}
 
-    def _serve_stale(self, stale: list[tuple[str, Callable[..., Any], tuple, Cached]]) -> dict[str, Cached]:
-        """The stale values, marked so; for each key whose lock this call wins, the value another reader
-        stored meanwhile, if one did, else a background refresh (``_fetch_through_redis``'s stale branch,
-        for many keys in two round trips)."""
+    def _serve_stale(self, stale: list[tuple[Cached, Callable[[], Any]]]) -> list[Cached]:
+        """For each (stale value, its computation): the value, marked stale, or the fresh one another
+        reader stored between our read and our winning the key's lock; each other lock won starts a
+        background refresh. Two round trips for any number of keys (the second only when a lock was won)."""
         tokens = [uuid.uuid4().hex for _ in stale]
         pipe = self.redis.pipeline(transaction=False)
-        for (_label, _fn, _args, cached), token in zip(stale, tokens):
+        for (cached, _compute), token in zip(stale, tokens):
             pipe.set(f"{KEY_PREFIX}lock:{cached.key}", token, nx=True, ex=self.lock_seconds)
-        won = [(item, token) for item, token, locked in zip(stale, tokens, pipe.execute()) if locked]
-        served = {}
-        for label, _fn, _args, cached in stale:
+        won = [i for i, locked in enumerate(pipe.execute()) if locked]
+        served = [cached for cached, _compute in stale]
+        for cached in served:
             cached.stale = True
-            served[label] = cached
         if won:
             now = time.time()
-            entries = self._backend.get_many(*[cached.key for (_l, _f, _a, cached), _t in won])
-            for ((label, fn, args, cached), token), entry in zip(won, entries):
-                if entry is not None and now < entry["fresh_until"]:  # stored between our read and our lock
-                    self._release(cached.key, token)
-                    served[label] = _from_entry(entry, cached.key, cached.ttl)
-                    continue
-                compute = _unreported(functools.partial(fn.__wrapped__, *args))
-                _refresh_in_background(self._compute_and_store, cached.key, cached.ttl, compute, token)
+            for i, entry in zip(won, self._backend.get_many(*[served[i].key for i in won])):
+                cached, compute = stale[i]
+                if entry is not None and now < entry["fresh_until"]:
+                    self._release(cached.key, tokens[i])
+                    served[i] = _from_entry(entry, cached.key, cached.ttl)
+                else:
+                    _refresh_in_background(self._compute_and_store, cached.key, cached.ttl, compute, tokens[i])
         return served
 
     def _read_sections(self, requests: list[tuple[str, tuple[str, ...], str]], force: bool = False) -> list:
