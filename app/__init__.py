@@ -217,3 +217,8 @@ def _configure_section_cache(settings: Settings) -> None:
     from data_access.cache import sections
 
     sections.configure_from(settings)
+    sections.refresh_elsewhere = None
+    if settings.CACHE_TYPE == "RedisCache" and settings.CACHE_REFRESH_ON_WORKERS:
+        from tasks.cache import CacheWorkers
+
+        sections.refresh_elsewhere = CacheWorkers(sections.redis)

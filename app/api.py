@@ -87,6 +87,9 @@ def check_redis_and_workers(app_state: AppState) -> tuple[dict, dict]:
         if beats:
             workers["last_seen_seconds_ago"] = round(max(0.0, time.time() - max(beats)), 1)
             workers["hosts"] = sorted(k.decode().split(":", 2)[2] for k in keys)
+            from tasks.heartbeat import cache_worker_count
+
+            workers["cache_workers"] = cache_worker_count(client)  # they refresh stale sections (tasks/cache.py)
     except Exception as exc:  # noqa: BLE001
         workers["error"] = f"{type(exc).__name__}: {exc}"[:300]
     return redis_result, workers

@@ -77,6 +77,16 @@ def gunicorn_argv(python: str, app_spec: str, chdir: Path, bind: str, workers: i
             "--error-logfile", "-", "--no-control-socket"]
 
 
+def cache_worker_argv(python: str, hostname: str, loglevel: str = "INFO") -> list[str]:
+    """The worker of the cache queue (tasks/cache.py): stale sections the web hands over. Its own
+    process, so the refreshes never wait behind sweeps on the default queue's worker; two threads,
+    because a refresh is mostly waiting on the database and Redis."""
+    from tasks.cache import CACHE_QUEUE
+
+    return [python, "-m", "celery", "-A", "tasks", "worker", "--queues", CACHE_QUEUE, "--pool", "threads",
+            "--concurrency", "2", "--loglevel", loglevel, "--hostname", hostname]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """tradeboard: trading desk dashboards."""
@@ -627,7 +637,7 @@ def _wait_http(url: str, deadline: float, supervisor) -> bool:
 @click.option("--dev", is_flag=True, help="Dash's debug server with reload instead of gunicorn.")
 @click.option("--web-workers", default=2, show_default=True, type=click.IntRange(1, 64))
 def run(host: str, port: int, dev: bool, web_workers: int) -> None:
-    """Run everything: Redis (private unless REDIS_URL), migrations, demo data, worker, beat and web."""
+    """Run everything: Redis (private unless REDIS_URL), migrations, demo data, workers, beat and web."""
     from app.services import PrivateRedis, Supervisor, port_open
 
     settings = _settings()
@@ -673,6 +683,8 @@ def run(host: str, port: int, dev: bool, web_workers: int) -> None:
         supervisor.start("worker", [python, "-m", "celery", "-A", "tasks", "worker", "--concurrency", "2",
                                     "--loglevel", "INFO", "--hostname", f"tradeboard-{os.getpid()}@%h"],
                          env=env, cwd=PROJECT_ROOT, log_path=log_dir / "worker.log")
+        supervisor.start("cache-worker", cache_worker_argv(python, f"tradeboard-cache-{os.getpid()}@%h"),
+                         env=env, cwd=PROJECT_ROOT, log_path=log_dir / "cache-worker.log")
         supervisor.start("beat", [python, "-m", "celery", "-A", "tasks", "beat", "--loglevel", "INFO",
                                   "--schedule", str(var_dir / "celerybeat-schedule")],
                          env=env, cwd=PROJECT_ROOT, log_path=log_dir / "beat.log")

@@ -8,8 +8,10 @@ not a test; run it by hand).
 Brings up everything itself on free loopback ports and stops it at the end (also on Ctrl-C): a
 private redis-server, the seeded SQLite database var/bench/<scale>.db (migrated), an analyst user
 with a bearer token, and gunicorn exactly as `tradeboard run` starts the web (wsgi:server, gthread,
-app.cli.gunicorn_argv: 2 workers x 16 threads, a socket per worker, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY).
-No Celery worker or beat: nothing refreshes the cache behind the load test's back.
+app.cli.gunicorn_argv: 2 workers x 16 threads, a socket per worker, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY),
+with the cache queue's worker beside it, as `tradeboard run` starts it (app.cli.cache_worker_argv): it takes
+the stale refreshes the web hands over (tasks/cache.py). No default-queue worker and no beat: nothing warms
+the cache behind the load test's back.
 
 Runs, each `wrk -t2 -cN -dD --latency --timeout 10s -H "Authorization: Bearer ..." -s load_report.lua`:
   warm     every endpoint (lite, paper-trading, client, strategy) after one warming request each
@@ -54,6 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.cli import cache_worker_argv  # noqa: E402
 from app.cli import gunicorn_argv as web_gunicorn_argv  # noqa: E402
 from app.services import PrivateRedis, Supervisor, free_port  # noqa: E402
 
@@ -189,6 +192,27 @@ class Web:
 
     def stop(self) -> None:
         self.supervisor.stop_all()
+
+
+class CacheWorker(Web):
+    """The cache queue's worker, ready once its heartbeat says it consumes that queue."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, redis_url: str):
+        super().__init__("cache-worker", cache_worker_argv(sys.executable, "load-cache@%h", loglevel="WARNING"),
+                         env, log_path, probe="")
+        self.redis_url = redis_url
+
+    def wait(self, deadline_s: float = 60.0) -> CacheWorker:
+        import redis
+
+        from tasks.heartbeat import cache_worker_count
+
+        client, deadline = redis.Redis.from_url(self.redis_url), time.monotonic() + deadline_s
+        while not cache_worker_count(client):
+            if self.child.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the cache worker did not start (see {self.child.log_path})")
+            time.sleep(0.2)
+        return self
 
 
 # --------------------------------------------------------------------------- wrk
@@ -391,7 +415,8 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
         "- gunicorn (as `tradeboard run`, `app.cli.gunicorn_argv`): `"
         + shlex.join(gunicorn_argv("wsgi:server", Path("ROOT"), 0, Path("FILE"))[3:]).replace("127.0.0.1:0", "127.0.0.1:PORT")
         + "`; DATABASE_URL, REDIS_URL, SECRET_KEY "
-        "set; an analyst's bearer token on every request; no Celery worker/beat",
+        "set; an analyst's bearer token on every request; the cache queue's worker beside it (`app.cli.cache_worker_argv`: "
+        "stale refreshes), no default-queue worker, no beat",
         f"- runs: `warm` after one request per endpoint, and `floor` = `bench/floor_app.py` (bare Flask, the warm lite "
         f"body from one Redis GET, same gunicorn settings, running beside the app): for each connection count, "
         f"{meta['repeats']} times the floor and then every endpoint; each row is the run of median req/s (all runs' req/s "
@@ -453,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_server: PrivateRedis | None = None
     web: Web | None = None
     floor: Web | None = None
+    cache_worker: CacheWorker | None = None
     results: list[Result] = []
     meta = {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "cores": os.cpu_count(),
@@ -494,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"floor app on {floor_base} ({len(floor_body)} bytes, the same as lite's)")
             return w, floor_base
 
+        cache_worker = CacheWorker(env, work / "cache-worker.log", redis_server.url).wait()
+        print(f"cache worker (pid {cache_worker.child.process.pid}) consuming the cache queue")
         # ---- warm runs, interleaved with the floor: for each connection count, ``repeats`` times the
         # floor and then every endpoint, so each share compares runs minutes apart at most, and the
         # median of the repeats is reported (this machine's throughput drifts by 10-30 % between runs)
@@ -541,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ({meta['expiry']})")
         web.stop()
         web = None
+        cache_worker.stop()
+        cache_worker = None
 
         # ---- caching disabled
         if not args.no_nocache:
@@ -571,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
-        for server in (web, floor):
+        for server in (web, floor, cache_worker):
             if server is not None:
                 server.stop()
         if redis_server is not None:

@@ -7,7 +7,8 @@
   read and unrelated ones stay.
 - Each value is stored with the time it was computed. It is *fresh* for its tier's TTL and kept
   one more TTL as *stale*: a stale value is served at once to every reader, while the one reader
-  that wins a short Redis lock has it recomputed on a background thread.
+  that wins a short Redis lock has it recomputed: by a worker of the cache queue when one is alive
+  (``refresh_elsewhere``, tasks/cache.py), else on a background thread of its own process.
 - Single-flight: a missing or stale key is recomputed by the one process that wins a short Redis
   lock; on a miss the others wait for its result (up to ``wait_seconds``) instead of all hitting
   the database.
@@ -85,6 +86,51 @@ class Cached:
 
 
 @dataclass
+class StaleSection:
+    """A stale value just read, with what refreshes it: the section's name and arguments, and its computation."""
+
+    cached: Cached
+    name: str
+    args: tuple
+    compute: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class SectionRefresh:
+    """A stale section's refresh, in terms another process can do: the section's name and
+    arguments, the key it was read from, its TTL and the lock the reader won for it."""
+
+    name: str
+    args: tuple
+    key: str
+    ttl: int
+    lock: str
+
+    @property
+    def portable(self) -> bool:
+        """Whether the arguments survive JSON unchanged, tuples coming back as lists (dates would not)."""
+        return all(_json_portable(arg) for arg in self.args)
+
+    def to_message(self) -> dict[str, Any]:
+        return {"name": self.name, "args": list(self.args), "key": self.key, "ttl": self.ttl, "lock": self.lock}
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> SectionRefresh:
+        return cls(message["name"], tuple(_tuples(arg) for arg in message["args"]), message["key"],
+                   int(message["ttl"]), message["lock"])
+
+
+def _json_portable(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return all(_json_portable(item) for item in value)
+    return value is None or isinstance(value, (str, int, float))  # bool is an int
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+@dataclass
 class CacheReport:
     """What the sections read during one request: hit/miss names, the oldest value, degraded mode."""
 
@@ -153,6 +199,10 @@ class SectionCache:
         # read path) and written by whoever drains them (app.monitoring, batched after requests)
         self._family_reads: dict[tuple[str, bool], int] = {}
         self._family_lock = threading.Lock()
+        self.functions: dict[str, Callable[..., Any]] = {}  # section name -> its cached_section function
+        # set by the web app when cache workers can take stale refreshes (tasks/cache.py): called on the
+        # refresh thread with a list of SectionRefresh; True when they were handed over
+        self.refresh_elsewhere: Callable[[list[SectionRefresh]], bool] | None = None
 
     # ------------------------------------------------------------------ configuration
 
@@ -315,7 +365,7 @@ class SectionCache:
         else:
             try:
                 self._recover()
-                result = self._fetch_through_redis(name, families, tier, arg_key, compute, force)
+                result = self._fetch_through_redis(name, families, tier, args, arg_key, compute, force)
                 degraded = False
             except redis.RedisError as exc:
                 self._went_down(exc)
@@ -327,9 +377,8 @@ class SectionCache:
                 report.record(name, result, degraded)
         return result
 
-    def _fetch_through_redis(
-        self, name: str, families: tuple[str, ...], tier: str, arg_key: str, compute: Callable[[], Any], force: bool
-    ) -> Cached:
+    def _fetch_through_redis(self, name: str, families: tuple[str, ...], tier: str, args: tuple, arg_key: str,
+                             compute: Callable[[], Any], force: bool) -> Cached:
         [(key, *stored)] = self._read_sections([(name, families, arg_key)], force)
         key = key.decode()
         ttl = self.ttl[tier]
@@ -342,7 +391,7 @@ class SectionCache:
                 # Stale: served at once to every reader; the one that wins the lock has it refreshed in the
                 # background (no request waits for a stale section's rebuild, nor do the requests that
                 # share a document's build with it: app/shared_documents.py).
-                return self._serve_stale([(cached, compute)])[0]
+                return self._serve_stale([StaleSection(cached, name, args, compute)])[0]
         lock = self._acquire(key)
         if lock is None and not force:
             waited = self._wait_for(key)
@@ -387,13 +436,14 @@ class SectionCache:
             if now < entry["fresh_until"]:
                 hits[label] = cached
             elif getattr(fn, "__wrapped__", None) is not None:
-                stale.append((label, cached, _unreported(functools.partial(fn.__wrapped__, *args))))
+                stale.append((label, StaleSection(cached, fn.section_name, args,
+                                                  _unreported(functools.partial(fn.__wrapped__, *args)))))
         if stale:
             try:
-                served = self._serve_stale([(cached, compute) for _label, cached, compute in stale])
+                served = self._serve_stale([section for _label, section in stale])
             except redis.RedisError:
                 served = []  # the stale ones are left to fetch, which will find out
-            hits.update(zip([label for label, _cached, _compute in stale], served))
+            hits.update(zip([label for label, _section in stale], served))
         for label, (fn, _args) in reads.items():
             if label in hits:
                 self._count_family_reads(fn.families, True)
@@ -401,28 +451,83 @@ class SectionCache:
                     report.record(fn.section_name, hits[label], False)
         return {label: hits[label] for label in reads if label in hits}
 
-    def _serve_stale(self, stale: list[tuple[Cached, Callable[[], Any]]]) -> list[Cached]:
-        """For each (stale value, its computation): the value, marked stale, or the fresh one another
-        reader stored between our read and our winning the key's lock; each other lock won starts a
-        background refresh. Two round trips for any number of keys (the second only when a lock was won)."""
+    def _serve_stale(self, stale: list[StaleSection]) -> list[Cached]:
+        """For each stale section: its value, marked stale, or the fresh one another reader stored
+        between our read and our winning the key's lock; each other lock won starts a refresh (on a
+        cache worker when one is there, else on this process's refresh thread). Two round trips for any
+        number of keys (the second only when a lock was won)."""
         tokens = [uuid.uuid4().hex for _ in stale]
         pipe = self.redis.pipeline(transaction=False)
-        for (cached, _compute), token in zip(stale, tokens):
-            pipe.set(f"{KEY_PREFIX}lock:{cached.key}", token, nx=True, ex=self.lock_seconds)
+        for section, token in zip(stale, tokens):
+            pipe.set(f"{KEY_PREFIX}lock:{section.cached.key}", token, nx=True, ex=self.lock_seconds)
         won = [i for i, locked in enumerate(pipe.execute()) if locked]
-        served = [cached for cached, _compute in stale]
+        served = [section.cached for section in stale]
         for cached in served:
             cached.stale = True
         if won:
-            now = time.time()
+            now, refreshes = time.time(), []
             for i, entry in zip(won, self._backend.get_many(*[served[i].key for i in won])):
-                cached, compute = stale[i]
+                section = stale[i]
                 if entry is not None and now < entry["fresh_until"]:
-                    self._release(cached.key, tokens[i])
-                    served[i] = _from_entry(entry, cached.key, cached.ttl)
+                    self._release(section.cached.key, tokens[i])
+                    served[i] = _from_entry(entry, section.cached.key, section.cached.ttl)
                 else:
-                    _refresh_in_background(self._compute_and_store, cached.key, cached.ttl, compute, tokens[i])
+                    refreshes.append((section, tokens[i]))
+            if refreshes:
+                self._refresh_in_background(refreshes)
         return served
+
+    def _refresh_in_background(self, refreshes: list[tuple[StaleSection, str]]) -> None:
+        """Recompute stale sections (each with the lock won for it) off the request's thread: handed
+        to a cache worker as one task when ``refresh_elsewhere`` takes them, else here, one after
+        another, in the request's context (its engine and settings). A failure is logged and the stale
+        value stays until the next reader tries again."""
+        context = contextvars.copy_context()
+        elsewhere = self.refresh_elsewhere
+        handed = [SectionRefresh(section.name, section.args, section.cached.key, section.cached.ttl, lock)
+                  for section, lock in refreshes]
+
+        def run() -> None:
+            if elsewhere is not None and all(refresh.portable for refresh in handed):
+                try:
+                    if elsewhere(handed):
+                        return
+                except Exception as exc:  # noqa: BLE001 - refreshed here instead
+                    log.warning("handing %d stale sections over failed: %s", len(handed), exc)
+            for section, lock in refreshes:
+                try:
+                    context.run(self._compute_and_store, section.cached.key, section.cached.ttl, section.compute, lock)
+                except Exception as exc:  # noqa: BLE001 - the stale value is still there; the next read retries
+                    log.warning("refreshing stale %s failed: %s", section.cached.key, exc)
+
+        try:
+            refresh_pool.get().submit(run)
+        except RuntimeError:  # the interpreter is shutting down: refresh here rather than not at all
+            run()
+
+    def refresh_sections(self, refreshes: list[SectionRefresh]) -> list[str]:
+        """Do refreshes handed over by ``refresh_elsewhere`` (on a cache worker): recompute each section
+        and store it under the key it was read from, releasing the reader's lock. A section whose lock
+        is no longer the reader's (it lapsed: another reader may be at it) is left alone; so is one whose
+        computation fails (logged; the next reader tries again). Returns the keys refreshed."""
+        pipe = self.redis.pipeline(transaction=False)
+        for refresh in refreshes:
+            pipe.get(f"{KEY_PREFIX}lock:{refresh.key}")
+        ours = [refresh for refresh, holder in zip(refreshes, pipe.execute()) if holder == refresh.lock.encode()]
+        for refresh in ours:  # the wait in the queue does not count against the lock
+            pipe.expire(f"{KEY_PREFIX}lock:{refresh.key}", self.lock_seconds)
+        pipe.execute()
+        done = []
+        for refresh in ours:
+            try:
+                fn = self.functions[refresh.name]  # a KeyError: the web runs code this worker lacks
+                self._compute_and_store(refresh.key, refresh.ttl,
+                                        _unreported(functools.partial(fn.__wrapped__, *refresh.args)), refresh.lock)
+            except Exception as exc:  # noqa: BLE001 - the stale value is still there; the next read retries
+                log.warning("refreshing stale %s failed: %s", refresh.key, exc)
+                continue
+            done.append(refresh.key)
+        return done
 
     def _read_sections(self, requests: list[tuple[str, tuple[str, ...], str]], force: bool = False) -> list:
         """The _READ_SECTION reply ([key] or [key, value]) for each (name, families, arg_key), in one
@@ -477,29 +582,11 @@ class SectionCache:
                 self._release(key, lock)
 
 
-# One thread per process: a refresh competes with the requests for the GIL, and two at once made the
-# requests' tail worse. Paper trading at 10 connections with every section made stale every second:
+# One thread per process: a refresh done here (no cache worker alive) competes with the requests for the GIL,
+# and two at once made the requests' tail worse; on a cache worker it competes only for a core. Paper trading at 10 connections with every section made stale every second:
 # p99 42-44 ms with two threads, 34 ms with one (warm: 20-27 ms). The stale value is served meanwhile.
 REFRESH_THREADS = 1
 refresh_pool = HealthyPool(REFRESH_THREADS, "stale-refresh")
-
-
-def _refresh_in_background(compute_and_store: Callable[..., Cached], key: str, ttl: int,
-                           compute: Callable[[], Any], lock: str) -> None:
-    """Recompute a stale section off the request's thread, in the request's context (its engine and
-    settings); a failure is logged and the stale value stays until the next reader tries again."""
-    context = contextvars.copy_context()
-
-    def refresh() -> None:
-        try:
-            context.run(compute_and_store, key, ttl, compute, lock)
-        except Exception as exc:  # noqa: BLE001 - the stale value is still there; the next read retries
-            log.warning("refreshing stale %s failed: %s", key, exc)
-
-    try:
-        refresh_pool.get().submit(refresh)
-    except RuntimeError:  # the interpreter is shutting down: refresh here rather than not at all
-        refresh()
 
 
 @contextmanager
@@ -566,6 +653,7 @@ def cached_section(families: str | tuple[str, ...], tier: str, name: str | None 
         wrapper.section_name = section_name  # type: ignore[attr-defined]
         wrapper.tier = tier  # type: ignore[attr-defined]
         wrapper.families = family_tuple  # type: ignore[attr-defined]
+        sections.functions[section_name] = wrapper
         return wrapper
 
     return decorate

@@ -23,6 +23,7 @@ TASK_MODULES = [
     "tasks.runs",
     "tasks.dash_jobs",
     "tasks.playback",
+    "tasks.cache",
 ]
 
 def beat_schedule(settings) -> dict[str, dict]:

@@ -48,6 +48,14 @@ def running_worker(redis_url: str, database_url: str, hostname: str, **settings:
                     "--hostname", hostname], redis_url, database_url, settings, 20)
 
 
+def running_cache_worker(redis_url: str, database_url: str, hostname: str, **settings: str):
+    """The cache queue's worker as ``tradeboard run`` starts it (app.cli.cache_worker_argv)."""
+    from app.cli import cache_worker_argv
+
+    arguments = cache_worker_argv(sys.executable, hostname)[len([sys.executable, "-m", "celery", "-A", "tasks"]):]
+    return _celery([*arguments, "--without-mingle", "--without-gossip"], redis_url, database_url, settings, 20)
+
+
 def running_beat(redis_url: str, database_url: str, schedule_file: Path, **settings: str):
     """Beat with its schedule file in a temporary folder."""
     return _celery(["beat", "--loglevel", "INFO", "--schedule", str(schedule_file)], redis_url, database_url, settings,

@@ -383,8 +383,8 @@ HEALTH = obj({
     "status": enum("healthy", "degraded", "unhealthy"), "version": S, "uptime_seconds": N,
     "database": obj({**CHECK, "dialect": S}, optional=("error",)),
     "redis": obj(CHECK, optional=("error",)),
-    "workers": obj({"ok": B, "count": I, "last_seen_seconds_ago": NN, "hosts": arr(S), "error": S},
-                   optional=("hosts", "error")),
+    "workers": obj({"ok": B, "count": I, "last_seen_seconds_ago": NN, "hosts": arr(S), "cache_workers": I,
+                    "error": S}, optional=("hosts", "cache_workers", "error")),
     "beat": obj({"ok": B, "last_seen": NN, "last_seen_seconds_ago": NN, "error": S}, optional=("error",)),
 })
 

@@ -3,6 +3,8 @@ stale-while-refresh, degraded mode with recovery, configuration errors."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +14,7 @@ import pandas as pd
 import pytest
 import redis
 
-from data_access.cache import CacheNotConfigured, SectionCache, cache_report
+from data_access.cache import CacheNotConfigured, SectionCache, SectionRefresh, cache_report
 
 
 class Counter:
@@ -20,18 +22,20 @@ class Counter:
 
     def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
         self.calls = 0
+        self.last_args: tuple | None = None
         self.delay = delay
         self.fail = fail
         self._lock = threading.Lock()
 
-    def __call__(self, label: str = "x") -> dict:
+    def __call__(self, label: str = "x", *more) -> dict:
         with self._lock:
             self.calls += 1
             call = self.calls
+            self.last_args = (label, *more)
         time.sleep(self.delay)
         if self.fail:
             raise RuntimeError("the database is gone")
-        return {"label": label, "call": call}
+        return {"label": str(label), "call": call}
 
 
 def fetch(cache: SectionCache, compute: Counter, *args, families=("trades",), tier="medium", force=False, name="section"):
@@ -239,6 +243,101 @@ def test_a_documents_stale_sections_are_served_at_once_and_each_refreshed_once(c
         time.sleep(0.05)
     assert [compute.calls for compute in refreshes.values()] == [1, 1, 1]
     assert fresh["a"].value == {"label": "30d", "call": 1}  # the refresh's own value
+
+
+def stale_document(cache: SectionCache, *args, names=("a", "b", "c")) -> tuple[dict, dict[str, Counter]]:
+    """Sections ``names`` stored, gone stale, and registered as a cache worker knows them
+    (``cache.functions``); returns the document's reads and each section's refreshing computation."""
+    for name in names:
+        fetch(cache, Counter(), *args, name=name, tier="short")
+    time.sleep(1.1)
+    refreshes = {name: Counter() for name in names}
+    reads = {}
+    for name, compute in refreshes.items():
+        function = section_function(name, "short")
+        function.__wrapped__ = compute
+        cache.functions[name] = function
+        reads[name] = (function, args)
+    return reads, refreshes
+
+
+def wait_until_fresh(cache: SectionCache, reads: dict) -> dict:
+    deadline = time.monotonic() + 5
+    while len(fresh := {label: hit for label, hit in cache.fresh_hits(reads).items() if not hit.stale}) < len(reads):
+        assert time.monotonic() < deadline, "the stale sections were not refreshed"
+        time.sleep(0.05)
+    return fresh
+
+
+def test_a_documents_stale_sections_are_handed_to_a_cache_worker_in_one_message(cache):
+    """With a cache worker taking refreshes, the web computes nothing: the reader's locks travel
+    with the sections' names and arguments (through JSON, as a Celery message), and the worker's
+    refresh stores each key once and releases each lock."""
+    reads, refreshes = stale_document(cache, "30d", ("acct-1", "acct-2"))
+    handed: list[list[SectionRefresh]] = []
+    cache.refresh_elsewhere = lambda batch: handed.append(batch) or True
+    hits = cache.fresh_hits(reads)
+    assert all(hit.stale for hit in hits.values())
+    deadline = time.monotonic() + 5
+    while not handed:
+        assert time.monotonic() < deadline, "nothing was handed over"
+        time.sleep(0.01)
+    [batch] = handed
+    assert [refresh.name for refresh in batch] == ["a", "b", "c"]
+    assert all(cache.redis.get(f"tb:lock:{refresh.key}") == refresh.lock.encode() for refresh in batch)
+    assert [compute.calls for compute in refreshes.values()] == [0, 0, 0]  # nothing computed in the web
+
+    received = [SectionRefresh.from_message(json.loads(json.dumps(refresh.to_message()))) for refresh in batch]
+    assert received == batch  # tuples come back as tuples
+    assert cache.refresh_sections(received) == [refresh.key for refresh in batch]
+    assert [compute.calls for compute in refreshes.values()] == [1, 1, 1]
+    assert refreshes["b"].last_args == ("30d", ("acct-1", "acct-2"))
+    assert not any(cache.redis.exists(f"tb:lock:{refresh.key}") for refresh in batch)
+    fresh = wait_until_fresh(cache, reads)
+    assert fresh["a"].value == {"label": "30d", "call": 1}
+
+
+def test_a_handed_over_refresh_whose_lock_lapsed_is_left_alone(cache):
+    reads, refreshes = stale_document(cache, "30d")
+    handed: list[list[SectionRefresh]] = []
+    cache.refresh_elsewhere = lambda batch: handed.append(batch) or True
+    cache.fresh_hits(reads)
+    deadline = time.monotonic() + 5
+    while not handed:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    [batch] = handed
+    cache.redis.delete(f"tb:lock:{batch[1].key}")  # as when the message waited past the lock
+    cache.redis.set(f"tb:lock:{batch[2].key}", "another-reader", ex=10)
+    assert cache.refresh_sections(batch) == [batch[0].key]
+    assert [compute.calls for compute in refreshes.values()] == [1, 0, 0]
+    assert cache.redis.get(f"tb:lock:{batch[2].key}") == b"another-reader"  # not released by us
+
+
+@pytest.mark.parametrize("worker", ["absent", "failing"])
+def test_stale_sections_are_refreshed_here_when_no_cache_worker_takes_them(cache, worker):
+    reads, refreshes = stale_document(cache, "30d")
+    offered = []
+
+    def refresh_elsewhere(batch):
+        offered.append(batch)
+        if worker == "failing":
+            raise ConnectionError("the broker is unreachable")
+        return False
+
+    cache.refresh_elsewhere = refresh_elsewhere
+    assert all(hit.stale for hit in cache.fresh_hits(reads).values())
+    wait_until_fresh(cache, reads)
+    assert len(offered) == 1 and [compute.calls for compute in refreshes.values()] == [1, 1, 1]
+
+
+def test_a_section_whose_arguments_would_not_survive_a_message_is_refreshed_here(cache):
+    reads, refreshes = stale_document(cache, dt.date(2026, 12, 1), names=("dated",))
+    offered = []
+    cache.refresh_elsewhere = lambda batch: offered.append(batch) or True
+    cache.fresh_hits(reads)
+    wait_until_fresh(cache, reads)
+    assert offered == [] and refreshes["dated"].calls == 1
 
 
 def test_report_collects_hits_misses_and_the_oldest_value(cache):
