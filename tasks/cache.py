@@ -15,12 +15,18 @@ from __future__ import annotations
 import logging
 import time
 
+from data_access.cache import KEY_PREFIX
 from tasks import celery_app
 
 log = logging.getLogger(__name__)
 
 CACHE_QUEUE = "cache"
 WORKER_CHECK_SECONDS = 5.0  # how long the web trusts its last look at the cache workers' heartbeats
+# A handed-over section's lock is shortened to this, and its message expires with it: a cache worker
+# takes a message within milliseconds, and extends the lock when it starts. If none takes it (the
+# worker was killed, or is swamped), the lock lapses after seconds, not CACHE_LOCK_SECONDS, and the next
+# reader tries again; meanwhile readers keep getting the stale value.
+HANDOVER_SECONDS = 5
 
 
 @celery_app.task(name="tasks.cache.refresh_stale_sections", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -66,18 +72,28 @@ class CacheWorkers:
         if not self.alive():
             return False
         try:
+            pipe = self.redis.pipeline(transaction=False)
+            for refresh in refreshes:
+                pipe.expire(f"{KEY_PREFIX}lock:{refresh.key}", HANDOVER_SECONDS)
+            pipe.execute()
             refresh_stale_sections.apply_async(args=[[refresh.to_message() for refresh in refreshes]],
-                                               queue=CACHE_QUEUE, expires=_lock_seconds())
-        except Exception as exc:  # noqa: BLE001 - the broker is unreachable: refresh here
+                                               queue=CACHE_QUEUE, expires=HANDOVER_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - Redis or the broker is unreachable: refresh here
             log.warning("cannot queue the refresh of %d stale sections: %s; refreshing here", len(refreshes), exc)
             self._alive_until = 0.0
+            self._restore_locks(refreshes)
             return False
         return True
 
+    def _restore_locks(self, refreshes: list) -> None:
+        """The locks' full time again, for the refresh done here instead."""
+        from data_access.cache import sections
 
-def _lock_seconds() -> int:
-    """A queued refresh not started while the reader's lock holds is dropped: by then another reader
-    has taken the lock over (refresh_section would find it lapsed anyway)."""
-    from data_access.cache import sections
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for refresh in refreshes:
+                pipe.expire(f"{KEY_PREFIX}lock:{refresh.key}", sections.lock_seconds)
+            pipe.execute()
+        except Exception:  # noqa: BLE001 - Redis is gone too: the refresh here finds out
+            pass
 
-    return sections.lock_seconds

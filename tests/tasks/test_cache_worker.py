@@ -4,6 +4,8 @@ refreshes them itself, as before."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import uuid
@@ -21,7 +23,7 @@ from data_access.client_dashboard import client_dashboard_for
 from data_access.db import configure_database
 from data_access.migrate import upgrade
 from data_access.seed import seed
-from tasks.cache import CacheWorkers
+from tasks.cache import HANDOVER_SECONDS, WORKER_CHECK_SECONDS, CacheWorkers
 from tasks.heartbeat import cache_worker_count
 from tests.celery_worker import output_tail, running_cache_worker
 
@@ -116,3 +118,41 @@ def test_without_a_live_cache_worker_the_web_refreshes_stale_sections_itself(dem
     assert not workers.alive()
     assert any(name.startswith("stale-refresh") for name in statements), statements
     assert redis_client.llen("cache") == 0  # nothing was queued for a worker that is not there
+
+
+def test_a_cache_worker_killed_stale_sections_are_still_served_and_the_web_takes_their_refresh_over(
+        demo_cache, redis_url, redis_client, sqlite_url):
+    """SIGKILL, so the worker's heartbeat stays in the set (here for 5 s more: its last beat is made
+    25 s old) and the web keeps handing refreshes to a queue nobody reads. Each hand-over's lock lapses
+    after HANDOVER_SECONDS, readers keep getting the stale values at once, and once the heartbeat is
+    too old the web refreshes them itself."""
+    engine, settings = demo_cache
+    hostname = f"doomed-{uuid.uuid4().hex[:8]}@localhost"
+    with running_cache_worker(redis_url, sqlite_url, hostname) as worker:
+        deadline = time.monotonic() + 45
+        while not cache_worker_count(redis_client):
+            assert worker.poll() is None and time.monotonic() < deadline, output_tail(worker)
+            time.sleep(0.2)
+        sections.refresh_elsewhere = CacheWorkers(sections.redis)
+        client_dashboard_for(settings)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    redis_client.zadd("tb:cache-workers", {hostname: time.time() - 25})  # alive, as far as the web knows, 5 s more
+    make_sections_stale(redis_client)
+    slowest, started = 0.0, time.monotonic()
+    with statements_by_thread(engine) as statements:
+        while True:
+            asked = time.perf_counter()
+            doc = client_dashboard_for(settings)
+            slowest = max(slowest, time.perf_counter() - asked)
+            assert "errors" not in doc, doc["errors"]
+            if not any(section["stale"] for section in doc["sections"].values()):
+                break
+            # the heartbeat's last 5 s, the web's look at it, two hand-overs' locks, slack: 23 s; a hand-over
+            # holding its lock for CACHE_LOCK_SECONDS (30 s) would keep the sections stale for over 30 s
+            assert time.monotonic() - started < 5 + WORKER_CHECK_SECONDS + 2 * HANDOVER_SECONDS + 3, \
+                "the web did not take the refreshes over"
+            time.sleep(0.25)
+    assert slowest < 1.0  # nobody waited for a refresh, handed over or not
+    assert redis_client.llen("cache") >= 1  # the first hand-overs went to the dead worker's queue
+    assert any(name.startswith("stale-refresh") for name in statements), statements
