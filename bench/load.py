@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="warm and floor runs per endpoint and connection count, interleaved; the median is "
                              "reported (default 3; 1 with --quick)")
     parser.add_argument("--no-nocache", action="store_true", help="skip the CACHE_TYPE=NullCache runs")
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS),
+                        help=f"comma-separated, of {', '.join(ENDPOINTS)} (default all; the floor always runs)")
     parser.add_argument("--note", default="", help="a line for the report (e.g. that the machine was busy)")
     parser.add_argument("--out", default=str(BENCH / "LOAD.md"), help='markdown report ("-": none)')
     args = parser.parse_args(argv)
@@ -465,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (3.0 if args.quick else 10.0)
     connections = [int(c) for c in (args.connections or ("10,100" if args.quick else "10,100,500")).split(",")]
     repeats = args.repeats or (1 if args.quick else 3)
+    unknown = set(args.endpoints.split(",")) - set(ENDPOINTS)
+    if unknown:
+        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))} (known: {', '.join(ENDPOINTS)})")
+    endpoints = {name: path for name, path in ENDPOINTS.items() if name in args.endpoints.split(",")}
     if repeats < 1:
         parser.error("--repeats must be at least 1")
 
@@ -526,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         # floor and then every endpoint, so each share compares runs minutes apart at most, and the
         # median of the repeats is reported (this machine's throughput drifts by 10-30 % between runs)
         web, base = start_app("RedisCache")
-        for name, path in ENDPOINTS.items():
+        for name, path in endpoints.items():
             status, body, took = get(base + path, token)
             print(f"  warming {name:<14} {status} {len(body):>9,} bytes in {took * 1000:8.1f} ms")
             if status != 200:
@@ -537,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
             for _repeat in range(repeats):
                 runs.setdefault(("floor", "floor", c), []).append(
                     measure("floor", "floor", floor_base, FLOOR_PATH, c, duration, None, floor_base + FLOOR_PATH))
-                for name, path in ENDPOINTS.items():
+                for name, path in endpoints.items():
                     runs.setdefault(("warm", name, c), []).append(
                         measure("warm", name, base, path, c, duration, token, base + "/api/v1/health"))
         floor.stop()
@@ -547,12 +553,12 @@ def main(argv: list[str] | None = None) -> int:
         # ---- hot keys expiring (stale) and evicted (deleted) under load: each endpoint at each connection count
         touched = []
         cold = {name: cold_build_ms(base, path, token, redis_server.url, HOT_PATTERNS[name])
-                for name, path in ENDPOINTS.items()}
+                for name, path in endpoints.items()}
         settle(base + "/api/v1/health", None)
         meta["cold"] = ", ".join(f"{name} {ms:.0f} ms" for name, ms in cold.items())
         print(f"  cold builds (keys deleted, idle server, median of 3): {meta['cold']}")
         for phase, mode, verb in (("expiry", "stale", "made stale"), ("eviction", "delete", "deleted")):
-            for name, path in ENDPOINTS.items():
+            for name, path in endpoints.items():
                 for c in connections:
                     expirer = KeyExpirer(redis_server.url, HOT_PATTERNS[name], mode)
                     expirer.start()
@@ -575,10 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         # ---- caching disabled
         if not args.no_nocache:
             web, base = start_app("NullCache")
-            for name, path in ENDPOINTS.items():
+            for name, path in endpoints.items():
                 status, body, took = get(base + path, token)
                 print(f"  first {name:<14} {status} {len(body):>9,} bytes in {took * 1000:8.1f} ms (no cache)")
-            for name, path in ENDPOINTS.items():
+            for name, path in endpoints.items():
                 for c in connections:
                     results.append(measure("nocache", name, base, path, c, duration, token, base + "/api/v1/health"))
             web.stop()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import time
 
+from celery import signals
+
 from data_access.cache import KEY_PREFIX
 from tasks import celery_app
 
@@ -27,6 +29,17 @@ WORKER_CHECK_SECONDS = 5.0  # how long the web trusts its last look at the cache
 # worker was killed, or is swamped), the lock lapses after seconds, not CACHE_LOCK_SECONDS, and the next
 # reader tries again; meanwhile readers keep getting the stale value.
 HANDOVER_SECONDS = 5
+
+
+_in_a_worker = False
+
+
+@signals.worker_init.connect
+def _refresh_here_in_workers(**_kwargs) -> None:
+    """A worker builds the Dash app too (tasks/dash_jobs.py), and with it this hand-over: a stale input
+    a worker reads while computing something else is refreshed right there, not queued for itself."""
+    global _in_a_worker
+    _in_a_worker = True
 
 
 @celery_app.task(name="tasks.cache.refresh_stale_sections", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -69,7 +82,7 @@ class CacheWorkers:
 
     def __call__(self, refreshes: list) -> bool:
         """Hand ``refreshes`` (SectionRefresh) to a cache worker as one task; False to have them done here."""
-        if not self.alive():
+        if _in_a_worker or not self.alive():
             return False
         try:
             pipe = self.redis.pipeline(transaction=False)

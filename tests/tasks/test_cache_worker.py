@@ -156,3 +156,20 @@ def test_a_cache_worker_killed_stale_sections_are_still_served_and_the_web_takes
     assert slowest < 1.0  # nobody waited for a refresh, handed over or not
     assert redis_client.llen("cache") >= 1  # the first hand-overs went to the dead worker's queue
     assert any(name.startswith("stale-refresh") for name in statements), statements
+
+
+@pytest.mark.parametrize("process", ["web", "worker"])
+def test_a_web_process_hands_stale_sections_over_and_a_worker_refreshes_its_own(demo_cache, redis_client, monkeypatch,
+                                                                                  process):
+    """A worker builds the Dash app too (background callbacks), so it has the hand-over: a stale input it
+    reads while computing something else must be refreshed there, not queued for itself."""
+    from data_access.cache import SectionRefresh
+    from tasks import cache as cache_tasks
+
+    monkeypatch.setattr(cache_tasks, "_in_a_worker", process == "worker")
+    redis_client.zadd("tb:cache-workers", {"alive@localhost": time.time()})
+    redis_client.set("tb:lock:tb:s:x:g0:a", "reader", ex=30)
+    handed = CacheWorkers(sections.redis)([SectionRefresh("x", ("a",), "tb:s:x:g0:a", 30, "reader")])
+    assert handed is (process == "web")
+    assert redis_client.llen("cache") == (1 if process == "web" else 0)
+    assert 0 < redis_client.ttl("tb:lock:tb:s:x:g0:a") <= (5 if process == "web" else 30)
