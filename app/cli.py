@@ -683,8 +683,9 @@ def run(host: str, port: int, dev: bool, web_workers: int) -> None:
         supervisor.start("worker", [python, "-m", "celery", "-A", "tasks", "worker", "--concurrency", "2",
                                     "--loglevel", "INFO", "--hostname", f"tradeboard-{os.getpid()}@%h"],
                          env=env, cwd=PROJECT_ROOT, log_path=log_dir / "worker.log")
-        supervisor.start("cache-worker", cache_worker_argv(python, f"tradeboard-cache-{os.getpid()}@%h"),
-                         env=env, cwd=PROJECT_ROOT, log_path=log_dir / "cache-worker.log")
+        if settings.CACHE_REFRESH_ON_WORKERS:
+            supervisor.start("cache-worker", cache_worker_argv(python, f"tradeboard-cache-{os.getpid()}@%h"),
+                             env=env, cwd=PROJECT_ROOT, log_path=log_dir / "cache-worker.log")
         supervisor.start("beat", [python, "-m", "celery", "-A", "tasks", "beat", "--loglevel", "INFO",
                                   "--schedule", str(var_dir / "celerybeat-schedule")],
                          env=env, cwd=PROJECT_ROOT, log_path=log_dir / "beat.log")

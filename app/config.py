@@ -40,8 +40,9 @@ class Settings:
     CACHE_TTL_LONG: int = 3600
     CACHE_LOCK_SECONDS: int = 30  # how long one process may hold a key's compute lock
     CACHE_WAIT_SECONDS: float = 5.0  # how long others wait for it before computing themselves
-    # stale sections are refreshed by a worker of the cache queue while one is alive (tasks/cache.py)
-    CACHE_REFRESH_ON_WORKERS: bool = True
+    # true: stale sections are refreshed by a worker of the cache queue while one is alive (tasks/cache.py), and
+    # `tradeboard run` starts one. Off by default: in full load runs it did worse than refreshing in the web (README)
+    CACHE_REFRESH_ON_WORKERS: bool = False
     CACHE_RETRY_SECONDS: float = 2.0  # after a Redis failure, serve from the database this long before retrying
 
     # metrics conventions (shared/METRICS.md)

@@ -9,9 +9,9 @@ Brings up everything itself on free loopback ports and stops it at the end (also
 private redis-server, the seeded SQLite database var/bench/<scale>.db (migrated), an analyst user
 with a bearer token, and gunicorn exactly as `tradeboard run` starts the web (wsgi:server, gthread,
 app.cli.gunicorn_argv: 2 workers x 16 threads, a socket per worker, timeout 120, access log to a file; DATABASE_URL, REDIS_URL, SECRET_KEY),
-with the cache queue's worker beside it, as `tradeboard run` starts it (app.cli.cache_worker_argv): it takes
-the stale refreshes the web hands over (tasks/cache.py). No default-queue worker and no beat: nothing warms
-the cache behind the load test's back.
+and, with CACHE_REFRESH_ON_WORKERS=true in the environment, the cache queue's worker beside it, as `tradeboard
+run` then starts it (app.cli.cache_worker_argv: it takes the stale refreshes the web hands over, tasks/cache.py).
+No default-queue worker and no beat: nothing warms the cache behind the load test's back.
 
 Runs, each `wrk -t2 -cN -dD --latency --timeout 10s -H "Authorization: Bearer ..." -s load_report.lua`:
   warm     every endpoint (lite, paper-trading, client, strategy) after one warming request each
@@ -415,8 +415,10 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
         "- gunicorn (as `tradeboard run`, `app.cli.gunicorn_argv`): `"
         + shlex.join(gunicorn_argv("wsgi:server", Path("ROOT"), 0, Path("FILE"))[3:]).replace("127.0.0.1:0", "127.0.0.1:PORT")
         + "`; DATABASE_URL, REDIS_URL, SECRET_KEY "
-        "set; an analyst's bearer token on every request; the cache queue's worker beside it (`app.cli.cache_worker_argv`: "
-        "stale refreshes), no default-queue worker, no beat",
+        "set; an analyst's bearer token on every request; "
+        + ("the cache queue's worker beside it (CACHE_REFRESH_ON_WORKERS: stale refreshes), " if meta.get("cache_worker")
+           else "stale sections refreshed in the web (no cache worker), ")
+        + "no default-queue worker, no beat",
         f"- runs: `warm` after one request per endpoint, and `floor` = `bench/floor_app.py` (bare Flask, the warm lite "
         f"body from one Redis GET, same gunicorn settings, running beside the app): for each connection count, "
         f"{meta['repeats']} times the floor and then every endpoint; each row is the run of median req/s (all runs' req/s "
@@ -526,8 +528,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"floor app on {floor_base} ({len(floor_body)} bytes, the same as lite's)")
             return w, floor_base
 
-        cache_worker = CacheWorker(env, work / "cache-worker.log", redis_server.url).wait()
-        print(f"cache worker (pid {cache_worker.child.process.pid}) consuming the cache queue")
+        from app.config import Settings
+
+        if Settings.from_env().CACHE_REFRESH_ON_WORKERS:  # as `tradeboard run` does
+            cache_worker = CacheWorker(env, work / "cache-worker.log", redis_server.url).wait()
+            print(f"cache worker (pid {cache_worker.child.process.pid}) consuming the cache queue")
+            meta["cache_worker"] = True
         # ---- warm runs, interleaved with the floor: for each connection count, ``repeats`` times the
         # floor and then every endpoint, so each share compares runs minutes apart at most, and the
         # median of the repeats is reported (this machine's throughput drifts by 10-30 % between runs)
@@ -575,8 +581,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ({meta['expiry']})")
         web.stop()
         web = None
-        cache_worker.stop()
-        cache_worker = None
+        if cache_worker is not None:
+            cache_worker.stop()
+            cache_worker = None
 
         # ---- caching disabled
         if not args.no_nocache:
