@@ -7,8 +7,9 @@
   read and unrelated ones stay.
 - Each value is stored with the time it was computed. It is *fresh* for its tier's TTL and kept
   one more TTL as *stale*: a stale value is served at once to every reader, while the one reader
-  that wins a short Redis lock has it recomputed: by a worker of the cache queue when one is alive
-  (``refresh_elsewhere``, tasks/cache.py), else on a background thread of its own process.
+  that wins a short Redis lock has it recomputed on a background thread of its own process, or, when
+  the web app sets ``refresh_elsewhere`` (CACHE_REFRESH_ON_WORKERS, tasks/cache.py), by a worker of
+  the cache queue while one is alive.
 - Single-flight: a missing or stale key is recomputed by the one process that wins a short Redis
   lock; on a miss the others wait for its result (up to ``wait_seconds``) instead of all hitting
   the database.
