@@ -469,10 +469,10 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (3.0 if args.quick else 10.0)
     connections = [int(c) for c in (args.connections or ("10,100" if args.quick else "10,100,500")).split(",")]
     repeats = args.repeats or (1 if args.quick else 3)
-    unknown = set(args.endpoints.split(",")) - set(ENDPOINTS)
-    if unknown:
-        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))} (known: {', '.join(ENDPOINTS)})")
-    endpoints = {name: path for name, path in ENDPOINTS.items() if name in args.endpoints.split(",")}
+    asked = set(args.endpoints.split(","))
+    if asked - set(ENDPOINTS):
+        parser.error(f"unknown endpoints: {', '.join(sorted(asked - set(ENDPOINTS)))} (known: {', '.join(ENDPOINTS)})")
+    endpoints = {name: path for name, path in ENDPOINTS.items() if name in asked}
     if repeats < 1:
         parser.error("--repeats must be at least 1")
 

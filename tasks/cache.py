@@ -88,10 +88,7 @@ class CacheWorkers:
         if _in_a_worker or not self.alive():
             return False
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for refresh in refreshes:
-                pipe.expire(f"{KEY_PREFIX}lock:{refresh.key}", HANDOVER_SECONDS)
-            pipe.execute()
+            self._expire_locks(refreshes, HANDOVER_SECONDS)
             refresh_stale_sections.apply_async(args=[[refresh.to_message() for refresh in refreshes]],
                                                queue=CACHE_QUEUE, expires=HANDOVER_SECONDS)
         except Exception as exc:  # noqa: BLE001 - Redis or the broker is unreachable: refresh here
@@ -106,10 +103,14 @@ class CacheWorkers:
         from data_access.cache import sections
 
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for refresh in refreshes:
-                pipe.expire(f"{KEY_PREFIX}lock:{refresh.key}", sections.lock_seconds)
-            pipe.execute()
+            self._expire_locks(refreshes, sections.lock_seconds)
         except Exception:  # noqa: BLE001 - Redis is gone too: the refresh here finds out
             pass
+
+    def _expire_locks(self, refreshes: list, seconds: int) -> None:
+        """Every refresh's lock to lapse in ``seconds``, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for refresh in refreshes:
+            pipe.expire(f"{KEY_PREFIX}lock:{refresh.key}", seconds)
+        pipe.execute()
 
