@@ -445,12 +445,13 @@ class SectionCache:
             except redis.RedisError:
                 served = []  # the stale ones are left to fetch, which will find out
             hits.update(zip([label for label, _section in stale], served))
-        for label, (fn, _args) in reads.items():
-            if label in hits:
-                self._count_family_reads(fn.families, True)
-                if (report := _report.get()) is not None:
-                    report.record(fn.section_name, hits[label], False)
-        return {label: hits[label] for label in reads if label in hits}
+        report = _report.get()
+        for label, cached in hits.items():
+            fn = reads[label][0]
+            self._count_family_reads(fn.families, True)
+            if report is not None:
+                report.record(fn.section_name, cached, False)
+        return hits
 
     def _serve_stale(self, stale: list[StaleSection]) -> list[Cached]:
         """For each stale section: its value, marked stale, or the fresh one another reader stored
