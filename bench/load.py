@@ -325,23 +325,24 @@ def median_run(group: list[Result]) -> Result:
     ordered = sorted(group, key=lambda r: r.rps)
     median = ordered[(len(ordered) - 1) // 2]
     median.extra["runs_rps"] = [r.rps for r in ordered]
-    median.errors = sum(r.errors for r in group)
-    median.error_detail = "; ".join(r.error_detail for r in group if r.error_detail)
-    return median
+    return with_errors_of(median, group)
+
+
+def with_errors_of(row: Result, runs: list[Result]) -> Result:
+    """``row`` carrying the errors of all ``runs`` (zero errors must hold for every run)."""
+    row.errors = sum(r.errors for r in runs)
+    row.error_detail = "; ".join(r.error_detail for r in runs if r.error_detail)
+    return row
 
 
 def median_pair(pairs: list[tuple[Result, Result]]) -> Result:
     """Of (warm run, expiry run) pairs measured back to back, the expiry run of the median p99 ratio,
     carrying every pair's ratio, its own warm p99, every expiry run's req/s and the errors of all runs."""
-    ordered = sorted(pairs, key=lambda pair: pair[1].p99 / pair[0].p99 if pair[0].p99 else float("inf"))
-    warm, median = ordered[len(ordered) // 2]  # of an even number, the worse middle one
-    median.extra["pair_ratios"] = [e.p99 / w.p99 if w.p99 else float("inf") for w, e in ordered]
-    median.extra["paired_warm_p99"] = warm.p99
-    median.extra["runs_rps"] = sorted(e.rps for _w, e in pairs)
-    runs = [run for pair in pairs for run in pair]
-    median.errors = sum(r.errors for r in runs)
-    median.error_detail = "; ".join(r.error_detail for r in runs if r.error_detail)
-    return median
+    ratios = sorted(((e.p99 / w.p99 if w.p99 else float("inf"), w, e) for w, e in pairs), key=lambda t: t[0])
+    ratio, warm, median = ratios[len(ratios) // 2]  # of an even number, the worse middle one
+    median.extra.update(pair_ratio=ratio, pair_ratios=[r for r, _w, _e in ratios], paired_warm_p99=warm.p99,
+                        runs_rps=sorted(e.rps for _w, e in pairs))
+    return with_errors_of(median, [run for pair in pairs for run in pair])
 
 
 def judge(results: list[Result]) -> None:
@@ -365,8 +366,7 @@ def judge(results: list[Result]) -> None:
                 checks.append((f">= {FULL_SHARE:.0%} floor ({share:.0%})", share >= FULL_SHARE))
         w = warm.get((r.endpoint, r.connections))
         if r.phase == "expiry" and "pair_ratios" in r.extra:
-            ratios = r.extra["pair_ratios"]
-            ratio = ratios[len(ratios) // 2]
+            ratio, ratios = r.extra["pair_ratio"], r.extra["pair_ratios"]
             checks.append((f"p99 <= {EXPIRY_P99_FACTOR:g}x the paired warm run's (median {ratio:.2f}x of "
                            f"{' / '.join(f'{x:.2f}' for x in ratios)}; {r.p99:.1f} vs {r.extra['paired_warm_p99']:.1f} ms)",
                            ratio <= EXPIRY_P99_FACTOR))
