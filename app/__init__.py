@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
 
     # Database: one engine per process, shared with data_access (configure_database) and kept on the app.
-    engine = configure_database(settings.DATABASE_URL)
+    engine = configure_database(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
     app_state = extensions.AppState(settings=settings, engine=engine, session_factory=make_session_factory(engine))
     server.extensions[extensions.EXTENSION_KEY] = app_state
 

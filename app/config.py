@@ -23,6 +23,9 @@ class Settings:
     REDIS_URL: str | None = None  # None: `tradeboard run` starts a private redis-server
     VAR_DIR: str = field(default_factory=lambda: str(_default_var_dir()))
     SECRET_KEY: str | None = None  # required (shared by every web and worker process); `tradeboard run` makes one
+    # connections each process keeps open: a web worker's 16 request threads and 8 section readers use them at
+    # once, and with SQLAlchemy's default of 5 the rest were opened and closed around every query (README)
+    DATABASE_POOL_SIZE: int = 16
 
     # security (app/security.py)
     MAX_REQUEST_BYTES: int = 1_000_000  # larger bodies get 413

@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds of playing per browser sample")
     parser.add_argument("--windows", default="100,300,1000", help="visible windows (bars) to measure, comma-separated")
+    parser.add_argument("--profile", action="store_true",
+                        help="record a CPU profile (DevTools) of each window's first sample and print its top functions")
     args = parser.parse_args()
 
     from app import create_app
@@ -167,11 +169,16 @@ def browser(dash_app, run_id: int, args) -> None:
             driver.find_element(By.ID, "playback-seek").click()
             time.sleep(0.5)
 
-        def sample(label: str) -> dict:
+        def sample(label: str, profile: bool = False) -> dict:
             driver.execute_script("const s = window.tbPlaybackState; s.tickTimes.length = 0; s.workTimes.length = 0;"
                                   "window.gc && window.gc();")
             pos0 = driver.execute_script("return window.tbPlaybackState.pos")
+            if profile:
+                driver.execute_cdp_cmd("Profiler.enable", {})
+                driver.execute_cdp_cmd("Profiler.start", {})
             time.sleep(args.seconds)
+            if profile:
+                print_profile(driver.execute_cdp_cmd("Profiler.stop", {})["profile"], label)
             ticks, work, pos1, heap = driver.execute_script(
                 "window.gc && window.gc(); const s = window.tbPlaybackState;"
                 "return [s.tickTimes.slice(), s.workTimes.slice(), s.pos,"
@@ -193,7 +200,7 @@ def browser(dash_app, run_id: int, args) -> None:
         for window in args.windows.split(","):
             Select(driver.find_element(By.ID, "playback-window")).select_by_value(window)
             seek(1_000)
-            first = sample(f"window {window}, from bar 1,000")
+            first = sample(f"window {window}, from bar 1,000", profile=args.profile)
             seek(int(args.bars * 0.9))
             later = sample(f"window {window}, from bar {int(args.bars * 0.9):,}")
             if first["heap"] and later["heap"]:
@@ -204,6 +211,37 @@ def browser(dash_app, run_id: int, args) -> None:
     finally:
         driver.quit()
         server.shutdown()
+
+
+def print_profile(profile: dict, label: str, top: int = 20) -> None:
+    """A DevTools CPU profile's busiest functions (name, file, line): by self time, and by total time
+    (the function and what it called) to see which of Plotly's phases costs what."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    parent = {child: node["id"] for node in profile["nodes"] for child in node.get("children", ())}
+
+    def name_of(node_id: int) -> str:
+        frame = nodes[node_id]["callFrame"]
+        if not frame["url"]:
+            return frame["functionName"]
+        return f"{frame['functionName'] or '(anonymous)'} {Path(frame['url']).name}:{frame['lineNumber'] + 1}"
+
+    self_us: dict[str, float] = {}
+    total_us: dict[str, float] = {}
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"]):
+        self_us[name_of(node_id)] = self_us.get(name_of(node_id), 0.0) + delta
+        on_stack, at = set(), node_id
+        while at is not None:
+            on_stack.add(name_of(at))
+            at = parent.get(at)
+        for name in on_stack:
+            total_us[name] = total_us.get(name, 0.0) + delta
+    sampled = sum(self_us.values())
+    busy = sampled - sum(self_us.get(k, 0.0) for k in ("(idle)", "(program)"))
+    print(f"  CPU profile, {label}: {sampled / 1e6:.1f} s sampled, {busy / 1e6:.2f} s busy")
+    for title, table in (("self", self_us), ("total", total_us)):
+        rows = [(k, v) for k, v in table.items() if k not in ("(root)", "(idle)", "(program)")]
+        for name, us in sorted(rows, key=lambda kv: -kv[1])[:top]:
+            print(f"    {title:<5} {us / 1e3:9.1f} ms  {us / busy * 100 if busy else 0:5.1f} %  {name}")
 
 
 if __name__ == "__main__":

@@ -148,7 +148,7 @@ def _configure_data_access() -> None:
     from data_access.db import configure_database
 
     settings = Settings.from_env()
-    configure_database(settings.DATABASE_URL)
+    configure_database(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
     sections.configure_from(settings)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
 
 import dash
 import pytest
@@ -35,6 +36,46 @@ def test_app_keeps_settings_engine_and_sessions(app, app_settings):
     assert str(app_state.engine.url) == app_settings.DATABASE_URL
     assert app.server.secret_key == app_settings.SECRET_KEY
     assert app.config.suppress_callback_exceptions is True
+
+
+def test_a_busy_process_reuses_its_database_connections(app, app_settings):
+    """The connections a burst of concurrent reads opened stay open for the next burst: with SQLAlchemy's
+    default pool of 5, every burst of 12 reads at once opened (and then closed) 7 new connections."""
+    from sqlalchemy import event, text
+
+    engine = app.server.extensions["tradeboard"].engine
+    assert engine.pool.size() == app_settings.DATABASE_POOL_SIZE == 16
+    opened, failed = [], []
+
+    def count(*_args):
+        opened.append(1)
+
+    def burst(readers: int = 12) -> None:
+        together = threading.Barrier(readers)
+
+        def read():
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text("select 1")).all()
+                    together.wait(timeout=10)  # every reader holds a connection at the same time
+            except Exception as exc:  # noqa: BLE001 - reported below, in the test's thread
+                failed.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(readers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failed, failed
+
+    event.listen(engine, "connect", count)
+    try:
+        burst()
+        first = len(opened)
+        burst()
+        assert len(opened) == first, f"the second burst opened {len(opened) - first} new connections"
+    finally:
+        event.remove(engine, "connect", count)
 
 
 def test_pages_are_registered_under_their_own_module_names_in_order(app):
