@@ -406,8 +406,11 @@ class SectionCache:
     def _stored_since_read(self, key: str, ttl: int, lock: str) -> Cached | None:
         """The fresh value another reader stored between our read and our winning the lock (it
         released the lock just before we took it), or None; a found value releases the lock."""
-        entry = self._backend.get(key)
-        if entry is None or time.time() >= entry["fresh_until"]:
+        return self._fresh_or_none(key, self._backend.get(key), ttl, lock, time.time())
+
+    def _fresh_or_none(self, key: str, entry: dict | None, ttl: int | None, lock: str, now: float) -> Cached | None:
+        """``entry`` (read after winning ``lock``) if it is fresh at ``now``, releasing the lock; else None."""
+        if entry is None or now >= entry["fresh_until"]:
             return None
         self._release(key, lock)
         return _from_entry(entry, key, ttl)
@@ -470,9 +473,9 @@ class SectionCache:
             now, refreshes = time.time(), []
             for i, entry in zip(won, self._backend.get_many(*[served[i].key for i in won])):
                 section = stale[i]
-                if entry is not None and now < entry["fresh_until"]:
-                    self._release(section.cached.key, tokens[i])
-                    served[i] = _from_entry(entry, section.cached.key, section.cached.ttl)
+                stored = self._fresh_or_none(section.cached.key, entry, section.cached.ttl, tokens[i], now)
+                if stored is not None:
+                    served[i] = stored
                 else:
                     refreshes.append((section, tokens[i]))
             if refreshes:
