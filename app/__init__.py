@@ -76,6 +76,8 @@ def check_settings(settings: Settings) -> None:
         raise ConfigurationError(
             "SECRET_KEY is required: set it to a long random value shared by every web and worker process "
             "(`tradeboard run` generates one for the embedded demo and keeps it in var/secret_key)")
+    if settings.DATABASE_POOL_SIZE < 1:
+        raise ConfigurationError(f"DATABASE_POOL_SIZE must be at least 1, got {settings.DATABASE_POOL_SIZE}")
 
 
 def import_pages() -> list[str]:

@@ -24,6 +24,11 @@ def test_refuses_redis_cache_without_redis_url(app_settings):
         create_app(dataclasses.replace(app_settings, REDIS_URL=None))
 
 
+def test_refuses_a_database_pool_of_no_connections(app_settings):
+    with pytest.raises(ConfigurationError, match="DATABASE_POOL_SIZE must be at least 1, got 0"):
+        create_app(dataclasses.replace(app_settings, DATABASE_POOL_SIZE=0))
+
+
 def test_null_cache_without_redis_is_allowed_when_asked_for(app_settings):
     dash_app = create_app(dataclasses.replace(app_settings, REDIS_URL=None, CACHE_TYPE="NullCache"))
     body = dash_app.server.test_client().get("/api/v1/health").get_json()
