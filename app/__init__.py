@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     from app import extensions, shell
     from app.config import Settings
-    from data_access.db import configure_database, make_session_factory
+    from data_access.db import configure_database_from, make_session_factory
 
     settings = settings or Settings.from_env()
     check_settings(settings)
@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
 
     # Database: one engine per process, shared with data_access (configure_database) and kept on the app.
-    engine = configure_database(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
+    engine = configure_database_from(settings)
     app_state = extensions.AppState(settings=settings, engine=engine, session_factory=make_session_factory(engine))
     server.extensions[extensions.EXTENSION_KEY] = app_state
 

@@ -376,7 +376,7 @@ def _bump_cache(settings: Settings, family: str) -> None:
 def load_dashboards(time_range: str | None, clear_cache: bool, queue: bool, all_dashboards: bool) -> None:
     """Aggregate the strategy dashboard (every time range) now, or queue it."""
     from data_access.cache import sections
-    from data_access.db import configure_database
+    from data_access.db import configure_database_from
 
     settings = _settings()
     if not settings.REDIS_URL:
@@ -401,7 +401,7 @@ def load_dashboards(time_range: str | None, clear_cache: bool, queue: bool, all_
         return
     from data_access import warming
 
-    configure_database(settings.DATABASE_URL)
+    configure_database_from(settings)
     started = time.perf_counter()
     try:
         if all_dashboards:

@@ -228,7 +228,8 @@ def print_profile(profile: dict, label: str, top: int = 20) -> None:
     self_us: dict[str, float] = {}
     total_us: dict[str, float] = {}
     for node_id, delta in zip(profile["samples"], profile["timeDeltas"]):
-        self_us[name_of(node_id)] = self_us.get(name_of(node_id), 0.0) + delta
+        name = name_of(node_id)
+        self_us[name] = self_us.get(name, 0.0) + delta
         on_stack, at = set(), node_id
         while at is not None:
             on_stack.add(name_of(at))

@@ -71,6 +71,11 @@ def configure_database(url: str, **kwargs) -> Engine:
     return _database.engine
 
 
+def configure_database_from(settings) -> Engine:
+    """The process's engine as the settings give it (URL and pool size): the web, the workers and the CLI alike."""
+    return configure_database(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
+
+
 def current_engine() -> Engine:
     if _database.engine is None:
         raise RuntimeError("no database configured: call data_access.db.configure_database(url) first")

@@ -145,10 +145,10 @@ def _configure_data_access() -> None:
     """Bind the process's database engine and section cache, as create_app does for the web."""
     from app.config import Settings
     from data_access.cache import sections
-    from data_access.db import configure_database
+    from data_access.db import configure_database_from
 
     settings = Settings.from_env()
-    configure_database(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
+    configure_database_from(settings)
     sections.configure_from(settings)
 
 
