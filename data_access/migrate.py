@@ -9,11 +9,13 @@ root). On the command line::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 
 from data_access.db import make_engine
 
@@ -39,10 +41,33 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for migrations. On SQLite, foreign keys are off while it runs:
+    a migration that rebuilds a parent table drops it, and with foreign keys on that drop deletes
+    (cascades to) the children's rows. They are checked before the transaction commits."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # a PRAGMA that only takes effect outside a transaction
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows with dangling foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def _run(url: str, action, *args) -> None:
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
+        with migration_connection(engine) as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
             action(config, *args)

@@ -55,6 +55,7 @@ class Role(str, enum.Enum):
     ANALYST = "analyst"
     CLIENT = "client"
     DEVELOPER = "developer"
+    INGEST = "ingest"  # a service token: writes the book through /api/v1/ingest, reads nothing else
 
 
 class SignalStatus(str, enum.Enum):
@@ -200,6 +201,7 @@ class Execution(Base):
     __table_args__ = (Index("ix_executions_signal", "signal_id"), Index("ix_executions_filled", "filled_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(64), unique=True)  # the broker's id: the ingest key
     signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
     filled_at: Mapped[dt.datetime] = mapped_column(DateTime)
     price: Mapped[float] = mapped_column(Float)
@@ -264,6 +266,7 @@ class PaperTrade(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)  # the ingest key
     paper_account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(64))  # the signal source (strategy or provider)
     symbol: Mapped[str] = mapped_column(String(32))
@@ -291,6 +294,7 @@ class PaperSignal(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)  # the ingest key
     paper_account_id: Mapped[int | None] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(32))

@@ -81,11 +81,12 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_with(connection)
         return
+    from data_access.migrate import migration_connection
+
     engine = make_engine(database_url())
     try:
-        with engine.connect() as connection:
+        with migration_connection(engine) as connection:
             _run_with(connection)
-            connection.commit()
     finally:
         engine.dispose()
 

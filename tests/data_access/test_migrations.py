@@ -112,3 +112,41 @@ def test_alembic_command_line_takes_the_url_from_x_then_database_url(tmp_path):
     result = _alembic_cli("upgrade", "head", env={**env, "DATABASE_URL": f"sqlite:///{from_env}"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert schema_differences(f"sqlite:///{from_env}") == []
+
+
+def test_ingest_keys_migration_keeps_tokens_and_gives_every_stored_fill_a_key(db_url):
+    """0007 rebuilds users (its role CHECK) and the fill and paper tables on SQLite: a user's tokens,
+    strategies' developers and every fill must survive it, and the new role must be accepted."""
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url, "0006_paper_change_stamps")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, is_active) "
+                              "VALUES (1, 'dev', 'Dev', '!', 'developer', true)"))
+            conn.execute(text("INSERT INTO api_tokens (id, user_id, name, token_sha256, revoked) "
+                              "VALUES (1, 1, 'sender', 'abc', false)"))
+            conn.execute(text("INSERT INTO accounts (id, name, broker, net_contributions, currency) "
+                              "VALUES (1, 'Main', 'IBKR', 1000, 'USD')"))
+            conn.execute(text("INSERT INTO strategies (id, name, developer_id, account_id, allocation, status) "
+                              "VALUES (1, 'S', 1, 1, 0.5, 'ACTIVE')"))
+            conn.execute(text("INSERT INTO signals (id, signal_id, strategy_id, symbol, side, quantity, received_at, "
+                              "status) VALUES (7, 'sig_7', 1, 'SPY', 'BUY', 3, '2026-01-02 15:00:00', 'FILLED')"))
+            conn.execute(text("INSERT INTO executions (id, signal_id, filled_at, price, quantity, commission) "
+                              "VALUES (9, 7, '2026-01-02 15:00:01', 100, 3, 0)"))
+        migrate.upgrade(db_url)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT user_id FROM api_tokens")).scalars().all() == [1]
+            assert conn.execute(text("SELECT developer_id FROM strategies")).scalars().all() == [1]
+            assert conn.execute(text("SELECT execution_id FROM executions")).scalars().all() == ["exe_9"]
+            conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, is_active) "
+                              "VALUES (2, 'feed', 'Feed', '!', 'ingest', true)"))
+        with pytest.raises(Exception, match="(?i)constraint"), engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, is_active) "
+                              "VALUES (3, 'x', 'X', '!', 'emperor', true)"))
+        with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
+            conn.execute(text("INSERT INTO executions (id, signal_id, execution_id, filled_at, price, quantity, "
+                              "commission) VALUES (10, 7, 'exe_9', '2026-01-02 15:00:02', 100, 1, 0)"))
+    finally:
+        engine.dispose()
