@@ -1100,8 +1100,10 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
         "reject_reason": np.array([*REJECT_REASONS, None], dtype=object)[book.sig_reason],  # -1 -> None
         "filled_at": w.times(book.sig_filled),
     })
+    execution_ids = np.arange(book.exe_signal.size) + _next_id(conn, m.Execution.__table__)
     w.insert(m.Execution.__table__, {
-        "id": np.arange(book.exe_signal.size) + _next_id(conn, m.Execution.__table__),
+        "id": execution_ids,
+        "execution_id": [f"exe_{i}" for i in execution_ids.tolist()],
         "signal_id": ids[book.exe_signal],
         "filled_at": w.times(book.exe_time),
         "price": book.exe_price, "quantity": book.exe_qty, "commission": book.exe_commission,
@@ -1149,8 +1151,10 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
     })
     p_order = np.argsort(paper["opened"], kind="stable")
     is_open = paper["is_open"][p_order]
+    paper_trade_ids = np.arange(p_order.size) + _next_id(conn, m.PaperTrade.__table__)
     w.insert(m.PaperTrade.__table__, {
-        "id": np.arange(p_order.size) + _next_id(conn, m.PaperTrade.__table__),
+        "id": paper_trade_ids,
+        "external_id": [f"pt_{i}" for i in paper_trade_ids.tolist()],
         "paper_account_id": paper["account"][p_order] + paper0,
         "source": np.array([s[0] for s in PAPER_SOURCES], dtype=object)[paper["source"][p_order]],
         "symbol": names[paper["symbol"][p_order]],
@@ -1167,8 +1171,10 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
     trade_id[p_order] = np.arange(p_order.size) + _next_id(conn, m.PaperTrade.__table__) - p_order.size
     ps = paper_signals
     linked = ps["trade"] >= 0
+    paper_signal_ids = np.arange(ps["source"].size) + _next_id(conn, m.PaperSignal.__table__)
     w.insert(m.PaperSignal.__table__, {
-        "id": np.arange(ps["source"].size) + _next_id(conn, m.PaperSignal.__table__),
+        "id": paper_signal_ids,
+        "external_id": [f"ps_{i}" for i in paper_signal_ids.tolist()],
         "paper_account_id": ps["account"] + paper0,
         "source": np.array([s[0] for s in PAPER_SOURCES], dtype=object)[ps["source"]],
         "symbol": names[ps["symbol"]],
