@@ -1,5 +1,5 @@
 """`/api/v1/backtests` and `/api/v1/tasks`: start a run or a parameter sweep as Celery work, follow
-its progress, read a stored run."""
+its progress, list the stored runs, read one."""
 
 from __future__ import annotations
 
@@ -29,6 +29,20 @@ def start_backtests():
     return json_response({"task_id": task_id, "sweep_id": sweep_id, "runs": len(sweeps.members(spec)),
                           "configurations": len(spec["parameter_sets"]), "symbols": spec["symbols"],
                           "skipped": spec["skipped"], "status_url": status_url}, 202, {"Location": status_url})
+
+
+@blueprint.get("/backtests")
+@require_role(*ROLES)
+def list_backtests():
+    """?strategy=&symbol=&status=&sweep=&limit=&cursor= -> {runs, limit, next_cursor}, newest first."""
+    from analytics.backtest import STRATEGIES
+    from data_access import backtest_list
+
+    try:
+        filters = backtest_list.parse_filters(flask.request.args, list(STRATEGIES))
+        return json_response(backtest_list.list_runs(**filters))
+    except backtest_list.InvalidListing as exc:
+        return json_error(400, "invalid_parameter", str(exc), exc.details)
 
 
 @blueprint.get("/tasks/<task_id>")

@@ -103,6 +103,8 @@ HEALTH_RESPONSES = {
 
 
 def _paths() -> dict[str, Any]:
+    from app.openapi.backtests import backtest_paths
+
     client_params = [query("time_range", {**TIME_RANGE, "default": "90d"}, "the window of curves and returns"), FORCE,
                      FORMAT, SECTION]
     signal_sender_params = [STRATEGY_NAME, query("time_range", {**TIME_RANGE, "default": "90d"}, "the window"), FORCE,
@@ -176,50 +178,7 @@ def _paths() -> dict[str, Any]:
                    "Redis glob over `<section>:g<generation>:<arguments>`, e.g. `by_symbol:*`"),
              query("family", {"type": "string"}, "a data family (signals, executions, ...): bump its generation")],
             tag="admin")},
-        "/api/v1/backtests": {"post": operation(
-            "start_backtests", "Start a backtest run or parameter sweep (Celery)", ROLES_SIGNALS,
-            {**ok("BacktestStarted", "queued; follow status_url (also in Location)", status=202),
-             **errors(400, 403, 413)},
-            body={"required": True, "content": {"application/json": {"schema": ref("BacktestRequest")}}},
-            tag="backtests")},
-        "/api/v1/backtests/{run_id}": {"get": operation(
-            "backtest_run", "A stored backtest run: metrics, trades, equity curve", ROLES_SIGNALS,
-            {**ok("BacktestRun", "the run"), **errors(403, 404)},
-            [path_param("run_id", {"type": "string"}, "the run's id (an integer; anything else is a 404)")],
-            tag="backtests")},
-        "/api/v1/tasks/{task_id}": {
-            "get": operation("task_status", "A sweep's progress, runs, errors and recommendation", ROLES_SIGNALS,
-                             {**ok("TaskProgress", "its state"), **errors(403, 404)},
-                             [path_param("task_id", {"type": "string"}, "the task id from POST /api/v1/backtests")],
-                             tag="backtests"),
-            "delete": operation("cancel_task", "Cancel a sweep (members not started are skipped)", ROLES_SIGNALS,
-                                {**ok("TaskProgress", "its state, with cancelled_at"), **errors(403, 404)},
-                                [path_param("task_id", {"type": "string"}, "the task id")], tag="backtests")},
-        "/api/v1/playback/runs/{run_id}": {"get": operation(
-            "playback_run", "A stored run's header for replay", ROLES_SIGNALS,
-            {**ok("PlaybackRun", "the header"), **errors(403, 404)},
-            [path_param("run_id", {"type": "string"}, "the run's id (an integer; anything else is a 404)")],
-            tag="playback")},
-        "/api/v1/playback/runs/{run_id}/chunk": {"get": operation(
-            "playback_chunk", "Bars, equity and fills of a stored run, a chunk at a time", ROLES_SIGNALS,
-            {**ok("PlaybackChunk", "columns of the chunk's bars"), **errors(400, 403, 404)},
-            [path_param("run_id", {"type": "string"}, "the run's id"),
-             query("start", {"type": "integer", "minimum": 0, "default": 0}, "first bar"),
-             query("count", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 5000}, "bars")],
-            tag="playback")},
-        "/api/v1/playback/live": {"post": operation(
-            "start_live", "Start a live run on a worker, streamed through Redis", ROLES_SIGNALS,
-            {**ok("LiveStarted", "queued; poll poll_url", status=202), **errors(400, 403, 413)},
-            body={"required": True, "content": {"application/json": {"schema": ref("LiveRequest")}}},
-            tag="playback")},
-        "/api/v1/playback/live/{live_id}": {"get": operation(
-            "poll_live", "A live run's events after the last seen entry id", ROLES_SIGNALS,
-            {**ok("LivePoll", "status and new events"), **errors(400, 403, 404)},
-            [path_param("live_id", {"type": "string"}, "the id from POST /api/v1/playback/live"),
-             query("after", {"type": "string", "pattern": r"^(0|\d+-\d+)$", "default": "0"},
-                   "last seen stream entry id"),
-             query("max", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 500}, "events at most")],
-            tag="playback")},
+        **backtest_paths(),
         "/metrics": {"get": operation(
             "metrics", "Prometheus metrics", ROLES_ADMIN,
             {"200": {"description": "Prometheus text exposition format",

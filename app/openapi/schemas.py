@@ -346,6 +346,18 @@ BACKTEST_RUN = obj({
     "equity_curve": null(obj({"times": arr(date_time()), "equity": arr(N)})),  # null: a run that failed
 })
 
+BACKTEST_RUN_SUMMARY = obj({
+    **{k: BACKTEST_RUN["properties"][k] for k in (
+        "id", "strategy", "config_key", "symbol", "timeframe", "parameters", "start", "end", "cash", "status", "error",
+        "sweep_id", "created_at", "completed_at", "volatility_regime")},
+    "total_return_pct": NN, "sharpe_ratio": NN, "max_drawdown_pct": NN, "win_rate_pct": NN, "number_of_trades": NI,
+}, description="A stored run without its trades and equity curve; headline metrics are null until it completes.")
+BACKTEST_RUN_LIST = obj({
+    "runs": arr(ref("BacktestRunSummary"), description="newest first: by created_at, then id"),
+    "limit": {"type": "integer", "minimum": 1},
+    "next_cursor": {"type": ["string", "null"], "description": "the cursor of the next page; null on the last"},
+})
+
 # --------------------------------------------------------------------------- playback
 
 PLAYBACK_RUN = obj({
@@ -398,6 +410,7 @@ COMPONENTS = {
     "StrategyPerformanceDashboard": STRATEGY_PERFORMANCE_DASHBOARD,
     "RefreshReport": REFRESH_REPORT, "RefreshQueued": REFRESH_QUEUED, "CacheCleared": CACHE_CLEARED,
     "BacktestRequest": BACKTEST_REQUEST, "BacktestStarted": BACKTEST_STARTED, "TaskProgress": TASK_PROGRESS,
-    "BacktestRun": BACKTEST_RUN, "PlaybackRun": PLAYBACK_RUN, "PlaybackChunk": PLAYBACK_CHUNK,
+    "BacktestRun": BACKTEST_RUN, "BacktestRunSummary": BACKTEST_RUN_SUMMARY,
+    "BacktestRunList": BACKTEST_RUN_LIST, "PlaybackRun": PLAYBACK_RUN, "PlaybackChunk": PLAYBACK_CHUNK,
     "LiveRequest": LIVE_REQUEST, "LiveStarted": LIVE_STARTED, "LivePoll": LIVE_POLL, "Health": HEALTH,
 }

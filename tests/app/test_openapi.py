@@ -164,6 +164,8 @@ def test_every_route_answers_what_the_document_says(demo_app, users, spec):  # n
     call("get", "/api/v1/dashboards/strategy-performance?time_range=all", 200)
     call("get", "/api/v1/dashboards/strategy-performance?time_range=7d", 200)
     call("get", f"/api/v1/backtests/{run_id}", 200)
+    page = call("get", "/api/v1/backtests?limit=3&status=COMPLETED", 200).get_json()
+    call("get", f"/api/v1/backtests?limit=3&cursor={page['next_cursor']}&strategy=sma_cross&symbol=spy", 200)
     call("get", f"/api/v1/playback/runs/{run_id}", 200)
     call("get", f"/api/v1/playback/runs/{facts['failed_run_id']}", 200)
     call("get", f"/api/v1/playback/runs/{facts['failed_run_id']}/chunk?start=0&count=50", 200)
@@ -204,7 +206,8 @@ def test_every_route_answers_what_the_document_says(demo_app, users, spec):  # n
                  "/api/v1/dashboards/strategy-performance?time_range=1y",
                  "/api/v1/dashboards/strategy-performance?heatmap_kind=sma_cross&heatmap_x=nope",
                  f"/api/v1/playback/runs/{run_id}/chunk?count=abc", f"{live['poll_url']}?max=x",
-                 f"{live['poll_url']}?after=yesterday"]:
+                 f"{live['poll_url']}?after=yesterday", "/api/v1/backtests?status=done",
+                 "/api/v1/backtests?cursor=nope", "/api/v1/backtests?limit=0"]:
         call("get", path, 400)
     call("post", "/api/v1/cache/clear?pattern=%20;DROP", 400)
     call("post", "/api/v1/cache/clear?family=nope", 400)
@@ -225,7 +228,7 @@ def test_every_route_answers_what_the_document_says(demo_app, users, spec):  # n
     call("get", "/api/v1/playback/live/nope", 404)
     # 405
     call("delete", "/api/v1/dashboards/client", 405)
-    call("get", "/api/v1/backtests", 405)
+    call("put", "/api/v1/backtests", 405)
     # 413
     call("post", "/api/v1/backtests", 413, data=b"[" + b"1," * 600_000 + b"1]", content_type="application/json")
 

@@ -40,6 +40,7 @@ MATRIX = [
     ("post", "/api/v1/dashboards/refresh?async=true", None, ADMIN, 202),
     ("post", "/api/v1/cache/clear?pattern=no-such-section:*", None, ADMIN, 200),
     ("post", "/api/v1/backtests", {"strategy": "nope", "symbol": "SPY"}, SIGNALS, 400),
+    ("get", "/api/v1/backtests?limit=2", None, SIGNALS, 200),
     ("get", "/api/v1/backtests/{run}", None, SIGNALS, 200),
     ("get", "/api/v1/tasks/no-such-task", None, SIGNALS, 404),
     ("delete", "/api/v1/tasks/no-such-task", None, SIGNALS, 404),
