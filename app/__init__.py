@@ -52,6 +52,7 @@ SERVER_MODULES = (
     "app.api",
     "app.dashboards_api",
     "app.backtests_api",
+    "app.ingest_api",
     "app.playback_api",
     "app.compat_api",
     "app.openapi",

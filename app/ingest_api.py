@@ -1,0 +1,73 @@
+"""``POST /api/v1/ingest/<entity>``: the desk's services write their book here.
+
+The body is JSON (an array of objects), NDJSON, CSV or Parquet by its Content-Type; a batch is
+all or nothing (400 lists every bad row); rows are upserted on their key, so a retry changes
+nothing; after the commit exactly the cache families the entity feeds are invalidated. Roles:
+``admin`` and ``ingest`` write every entity, a ``developer`` the signals and executions of their
+own strategies (data_access/ingest).
+"""
+
+from __future__ import annotations
+
+import flask
+
+from app.auth import current_user, json_error, json_response, require_role
+from app.extensions import state
+from data_access.ingest import (CONTENT_TYPES, ENTITIES, IngestForbidden, IngestRejected, UnreadableBody, Writer,
+                                ingest, parse)
+
+blueprint = flask.Blueprint("ingest_api", __name__, url_prefix="/api/v1/ingest")
+
+ROLES = ("admin", "ingest", "developer")
+DEVELOPER_ENTITIES = ("signals", "executions")
+TRUE = ("1", "true", "yes")
+
+
+def _body_or_error(limit: int):
+    request = flask.request
+    if request.content_length is not None and request.content_length > limit:
+        return None, json_error(413, "payload_too_large", f"The body is larger than {limit:,} bytes (MAX_INGEST_BYTES): "
+                                "split the batch, or use `tradeboard import` for files.", {"max_bytes": limit})
+    request.max_content_length = limit
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        return None, json_error(413, "payload_too_large", f"The body is larger than {limit:,} bytes (MAX_INGEST_BYTES).",
+                                {"max_bytes": limit})
+    return data, None
+
+
+@blueprint.post("/<entity>")
+@require_role(*ROLES)
+def ingest_entity(entity: str):
+    user = current_user()
+    if entity not in ENTITIES:
+        return json_error(404, "not_found", f"No entity {entity!r} to ingest.", {"valid": list(ENTITIES)})
+    if user.role == "developer" and entity not in DEVELOPER_ENTITIES:
+        return json_error(403, "forbidden", "A developer may write signals and executions of their own strategies only.",
+                          {"entity": entity, "allowed_entities": list(DEVELOPER_ENTITIES)})
+    mimetype = flask.request.mimetype
+    if mimetype not in CONTENT_TYPES:
+        return json_error(415, "unsupported_media_type", f"Content-Type {mimetype or '(none)'!r} cannot be ingested.",
+                          {"valid": sorted(CONTENT_TYPES)})
+    dry_run = flask.request.args.get("dry_run", "false").lower()
+    if dry_run not in (*TRUE, "0", "false", "no"):
+        return json_error(400, "invalid_parameter", "dry_run must be true or false", {"parameter": "dry_run"})
+    settings = state().settings
+    data, error = _body_or_error(settings.MAX_INGEST_BYTES)
+    if error is not None:
+        return error
+    try:
+        parsed = parse(data, CONTENT_TYPES[mimetype])
+        result = ingest(state().engine, entity, parsed, Writer(user.role, user.id), dry_run=dry_run in TRUE)
+    except UnreadableBody as exc:
+        return json_error(400, "unreadable_body", str(exc), {"entity": entity, "content_type": mimetype})
+    except IngestRejected as exc:
+        return json_error(400, "invalid_rows", f"{exc}.", {
+            "entity": entity, "received": exc.received, "line_kind": exc.line_kind, "errors": exc.problems})
+    except IngestForbidden as exc:
+        return json_error(403, "forbidden", str(exc), {"entity": entity, **exc.details})
+    if result.families:
+        from data_access.cache import sections
+
+        sections.bump(*result.families)
+    return json_response(result.to_dict())

@@ -1,0 +1,14 @@
+"""The write path of the desk's own book: one validation and one writer per entity, shared by the
+ingest API, ``tradeboard import`` and the demo seeder.
+
+``parse``/``parse_file`` read a body or file into raw columns; ``ingest`` checks, upserts and
+re-derives in one transaction and returns the counts, or raises ``IngestRejected`` (every bad row;
+nothing written) or ``IngestForbidden``. The caller bumps ``result.families`` after it returns.
+"""
+
+from data_access.ingest.batch import IngestForbidden, IngestRejected, IngestResult, Writer, ingest
+from data_access.ingest.entities import ENTITIES
+from data_access.ingest.parse import CONTENT_TYPES, FORMATS, UnreadableBody, parse, parse_file
+
+__all__ = ["CONTENT_TYPES", "ENTITIES", "FORMATS", "IngestForbidden", "IngestRejected", "IngestResult",
+           "UnreadableBody", "Writer", "ingest", "parse", "parse_file"]

@@ -1,0 +1,188 @@
+"""The fields of an ingested row and their vectorised checks.
+
+A field turns one raw column (whatever the parser produced: strings from CSV, JSON scalars, typed
+Parquet columns) into a typed column plus the rows where it is bad, each with a message and a
+description of what is valid. Nothing here loops over rows in Python except to word the messages
+of the bad ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+TIME_HINT = "an ISO 8601 time, e.g. 2026-12-07T14:30:00Z (without an offset: UTC)"
+DATE_HINT = "an ISO 8601 date, e.g. 2026-12-07"
+MAX_SHOWN = 60  # characters of a bad value quoted in a message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad field of one row: ``row`` is the 0-based position of the record in the batch."""
+
+    row: int
+    field: str
+    message: str
+    valid: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """``kind``: text | symbol (text, upper-cased) | choice (upper- or lower-cased to ``case``) |
+    number | positive | nonneg | fraction (0..1) | time | date."""
+
+    name: str
+    kind: str = "text"
+    required: bool = True
+    max_len: int = 64
+    choices: tuple[str, ...] = ()
+    case: str = "upper"
+    default: object = None
+    description: str = ""
+
+    @property
+    def valid(self) -> str:
+        return {
+            "text": f"text of 1 to {self.max_len} characters",
+            "symbol": f"a symbol of 1 to {self.max_len} characters (upper-cased)",
+            "choice": "one of " + ", ".join(self.choices),
+            "number": "a finite number",
+            "positive": "a number greater than 0",
+            "nonneg": "a number of 0 or more",
+            "fraction": "a number from 0 to 1",
+            "time": TIME_HINT,
+            "date": DATE_HINT,
+        }[self.kind]
+
+    def coerce(self, raw: pd.Series, problems: list[Problem]) -> pd.Series:
+        """The typed column (missing values as None/NaN/NaT); bad rows appended to ``problems``."""
+        missing = is_missing(raw)
+        if self.required and missing.any():
+            _report(problems, np.flatnonzero(missing), self.name, lambda _i: "is required", self.valid)
+        present = ~missing
+        if self.kind in ("text", "symbol", "choice"):
+            values, bad, message = _text(raw, present, self)
+        elif self.kind in ("time", "date"):
+            values, bad, message = _times(raw, present, self.kind == "date")
+        else:
+            values, bad, message = _numbers(raw, present, self.kind)
+        if bad.any():
+            _report(problems, np.flatnonzero(bad), self.name, lambda i: message(i), self.valid)
+        return values
+
+
+def is_missing(raw: pd.Series) -> np.ndarray:
+    missing = raw.isna().to_numpy()
+    if raw.dtype == object or ptypes.is_string_dtype(raw.dtype):
+        text = raw.astype("string")
+        missing = missing | (text.str.strip() == "").fillna(True).to_numpy(dtype=bool)
+    return missing
+
+
+def _quote(value) -> str:
+    text = str(value)
+    return repr(text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "...")
+
+
+def _report(problems: list[Problem], rows: np.ndarray, field: str, message, valid: str) -> None:
+    problems.extend(Problem(int(r), field, message(int(r)), valid) for r in rows)
+
+
+def _scalar_kind(raw: pd.Series) -> np.ndarray:
+    """True where a value is a nested object (a JSON object or array), which no field accepts."""
+    if raw.dtype != object:
+        return np.zeros(len(raw), dtype=bool)
+    return raw.map(lambda v: isinstance(v, (dict, list, tuple)), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+
+
+def _text(raw: pd.Series, present: np.ndarray, field: Field):
+    nested = _scalar_kind(raw) & present
+    booleans = (raw.map(lambda v: isinstance(v, bool), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+                if raw.dtype == object else np.zeros(len(raw), dtype=bool))
+    if ptypes.is_float_dtype(raw.dtype):  # a Parquet/JSON number column: 12.0 -> "12"
+        text = raw.map(lambda v: f"{v:g}" if v == v else None).astype("string")
+    else:
+        text = raw.astype("string").str.strip()
+    if field.kind == "symbol" or (field.kind == "choice" and field.case == "upper"):
+        text = text.str.upper()
+    elif field.kind == "choice":
+        text = text.str.lower()
+    too_long = (text.str.len() > field.max_len).fillna(False).to_numpy(dtype=bool) & present
+    bad = nested | booleans | too_long
+    unknown = np.zeros(len(raw), dtype=bool)
+    if field.kind == "choice":
+        unknown = ~text.isin(field.choices).fillna(False).to_numpy(dtype=bool) & present & ~bad
+        bad = bad | unknown
+    values = text.astype(object).where(present & ~bad, None)
+
+    def message(i: int) -> str:
+        if nested[i] or booleans[i]:
+            return f"must be text, got {_quote(raw.iat[i])}"
+        if too_long[i]:
+            return f"is longer than {field.max_len} characters"
+        return f"{_quote(raw.iat[i])} is not one of {', '.join(field.choices)}"
+
+    return values, bad, message
+
+
+def _numbers(raw: pd.Series, present: np.ndarray, kind: str):
+    if ptypes.is_bool_dtype(raw.dtype):
+        numbers = pd.Series(np.full(len(raw), np.nan))
+        not_number = present.copy()
+    else:
+        booleans = (raw.map(lambda v: isinstance(v, bool), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+                    if raw.dtype == object else np.zeros(len(raw), dtype=bool))
+        source = raw.mask(booleans) if booleans.any() else raw
+        if raw.dtype == object or ptypes.is_string_dtype(raw.dtype):
+            source = source.astype("string").str.strip().astype(object)
+        numbers = pd.to_numeric(source, errors="coerce").astype(float)
+        not_number = present & ~np.isfinite(numbers.to_numpy())
+    x = numbers.to_numpy()
+    with np.errstate(invalid="ignore"):
+        if kind == "positive":
+            out_of_range = present & ~not_number & ~(x > 0)
+        elif kind == "nonneg":
+            out_of_range = present & ~not_number & ~(x >= 0)
+        elif kind == "fraction":
+            out_of_range = present & ~not_number & ~((x >= 0) & (x <= 1))
+        else:
+            out_of_range = np.zeros(len(raw), dtype=bool)
+    bad = not_number | out_of_range
+    values = pd.Series(np.where(bad | ~present, np.nan, x), index=raw.index)
+
+    def message(i: int) -> str:
+        if not_number[i]:
+            return f"{_quote(raw.iat[i])} is not a finite number"
+        word = {"positive": "greater than 0", "nonneg": "0 or more", "fraction": "from 0 to 1"}[kind]
+        return f"must be {word}, got {x[i]:g}"
+
+    return values, bad, message
+
+
+def _times(raw: pd.Series, present: np.ndarray, date_only: bool):
+    if ptypes.is_datetime64_any_dtype(raw.dtype):
+        parsed = pd.to_datetime(raw, utc=True)
+    else:
+        text = raw.astype("string").str.strip()
+        nested = _scalar_kind(raw)
+        numeric = pd.to_numeric(text, errors="coerce").notna().to_numpy()  # "1700000000" is not ISO 8601
+        parsed = pd.to_datetime(text.astype(object).where(present & ~nested & ~numeric, None), utc=True,
+                                errors="coerce", format="ISO8601")
+    unparsed = present & parsed.isna().to_numpy()
+    not_a_day = np.zeros(len(raw), dtype=bool)
+    if date_only:
+        not_a_day = present & ~unparsed & (parsed != parsed.dt.normalize()).fillna(False).to_numpy(dtype=bool)
+    bad = unparsed | not_a_day
+    values = parsed.dt.tz_localize(None).where(~bad)
+    if date_only:
+        values = values.dt.normalize()
+
+    def message(i: int) -> str:
+        if unparsed[i]:
+            return f"{_quote(raw.iat[i])} is not {'an ISO 8601 date' if date_only else 'an ISO 8601 time'}"
+        return f"{_quote(raw.iat[i])} is a time, not a date"
+
+    return values, bad, message

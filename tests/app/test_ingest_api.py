@@ -1,0 +1,253 @@
+"""POST /api/v1/ingest/<entity> through the Flask test client on an empty book: a book written
+in CSV, NDJSON and JSON reads back through the dashboards as an independent computation says;
+batches are idempotent and all or nothing; roles; content types and sizes."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import datetime as dt
+import io
+import random
+import threading
+
+import numpy as np
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from app.auth import create_token, create_user
+from data_access.models import ClosedTrade, Execution, Position, Signal
+
+NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.isoformat(timespec="milliseconds") + "Z"
+
+
+def as_csv(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    return out.getvalue().encode()
+
+
+def as_ndjson(rows: list[dict]) -> bytes:
+    return b"\n".join(orjson.dumps(r) for r in rows) + b"\n"
+
+
+BODIES = {"text/csv": as_csv, "application/x-ndjson": as_ndjson, "application/json": orjson.dumps}
+
+
+@pytest.fixture
+def tokens(app):
+    """Bearer tokens: an ingest service, a developer owning nothing yet, and the admin."""
+    with app.server.extensions["tradeboard"].session() as session:
+        create_user(session, "feed", "ingest", password="feed-password-123")
+        create_user(session, "dev", "developer", password="dev-password-123")
+    with app.server.extensions["tradeboard"].session() as session:
+        return {name: create_token(session, name, "test") for name in ("feed", "dev", "admin")}
+
+
+def post(client, token: str, entity: str, rows, content_type: str = "application/json", query: str = ""):
+    body = rows if isinstance(rows, bytes) else BODIES[content_type](rows)
+    return client.post(f"/api/v1/ingest/{entity}{query}", data=body, content_type=content_type,
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+def random_book(seed: int, strategies=("Mean Rev", "Breakout")):
+    rng = random.Random(seed)
+    accounts = [{"account_name": "Main", "broker": "IBKR", "net_contributions": 1_000_000, "currency": "USD"}]
+    strats = [{"strategy_name": s, "account_name": "Main", "allocation": 0.4, "status": "ACTIVE", "developer": "dev"}
+              for s in strategies]
+    signals, executions = [], []
+    for n in range(120):
+        strategy = rng.choice(strategies)
+        received = NOW - dt.timedelta(days=4) + dt.timedelta(minutes=45 * n + rng.randint(0, 30))
+        status = rng.choices(["FILLED", "REJECTED", "CANCELLED", "PENDING"], [7, 2, 1, 1])[0]
+        quantity = rng.choice([5, 10, 20, 35])
+        lag = round(rng.uniform(0.05, 20.0), 3)
+        filled_at = received + dt.timedelta(seconds=lag) if status == "FILLED" else None
+        signal = {"signal_id": f"sig_{seed}_{n}", "strategy_name": strategy, "symbol": rng.choice(["AAPL", "MSFT"]),
+                  "side": rng.choice(["BUY", "SELL"]), "quantity": quantity, "received_time": iso(received),
+                  "execution_status": status, "reject_reason": "risk limit exceeded" if status == "REJECTED" else None,
+                  "filled_at": iso(filled_at) if filled_at else None}
+        signals.append(signal)
+        if status == "FILLED":
+            parts = [quantity] if rng.random() < 0.7 else [quantity - 2, 2]
+            for k, part in enumerate(parts):
+                executions.append({"execution_id": f"exe_{seed}_{n}_{k}", "signal_id": signal["signal_id"],
+                                   "filled_at": iso(filled_at + dt.timedelta(seconds=k)),
+                                   "avg_fill_price": round(rng.uniform(90, 110), 2), "filled_quantity": part,
+                                   "commission": round(0.01 * part, 4)})
+    return {"accounts": accounts, "strategies": strats, "signals": signals, "executions": executions}
+
+
+def expected_fifo(book) -> tuple[dict, dict]:
+    """Realized PnL per strategy and open quantity per (strategy, symbol): FIFO, one unit lot at a time."""
+    side = {s["signal_id"]: (s["strategy_name"], s["symbol"], 1 if s["side"] == "BUY" else -1) for s in book["signals"]}
+    lots: dict = collections.defaultdict(collections.deque)  # (strategy, symbol) -> deque of [sign, price, fee/unit]
+    realized: dict = collections.defaultdict(float)
+    for e in sorted(book["executions"], key=lambda e: (e["filled_at"], e["execution_id"])):
+        strategy, symbol, sign = side[e["signal_id"]]
+        fee = e["commission"] / e["filled_quantity"]
+        queue = lots[(strategy, symbol)]
+        for _unit in range(int(e["filled_quantity"])):
+            if queue and queue[0][0] != sign:
+                open_sign, entry, entry_fee = queue.popleft()
+                realized[strategy] += open_sign * (e["avg_fill_price"] - entry) - entry_fee - fee
+            else:
+                queue.append((sign, e["avg_fill_price"], fee))
+    open_qty = {key: sum(lot[0] for lot in queue) for key, queue in lots.items() if queue}
+    return realized, open_qty
+
+
+def send_book(client, token, book, content_type="application/json"):
+    for entity in ("accounts", "strategies", "signals", "executions"):
+        response = post(client, token, entity, book[entity], content_type)
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["inserted"] == len(book[entity])
+
+
+@pytest.mark.parametrize("content_type", list(BODIES))
+def test_a_book_ingested_reads_back_through_the_dashboards_as_computed_independently(app, tokens, content_type):
+    client = app.server.test_client()
+    book = random_book(7)
+    send_book(client, tokens["feed"], book, content_type)
+    realized, open_qty = expected_fifo(book)
+
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    for strategy in ("Mean Rev", "Breakout"):
+        doc = client.get(f"/api/v1/dashboards/signal-sender?strategy_name={strategy}&time_range=7d",
+                         headers=admin).get_json()
+        mine = [s for s in book["signals"] if s["strategy_name"] == strategy]
+        filled = [s for s in mine if s["execution_status"] == "FILLED"]
+        lags = [(dt.datetime.fromisoformat(s["filled_at"][:-1]) - dt.datetime.fromisoformat(s["received_time"][:-1]))
+                .total_seconds() for s in filled]
+        performance = doc["performance"]
+        assert performance["total_signals_sent"] == len(mine)
+        assert performance["fill_rate"] == pytest.approx(len(filled) / len(mine) * 100)
+        assert performance["realized_pnl"] == pytest.approx(realized[strategy], abs=1e-6)
+        latency = doc["lag_metrics"]
+        assert latency["median_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 50), abs=1e-3)
+        assert latency["p95_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 95), abs=1e-3)
+        assert latency["p99_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 99), abs=1e-3)
+        positions = {p["symbol"]: p["quantity"] for p in doc["current_positions"]}
+        assert positions == {sym: q for (s, sym), q in open_qty.items() if s == strategy}
+
+    fund = client.get("/api/v1/dashboards/client?time_range=7d", headers=admin).get_json()
+    assert fund["overview"]["open_positions"] == len(open_qty)
+
+
+def test_the_same_batch_twice_changes_nothing_and_a_later_row_updates_its_record(app, tokens):
+    client = app.server.test_client()
+    book = random_book(11)
+    send_book(client, tokens["feed"], book)
+    again = post(client, tokens["feed"], "signals", book["signals"]).get_json()
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, len(book["signals"]))
+
+    pending = next(s for s in book["signals"] if s["execution_status"] == "PENDING")
+    later = {**pending, "execution_status": "CANCELLED"}
+    result = post(client, tokens["feed"], "signals", [later], "text/csv").get_json()
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 1, 0)
+    with app.server.extensions["tradeboard"].session() as session:
+        status = session.scalar(select(Signal.status).where(Signal.signal_id == pending["signal_id"]))
+        assert status.value == "CANCELLED"
+        assert session.scalar(select(func.count()).select_from(Signal)) == len(book["signals"])
+
+
+def test_the_same_rows_split_differently_across_batches_end_in_the_same_book(app, tokens):
+    client = app.server.test_client()
+    book = random_book(13)
+    for entity in ("accounts", "strategies"):
+        post(client, tokens["feed"], entity, book[entity])
+    for entity in ("signals", "executions"):
+        rows = book[entity]
+        for lo, hi in ((0, 50), (30, 90), (0, len(rows))):  # overlapping slices
+            assert post(client, tokens["feed"], entity, rows[lo:hi], "application/x-ndjson").status_code == 200
+    realized, open_qty = expected_fifo(book)
+    with app.server.extensions["tradeboard"].session() as session:
+        assert session.scalar(select(func.count()).select_from(Execution)) == len(book["executions"])
+        total = session.scalar(select(func.sum(ClosedTrade.realized_pnl)))
+        assert total == pytest.approx(sum(realized.values()), abs=1e-6)
+        stored = {(p.symbol, p.quantity) for p in session.scalars(select(Position))}
+        assert sorted(q for _s, q in stored) == sorted(open_qty.values())
+
+
+def test_a_batch_with_one_bad_row_writes_nothing_and_lists_every_problem(app, tokens):
+    client = app.server.test_client()
+    book = random_book(17)
+    for entity in ("accounts", "strategies"):
+        post(client, tokens["feed"], entity, book[entity])
+    rows = [dict(r) for r in book["signals"][:10]]
+    rows[3]["side"] = "BYU"
+    rows[6]["quantity"] = -5
+    rows[6]["received_time"] = "yesterday"
+    rows[8]["strategy_name"] = "Nobody's"
+    response = post(client, tokens["feed"], "signals", rows, "text/csv")
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_rows"
+    found = {(e["line"], e["field"]) for e in error["details"]["errors"]}
+    assert found == {(5, "side"), (8, "quantity"), (8, "received_time"), (10, "strategy_name")}  # header is line 1
+    unknown = next(e for e in error["details"]["errors"] if e["field"] == "strategy_name")
+    assert "Nobody's" in unknown["message"] and "strategies" in unknown["valid"]
+    with app.server.extensions["tradeboard"].session() as session:
+        assert session.scalar(select(func.count()).select_from(Signal)) == 0
+
+
+def test_roles_who_may_write_what(app, tokens, users):
+    client = app.server.test_client()
+    book = random_book(19)
+    assert post(client, tokens["dev"], "accounts", book["accounts"]).status_code == 403
+    for entity in ("accounts", "strategies"):
+        assert post(client, tokens["admin"], entity, book[entity]).status_code == 200
+    with app.server.extensions["tradeboard"].session() as session:
+        other = create_user(session, "other", "developer", password="other-password-123")[0].username
+    with app.server.extensions["tradeboard"].session() as session:
+        other_token = create_token(session, other, "test")
+    theirs = post(client, other_token, "signals", book["signals"][:3])
+    assert theirs.status_code == 403 and theirs.get_json()["error"]["details"]["strategies_not_yours"]
+    assert post(client, tokens["dev"], "signals", book["signals"][:3]).status_code == 200
+    feed = {"Authorization": f"Bearer {tokens['feed']}"}
+    assert client.get("/api/v1/dashboards/client", headers=feed).status_code == 403  # writes, reads nothing
+
+
+def test_content_types_sizes_and_unknown_entities(app, tokens, monkeypatch):
+    client = app.server.test_client()
+    assert post(client, tokens["feed"], "accounts", b"<xml/>", "application/xml").status_code == 415
+    assert post(client, tokens["feed"], "trades", []).status_code == 404
+    app_state = app.server.extensions["tradeboard"]
+    monkeypatch.setattr(app_state, "settings", dataclasses.replace(app_state.settings, MAX_INGEST_BYTES=100))
+    too_big = post(client, tokens["feed"], "accounts", [{"account_name": "x" * 200}])
+    assert too_big.status_code == 413 and too_big.get_json()["error"]["details"]["max_bytes"] == 100
+    monkeypatch.undo()
+    not_array = post(client, tokens["feed"], "accounts", b'{"account_name": "x"}', "application/json")
+    assert not_array.status_code == 400 and not_array.get_json()["error"]["code"] == "unreadable_body"
+
+
+def test_eight_clients_sending_overlapping_rows_end_with_one_record_per_key(app, tokens):
+    book = random_book(23)
+    client = app.server.test_client()
+    for entity in ("accounts", "strategies"):
+        post(client, tokens["feed"], entity, book[entity])
+    signals, statuses = book["signals"], []
+
+    def send(k: int) -> None:
+        mine = app.server.test_client()
+        rows = signals[k * 10: k * 10 + 40]  # each overlaps the next client's
+        statuses.append(post(mine, tokens["feed"], "signals", rows, "application/x-ndjson").get_json())
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = {s["signal_id"] for k in range(8) for s in signals[k * 10: k * 10 + 40]}
+    assert sum(s["inserted"] for s in statuses) == len(sent)
+    with app.server.extensions["tradeboard"].session() as session:
+        stored = session.scalars(select(Signal.signal_id)).all()
+    assert sorted(stored) == sorted(sent)
