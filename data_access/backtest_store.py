@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,10 +29,9 @@ from analytics.metrics import volatility_pct
 from app.config import Settings
 from data_access.db import current_engine, make_engine, make_session_factory, session_scope
 from data_access.models import BacktestEquityCurve, BacktestRun, BacktestTrade, as_row_id, RunStatus
-from data_access.seed import _json_clean, _regime, config_key
 
-__all__ = ["FAMILY", "HEADLINE_METRICS", "RunNotFound", "load_run", "run_document", "store_failed_run", "store_run",
-           "underlying_volatility_pct"]
+__all__ = ["FAMILY", "HEADLINE_METRICS", "RunNotFound", "config_key", "load_run", "run_document", "store_failed_run",
+           "store_run", "underlying_volatility_pct"]
 
 FAMILY = "backtests"  # the cache family the strategy dashboard's sections read
 HEADLINE_METRICS = ("total_return_pct", "sharpe_ratio", "max_drawdown_pct", "win_rate_pct", "number_of_trades")
@@ -40,6 +39,48 @@ HEADLINE_METRICS = ("total_return_pct", "sharpe_ratio", "max_drawdown_pct", "win
 
 class RunNotFound(LookupError):
     """No backtest run has this id."""
+
+
+# --------------------------------------------------------------------------- configuration names and JSON
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def config_key(kind: str, params: Mapping[str, Any]) -> str:
+    """The canonical name of a configuration: kind, then ``name=value`` sorted by name
+    (``sma_cross allow_short=true fast=10 slow=30``; floats as ``%g``: 2.0 -> 2, 2.5 -> 2.5)."""
+    return " ".join([kind, *(f"{name}={_format_value(params[name])}" for name in sorted(params))])
+
+
+def _json_clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_clean(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+
+def _regime(vol: float | None, settings: Settings) -> str | None:
+    if vol is None:
+        return None
+    if vol < settings.VOL_REGIME_LOW_PCT:
+        return "low"
+    return "medium" if vol < settings.VOL_REGIME_HIGH_PCT else "high"
+
 
 
 # --------------------------------------------------------------------------- targets

@@ -61,10 +61,10 @@ def build(url: str, extra_signals: int = 0):
             signal(SignalStatus.REJECTED, minutes=60 * 24 * 40 + i, reason="bulk")  # outside 30d, in history
         s.flush()
         # the first filled signal (MSFT SELL 10) fills 4 @ 100 and 6 @ 105 -> avg 103
-        s.add_all([Execution(signal_id=filled[0].id, filled_at=NOON, price=100, quantity=4),
-                   Execution(signal_id=filled[0].id, filled_at=NOON, price=105, quantity=6)])
+        s.add_all([Execution(execution_id="exe_a", signal_id=filled[0].id, filled_at=NOON, price=100, quantity=4),
+                   Execution(execution_id="exe_b", signal_id=filled[0].id, filled_at=NOON, price=105, quantity=6)])
         for sig in filled[1:]:
-            s.add(Execution(signal_id=sig.id, filled_at=NOON, price=100, quantity=10))
+            s.add(Execution(execution_id=f"exe_{sig.id}", signal_id=sig.id, filled_at=NOON, price=100, quantity=10))
         for days_ago, pnl in [(1, 300.0), (2, -100.0), (2, 0.0), (5, 200.0), (5, -50.0), (45, 999.0)]:
             closed = dt.datetime.combine(AS_OF - dt.timedelta(days=days_ago), dt.time(15))
             s.add(ClosedTrade(strategy_id=alpha.id, symbol="AAPL", side="long", quantity=1, entry_price=100,

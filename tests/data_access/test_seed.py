@@ -204,10 +204,9 @@ def test_snapshots_are_coherent_with_the_trades(engine):
     total_pnl = sum(r.equity - r.net_contributions for r in latest)
     realized = scalar(engine, "SELECT SUM(realized_pnl) FROM closed_trades")
     unrealized = sum(r.unrealized_pnl for r in latest)
-    open_commissions = scalar(engine, """
-        SELECT COALESCE(SUM(e.commission), 0) FROM positions p
-        JOIN signals g ON g.strategy_id = p.strategy_id AND g.symbol = p.symbol AND g.filled_at = p.opened_at
-        JOIN executions e ON e.signal_id = g.id""")
+    # the entry commission of the lots still open: what the closed trades have not carried
+    open_commissions = (scalar(engine, "SELECT SUM(commission) FROM executions")
+                        - scalar(engine, "SELECT SUM(commission) FROM closed_trades"))
     assert total_pnl == pytest.approx(realized + unrealized - open_commissions, abs=5.0)
     # unrealized PnL of today's snapshot is that of the open positions at today's close
     marked = scalar(engine, """
@@ -427,7 +426,7 @@ def test_a_failure_while_seeding_leaves_no_rows_behind(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(seeding, "_write_backtests", boom)
+    monkeypatch.setattr("data_access.demo.seeding._write_backtests", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         seeding.seed(url, progress=False, as_of=AS_OF)
     assert migrate.is_empty(url)
