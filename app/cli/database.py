@@ -1,0 +1,35 @@
+"""The database: migrate, seed."""
+
+from __future__ import annotations
+
+import click
+
+from app.cli.common import bump_cache, display_url, echo, load_settings, migrate_database
+
+commands = click.Group()
+
+
+@commands.command()
+def migrate() -> None:
+    """Bring the database (DATABASE_URL) to the latest schema."""
+    settings = load_settings()
+    migrate_database(settings.DATABASE_URL)
+    echo(f"migrated {display_url(settings.DATABASE_URL)}")
+
+
+@commands.command()
+@click.option("--scale", type=click.Choice(["demo", "large"]), default="demo", show_default=True)
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--reset", is_flag=True, help="Replace existing data (admin users are kept).")
+def seed(scale: str, seed_value: int, reset: bool) -> None:
+    """Fill the database with generated demo data."""
+    from data_access.seed import seed as run_seed
+
+    settings = load_settings()
+    try:
+        summary = run_seed(settings.DATABASE_URL, scale=scale, seed=seed_value, reset=reset, progress=True)
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for key, value in (summary or {}).items():
+        echo(f"  {key}: {value}")
+    bump_cache(settings)  # every table was written: no cached section stays
