@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 import data_access.models as m
 from analytics import fifo
@@ -77,7 +77,8 @@ def _executemany(conn: Connection, head: str, width: int, rows: list[tuple]) -> 
             with raw.cursor() as cursor:
                 execute_values(cursor, f"{head} %s", part, page_size=2000)
         else:
-            marks = "(" + ", ".join([conn.dialect.paramstyle == "qmark" and "?" or "%s"] * width) + ")"
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            marks = "(" + ", ".join([mark] * width) + ")"
             cursor = raw.cursor()
             try:
                 cursor.executemany(f"{head} {marks}", part)
@@ -131,12 +132,14 @@ def _read_fills(conn: Connection, fast: bool) -> _Fills:
     columns = (f"p.code, {_epoch_us(conn, 'e.filled_at')}, e.execution_id, g.side, e.quantity, e.price, "
                "e.commission")
     if fast:
-        # CROSS JOIN: SQLite keeps this join order (pairs, then executions by time, then signals)
-        sql = (f"SELECT {columns} FROM {_PAIRS} p CROSS JOIN executions e JOIN signals g ON g.id = e.signal_id "
-               "WHERE e.filled_at >= p.since AND g.strategy_id = p.strategy_id AND g.symbol = p.symbol")
+        # CROSS JOIN: SQLite keeps the order written (pairs, executions by time, their signals)
+        sql = (f"SELECT {columns} FROM {_PAIRS} p CROSS JOIN executions e CROSS JOIN signals g "
+               "WHERE e.filled_at >= p.since AND g.id = e.signal_id AND g.strategy_id = p.strategy_id "
+               "AND g.symbol = p.symbol")
     else:
-        sql = (f"SELECT {columns} FROM {_PAIRS} p JOIN signals g "
-               "ON g.strategy_id = p.strategy_id AND g.symbol = p.symbol JOIN executions e ON e.signal_id = g.id")
+        # pairs, their strategies' signals, their executions (not a scan of every execution)
+        sql = (f"SELECT {columns} FROM {_PAIRS} p CROSS JOIN signals g CROSS JOIN executions e "
+               "WHERE g.strategy_id = p.strategy_id AND g.symbol = p.symbol AND e.signal_id = g.id")
     rows = conn.exec_driver_sql(sql).fetchall()
     if not rows:
         return _Fills(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, object), np.empty(0), np.empty(0),

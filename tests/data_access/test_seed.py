@@ -297,6 +297,22 @@ def test_closed_trades_realize_the_pnl_of_their_fills(engine):
         assert quantity == pytest.approx(positions.get(key, 0.0), abs=1e-6), key
 
 
+def test_positions_and_closed_trades_are_the_fifo_derivation_of_the_executions(engine):
+    from data_access.ingest.derive import rederive
+
+    trades_sql = ("SELECT strategy_id, account_id, symbol, side, ROUND(quantity, 6), entry_price, exit_price, "
+                  "opened_at, closed_at, ROUND(realized_pnl, 6) FROM closed_trades ORDER BY 1, 3, 9, 8, 5")
+    positions_sql = "SELECT strategy_id, account_id, symbol, ROUND(quantity, 6), opened_at FROM positions ORDER BY 1, 3"
+    with engine.connect() as conn:
+        seeded = conn.execute(text(trades_sql)).all(), conn.execute(text(positions_sql)).all()
+        pairs = conn.execute(text("SELECT DISTINCT g.strategy_id, g.symbol FROM executions e "
+                                  "JOIN signals g ON g.id = e.signal_id")).all()
+        rederive(conn, [tuple(p) for p in pairs])
+        again = conn.execute(text(trades_sql)).all(), conn.execute(text(positions_sql)).all()
+        conn.rollback()
+    assert again == seeded
+
+
 # --------------------------------------------------------------------------- backtests and paper trading
 
 
