@@ -155,7 +155,9 @@ def _api_catch_all():
         return None
     rule = flask.request.url_rule
     if rule is None and isinstance(flask.request.routing_exception, MethodNotAllowed):
-        return None  # a real endpoint, another method: the 405 handler answers
+        if _methods_of_real_endpoint():
+            return None  # a real endpoint, another method: the 405 handler answers
+        return json_error(404, "not_found", f"No endpoint at {flask.request.path}.")  # only Dash's catch-all matched
     if rule is None or "<path:" in rule.rule or rule.rule == "/":
         allowed = _methods_of_real_endpoint()
         if allowed:  # e.g. GET /api/v1/backtests, which only takes POST: Dash's catch-all matched the GET

@@ -374,6 +374,9 @@ def _user_from_cookie(uid) -> CurrentUser | None:
     return _current_user_from_row(row)
 
 
+INGEST_PREFIX = "/api/v1/ingest/"
+
+
 def guard():
     """before_request: identify the user; refuse or redirect when there is none on a closed path."""
     path = flask.request.path
@@ -400,6 +403,9 @@ def _guard(path: str, header: str):
         if user is None:
             flask.session.clear()
     flask.g.user = user
+    if user is not None and user.role == Role.INGEST.value and not path.startswith(INGEST_PREFIX) and not _is_open(path):
+        return json_error(403, "forbidden", "An ingest account writes through /api/v1/ingest and reads nothing else.",
+                          {"role": user.role})
     if user is not None or _is_open(path):
         return None
     if (path.startswith(XHR_PREFIXES) and path != "/api/docs") or flask.request.method != "GET":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from data_access.models import Role
+
 from app.cli.common import database_session, echo, load_settings
 
 commands = click.Group()
@@ -41,7 +43,8 @@ def _describe_scope(scope: str | None) -> str:
 
 @commands.command("create-user")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "client", "developer"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]),
+              help="ingest: a service account that writes through /api/v1/ingest with a token and reads nothing.")
 @click.option("--password", default=None, help="The password (default: a generated one, printed).")
 @click.option("--display-name", default=None, help="Name shown in the navbar (default: the username).")
 @click.option("--accounts", default=None, metavar='"A,B"',

@@ -45,7 +45,8 @@ STRATEGY_NAME = query("strategy_name", {"type": "string", "minLength": 1}, "the 
 
 CODES = {400: "A bad parameter or body: `details` names the parameter and the valid values",
          401: "No session or bearer token (or a revoked one)",
-         403: "The user's role may not use this route (or, for a developer, another developer's strategy)",
+         403: "The user's role may not use this route (or, for a developer, another developer's strategy; an "
+              "ingest account may use only the ingest routes)",
          404: "Unknown strategy, run or task",
          405: "Another method than the documented one",
          413: "The body is larger than MAX_REQUEST_BYTES",
@@ -64,7 +65,9 @@ def ok(schema_name: str, description: str, csv: bool = False, status: int = 200)
 
 
 def errors(*statuses: int) -> dict:
-    return {str(s): {"description": CODES[s], "content": ERROR_CONTENT} for s in sorted({401, 405, 429, 500, *statuses})}
+    # 403 on every route: an ingest account may use no route but ingest
+    return {str(s): {"description": CODES[s], "content": ERROR_CONTENT}
+            for s in sorted({401, 403, 405, 429, 500, *statuses})}
 
 
 def operation(op_id: str, summary: str, roles: tuple[str, ...] | None, responses: dict, parameters=(), body=None,
@@ -104,6 +107,7 @@ HEALTH_RESPONSES = {
 
 def _paths() -> dict[str, Any]:
     from app.openapi.backtests import backtest_paths
+    from app.openapi.ingest import ingest_paths
 
     client_params = [query("time_range", {**TIME_RANGE, "default": "90d"}, "the window of curves and returns"), FORCE,
                      FORMAT, SECTION]
@@ -179,6 +183,7 @@ def _paths() -> dict[str, Any]:
              query("family", {"type": "string"}, "a data family (signals, executions, ...): bump its generation")],
             tag="admin")},
         **backtest_paths(),
+        **ingest_paths(),
         "/metrics": {"get": operation(
             "metrics", "Prometheus metrics", ROLES_ADMIN,
             {"200": {"description": "Prometheus text exposition format",
@@ -212,6 +217,7 @@ def _paths() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
     from app.api import version
+    from app.openapi.ingest import ingest_schemas
 
     return {
         "openapi": "3.1.0",
@@ -222,10 +228,11 @@ def _document() -> dict[str, Any]:
                                 "(`tradeboard create-token`)."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"session": []}],
-        "tags": [{"name": t} for t in ("dashboards", "backtests", "playback", "admin", "system", "compatibility")],
+        "tags": [{"name": t} for t in ("dashboards", "backtests", "playback", "ingest", "admin", "system",
+                                                     "compatibility")],
         "paths": _paths(),
         "components": {
-            "schemas": COMPONENTS,
+            "schemas": {**COMPONENTS, **ingest_schemas()},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "an API token (tb_...)"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "tradeboard_session"},

@@ -219,7 +219,8 @@ def test_roles_who_may_write_what(app, tokens, users):
 def test_content_types_sizes_and_unknown_entities(app, tokens, monkeypatch):
     client = app.server.test_client()
     assert post(client, tokens["feed"], "accounts", b"<xml/>", "application/xml").status_code == 415
-    assert post(client, tokens["feed"], "trades", []).status_code == 404
+    unknown = post(client, tokens["feed"], "trades", [])
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "not_found"
     app_state = app.server.extensions["tradeboard"]
     monkeypatch.setattr(app_state, "settings", dataclasses.replace(app_state.settings, MAX_INGEST_BYTES=100))
     too_big = post(client, tokens["feed"], "accounts", [{"account_name": "x" * 200}])

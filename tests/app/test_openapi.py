@@ -126,7 +126,11 @@ def test_every_closed_object_says_so(spec):
             for i, value in enumerate(node):
                 walk(value, f"{where}/{i}")
 
-    walk(spec.doc["components"]["schemas"], "#/components/schemas")
+    schemas = spec.doc["components"]["schemas"]
+    rows = {name for name in schemas if name.startswith("Ingest") and name.endswith("Row")}
+    for name in rows:  # ingested rows may carry other columns: ignored, and named in the answer
+        assert schemas[name]["additionalProperties"] is True, name
+    walk({name: schema for name, schema in schemas.items() if name not in rows}, "#/components/schemas")
 
 
 def test_the_document_needs_a_user(app):

@@ -13,20 +13,21 @@ from data_access.models import ApiToken
 from tests.app.test_openapi import Spec, add_user, demo_facts, give_strategy_to
 from tests.dashboards.test_client_page import demo_app, signed_in  # noqa: F401 - fixtures
 
-ROLES = ("admin", "analyst", "client", "developer", "anonymous")
-A, AN, C, D, N = ROLES  # column order of the matrix below
+ROLES = ("admin", "analyst", "client", "developer", "ingest", "anonymous")
+A, AN, C, D, I, N = ROLES  # column order of the matrix below
 
 EVERYONE = {A, AN, C, D}
 CLIENT = {A, AN, C}
 SIGNALS = {A, AN, D}
 PAPER = {A, AN}
 ADMIN = {A}
+WRITERS = {A, I}  # the ingest role writes the book and reads nothing else
 
 # (method, path, body, roles that may, the status they get). Others: 403; anonymous: 401 (unless listed).
 # Requests are chosen to be cheap and to get past the role check: an invalid body is a 400 only
 # for a role that may use the route, an unknown task a 404.
 MATRIX = [
-    ("get", "/api/v1/health", None, EVERYONE | {N}, 200),
+    ("get", "/api/v1/health", None, EVERYONE | {I, N}, 200),
     ("get", "/api/v1/openapi.json", None, EVERYONE, 200),
     ("get", "/api/docs", None, EVERYONE, 200),
     ("get", "/api/v1/dashboards/client", None, CLIENT, 200),
@@ -49,6 +50,10 @@ MATRIX = [
     ("post", "/api/v1/playback/live", [1], SIGNALS, 400),
     ("get", "/api/v1/playback/live/no-such-run", None, SIGNALS, 404),
     ("get", "/metrics", None, ADMIN, 200),
+    # ingest: an empty batch is cheap and gets past every check (a developer: signals and executions only)
+    *[("post", f"/api/v1/ingest/{entity}", [], WRITERS | ({D} if entity in ("signals", "executions") else set()), 200)
+      for entity in ("accounts", "account-snapshots", "strategies", "signals", "executions", "paper-accounts",
+                     "paper-trades", "paper-signals", "bars")],
     # the compatibility routes (PUBLIC_ROUTES empty: every one needs a user)
     ("get", "/api/dashboards/client", None, CLIENT, 200),
     ("get", "/api/dashboards/signal-sender?strategy_name={own}", None, SIGNALS, 200),
@@ -82,6 +87,10 @@ def test_every_role_against_every_route(demo_app, users):  # noqa: F811
         N: demo_app.server.test_client(),
     }
     clients[C] = signed_in(demo_app, "cl", client_password)
+    add_user(demo_app, "feed", "ingest")
+    with demo_app.server.extensions["tradeboard"].session() as session:
+        clients[I] = demo_app.server.test_client()
+        clients[I].environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(session, 'feed', 'service')}"
     spec = Spec(document())
     wrong = []
     for method, template, body, allowed, ok in MATRIX:
