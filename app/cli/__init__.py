@@ -13,6 +13,7 @@
                    tradeboard backtest --symbol SYM --strategy KIND [--param NAME=VALUE ...] [--start D] [--end D]
                                        [--cash N] [--commission-bps B] [--slippage-bps B] [--timeframe 1d] [--json]
     dashboards.py  tradeboard load-dashboards [--time-range 7d|30d|90d|all] [--clear-cache] [--async] [--all-dashboards]
+    ingest.py      tradeboard import ENTITY FILE [--format F] [--dry-run] [--errors FILE]
 
 Every command reads the environment through `Settings.from_env()` (DATABASE_URL, REDIS_URL, ...); the REDIS_URL
 and DATABASE_URL it leaves unset are those of a running `tradeboard run` (common.py), so a command beside one
@@ -32,7 +33,7 @@ from app.cli.run import WEB_THREADS, cache_worker_argv, gunicorn_argv
 
 __all__ = ["COMMAND_MODULES", "WEB_THREADS", "cache_worker_argv", "gunicorn_argv", "main"]
 
-COMMAND_MODULES = ("run", "database", "users", "backtests", "dashboards")
+COMMAND_MODULES = ("run", "database", "users", "backtests", "dashboards", "ingest")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -64,7 +64,9 @@ class IngestForbidden(PermissionError):
         self.details = details
 
 
-def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry_run: bool = False) -> IngestResult:
+def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry_run: bool = False,
+           progress=None) -> IngestResult:
+    """Write one batch (see the module docstring); ``progress(n)`` is called as chunks of n rows are written."""
     entity = ENTITIES[entity_name]
     checked = check(parsed, entity)
     received = len(checked.frame)
@@ -72,7 +74,7 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
         transaction = conn.begin()
         try:
             _lock(conn)
-            result = _apply(conn, entity, checked.frame, checked.problems, parsed, writer)
+            result = _apply(conn, entity, checked.frame, checked.problems, parsed, writer, None if dry_run else progress)
             result.ignored_columns, result.dry_run = checked.ignored_columns, dry_run
             if dry_run:
                 transaction.rollback()
@@ -94,7 +96,7 @@ def _lock(conn: Connection) -> None:
 
 
 def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list[Problem], parsed: Parsed,
-           writer: Writer) -> IngestResult:
+           writer: Writer, progress=None) -> IngestResult:
     ids = {ref.field: _resolve(conn, ref, frame[ref.field], problems) for ref in entity.refs}
     if problems:
         raise IngestRejected(entity.name, len(frame), _numbered(problems, parsed), parsed.line_kind)
@@ -104,7 +106,7 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     outcome, stored = classify(conn, entity.table, entity.key, rows)
     if writer.role == m.Role.DEVELOPER.value:
         _check_own(conn, entity, rows, stored, writer)
-    write(conn, entity.table, outcome)
+    write(conn, entity.table, outcome, progress)
     families = set(entity.families) if (outcome.inserted or outcome.updated) else set()
     if len(outcome.changed) and entity.name in ("executions", "signals"):
         from data_access.ingest.after_write import after_fills_written, after_signals_written

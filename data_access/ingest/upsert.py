@@ -114,17 +114,18 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
     return Outcome(inserted, updated, unchanged, changed, previous_rows), stored
 
 
-def write(conn: Connection, table: Table, outcome: Outcome) -> None:
+def write(conn: Connection, table: Table, outcome: Outcome, progress=None) -> None:
+    """Insert the new rows and update the changed ones; ``progress(n)`` after each chunk of n rows."""
     rows = outcome.changed
     columns = [c for c in rows.columns if c != "id"]
     new = rows[rows["id"].isna()]
     old = rows[rows["id"].notna()]
     if len(new):
-        bulk_insert(conn, table, {c: db_values(new[c], table.c[c], conn) for c in columns})
+        bulk_insert(conn, table, {c: db_values(new[c], table.c[c], conn) for c in columns}, progress)
     if len(old):
         values = [db_values(old[c], table.c[c], conn) for c in columns] + [old["id"].astype(int).tolist()]
         _executemany(conn, f'UPDATE "{table.name}" SET ' + ", ".join(f'"{c}" = {{p}}' for c in columns)
-                     + ' WHERE id = {p}', list(zip(*values)))
+                     + ' WHERE id = {p}', list(zip(*values)), progress)
 
 
 def db_values(series: pd.Series, column, conn: Connection) -> list:
@@ -145,7 +146,7 @@ def db_values(series: pd.Series, column, conn: Connection) -> list:
     return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
-def bulk_insert(conn: Connection, table: Table, columns: dict[str, list]) -> int:
+def bulk_insert(conn: Connection, table: Table, columns: dict[str, list], progress=None) -> int:
     names = list(columns)
     rows = list(zip(*columns.values()))
     quoted = ", ".join(f'"{n}"' for n in names)
@@ -156,13 +157,15 @@ def bulk_insert(conn: Connection, table: Table, columns: dict[str, list]) -> int
             for lo in range(0, len(rows), CHUNK):
                 execute_values(cursor, f'INSERT INTO "{table.name}" ({quoted}) VALUES %s', rows[lo:lo + CHUNK],
                                page_size=CHUNK)
+                if progress is not None:
+                    progress(len(rows[lo:lo + CHUNK]))
     else:
         marks = ", ".join("{p}" for _ in names)
-        _executemany(conn, f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
+        _executemany(conn, f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows, progress)
     return len(rows)
 
 
-def _executemany(conn: Connection, statement: str, rows: list[tuple]) -> None:
+def _executemany(conn: Connection, statement: str, rows: list[tuple], progress=None) -> None:
     raw = conn.connection.dbapi_connection
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = statement.replace("{p}", mark)
@@ -171,10 +174,15 @@ def _executemany(conn: Connection, statement: str, rows: list[tuple]) -> None:
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
             from psycopg2.extras import execute_batch
 
-            execute_batch(cursor, sql, rows, page_size=CHUNK)
+            for lo in range(0, len(rows), CHUNK):
+                execute_batch(cursor, sql, rows[lo:lo + CHUNK], page_size=CHUNK)
+                if progress is not None:
+                    progress(len(rows[lo:lo + CHUNK]))
         else:
             for lo in range(0, len(rows), CHUNK):
                 cursor.executemany(sql, rows[lo:lo + CHUNK])
+                if progress is not None:
+                    progress(len(rows[lo:lo + CHUNK]))
     finally:
         cursor.close()
 
