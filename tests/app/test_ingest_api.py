@@ -58,10 +58,10 @@ def post(client, token: str, entity: str, rows, content_type: str = "application
                        headers={"Authorization": f"Bearer {token}"})
 
 
-def random_book(seed: int, strategies=("Mean Rev", "Breakout")):
+def random_book(seed: int, strategies=("Mean Rev", "Breakout"), developer: str | None = "dev"):
     rng = random.Random(seed)
     accounts = [{"account_name": "Main", "broker": "IBKR", "net_contributions": 1_000_000, "currency": "USD"}]
-    strats = [{"strategy_name": s, "account_name": "Main", "allocation": 0.4, "status": "ACTIVE", "developer": "dev"}
+    strats = [{"strategy_name": s, "account_name": "Main", "allocation": 0.4, "status": "ACTIVE", "developer": developer}
               for s in strategies]
     signals, executions = [], []
     for n in range(120):
