@@ -181,6 +181,7 @@ class Signal(Base):
         Index("ix_signals_strategy_received", "strategy_id", "received_at"),
         Index("ix_signals_received", "received_at"),
         Index("ix_signals_strategy_status", "strategy_id", "status"),
+        Index("ix_signals_strategy_symbol", "strategy_id", "symbol"),  # a pair's fills, for the FIFO derivation
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,7 +227,8 @@ class Position(Base):
 
 class ClosedTrade(Base):
     __tablename__ = "closed_trades"
-    __table_args__ = (Index("ix_closed_trades_strategy_closed", "strategy_id", "closed_at"),)
+    __table_args__ = (Index("ix_closed_trades_strategy_closed", "strategy_id", "closed_at"),
+                      Index("ix_closed_trades_strategy_symbol", "strategy_id", "symbol"))  # a pair re-derived
 
     id: Mapped[int] = mapped_column(primary_key=True)
     strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))

@@ -95,6 +95,8 @@ def _db_times(conn: Connection, values: Iterable[dt.datetime | None]) -> list:
 
 def _times_out(conn: Connection, us: np.ndarray) -> list:
     stamps = np.asarray(us, dtype=np.int64).astype("datetime64[us]")
+    if not stamps.size:  # numpy's string functions fail on an empty array
+        return []
     if conn.dialect.name == "sqlite":
         return np.strings.replace(np.datetime_as_string(stamps, unit="us"), "T", " ").tolist()
     return stamps.tolist()

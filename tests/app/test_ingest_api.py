@@ -252,3 +252,20 @@ def test_eight_clients_sending_overlapping_rows_end_with_one_record_per_key(app,
     with app.server.extensions["tradeboard"].session() as session:
         stored = session.scalars(select(Signal.signal_id)).all()
     assert sorted(stored) == sorted(sent)
+
+
+def test_a_first_fill_opens_a_position_with_no_closed_trade(app, tokens):
+    client = app.server.test_client()
+    book = random_book(37, strategies=("Mean Rev",))
+    for entity in ("accounts", "strategies"):
+        post(client, tokens["feed"], entity, book[entity])
+    signal = next(s for s in book["signals"] if s["execution_status"] == "FILLED")
+    assert post(client, tokens["feed"], "signals", [signal]).status_code == 200
+    fill = next(e for e in book["executions"] if e["signal_id"] == signal["signal_id"])
+    response = post(client, tokens["feed"], "executions", [fill])
+    assert response.status_code == 200, response.get_json()
+    with app.server.extensions["tradeboard"].session() as session:
+        (position,) = session.scalars(select(Position)).all()
+        sign = 1 if signal["side"] == "BUY" else -1
+        assert position.quantity == sign * fill["filled_quantity"] and position.entry_price == fill["avg_fill_price"]
+        assert session.scalar(select(func.count()).select_from(ClosedTrade)) == 0

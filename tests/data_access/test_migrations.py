@@ -150,3 +150,32 @@ def test_ingest_keys_migration_keeps_tokens_and_gives_every_stored_fill_a_key(db
                               "commission) VALUES (10, 7, 'exe_9', '2026-01-02 15:00:02', 100, 1, 0)"))
     finally:
         engine.dispose()
+
+
+def test_a_database_upgraded_across_the_ingest_keys_has_its_positions_derived_from_its_fills(db_url):
+    """Before 0007 positions and closed trades were written as they were; after it they are the FIFO of the fills."""
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url, "0006_paper_change_stamps")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO accounts (id, name, broker, net_contributions, currency) "
+                              "VALUES (1, 'Main', 'IBKR', 1000, 'USD')"))
+            conn.execute(text("INSERT INTO strategies (id, name, account_id, allocation, status) "
+                              "VALUES (1, 'S', 1, 0.5, 'ACTIVE')"))
+            for sid, side, qty, price, at in ((1, "BUY", 10, 100.0, "10:00"), (2, "SELL", 4, 110.0, "11:00")):
+                conn.execute(text("INSERT INTO signals (id, signal_id, strategy_id, symbol, side, quantity, "
+                                  "received_at, status) VALUES (:id, :ext, 1, 'SPY', :side, :qty, :at, 'FILLED')"),
+                             {"id": sid, "ext": f"s{sid}", "side": side, "qty": qty, "at": f"2026-01-02 {at}:00"})
+                conn.execute(text("INSERT INTO executions (id, signal_id, filled_at, price, quantity, commission) "
+                                  "VALUES (:id, :id, :at, :price, :qty, 0)"),
+                             {"id": sid, "at": f"2026-01-02 {at}:01.000000", "price": price, "qty": qty})
+            conn.execute(text("INSERT INTO positions (id, strategy_id, account_id, symbol, quantity, entry_price, "
+                              "opened_at) VALUES (1, 1, 1, 'SPY', 99, 1.0, '2026-01-01 00:00:00')"))
+        migrate.upgrade(db_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT quantity, entry_price FROM positions")).all() == [(6.0, 100.0)]
+            assert conn.execute(text("SELECT quantity, realized_pnl FROM closed_trades")).all() == [(4.0, 40.0)]
+    finally:
+        engine.dispose()
