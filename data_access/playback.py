@@ -38,6 +38,7 @@ from data_access.models import BacktestEquityCurve, BacktestRun, BacktestTrade, 
 FAMILIES = ("backtests", "bars")
 DEFAULT_CHUNK = 5_000
 MAX_CHUNK = 10_000
+MAX_START = 2 ** 31 - 1  # beyond any run's bars; larger numbers would overflow the driver and the JSON encoder
 PRICE_DIGITS = 4
 EQUITY_DIGITS = 2
 
@@ -132,13 +133,14 @@ def run_header(run_id: int) -> dict[str, Any]:
 @cached_section(FAMILIES, "long")
 def run_events(run_id: int, start: int = 0, count: int = DEFAULT_CHUNK) -> dict[str, Any]:
     """Bars ``start .. start+count`` of the run's window with their equity and fills (module doc).
-    PlaybackNotFound for an unknown run; InvalidChunk for a negative start or a count outside
-    1..MAX_CHUNK."""
+    PlaybackNotFound for an unknown run; InvalidChunk for a start outside 0..MAX_START or a count
+    outside 1..MAX_CHUNK. A start past the last bar is an empty chunk."""
     from sqlalchemy.orm import Session
 
     run_id, start, count = int(run_id), int(start), int(count)
-    if start < 0 or not 1 <= count <= MAX_CHUNK:
-        raise InvalidChunk(f"start must be >= 0 and count between 1 and {MAX_CHUNK}, got start={start} count={count}")
+    if not 0 <= start <= MAX_START or not 1 <= count <= MAX_CHUNK:
+        raise InvalidChunk(f"start must be between 0 and {MAX_START} and count between 1 and {MAX_CHUNK}, "
+                           f"got start={start} count={count}")
     header = run_header(run_id)
     with Session(current_engine()) as session:
         run = _run_row(session, run_id)

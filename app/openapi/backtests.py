@@ -6,6 +6,7 @@ from typing import Any
 
 from app.openapi import ROLES_SIGNALS, errors, ok, operation, path_param, query
 from app.openapi.schemas import enum, ref
+from data_access.playback import MAX_START
 
 RUN_ID = path_param("run_id", {"type": "string"}, "the run's id (an integer; anything else is a 404)")
 
@@ -28,7 +29,43 @@ def _list_parameters() -> list[dict]:
     ]
 
 
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "description": description,
+            "parameters": {name: f"$response.body#/{pointer}" for name, pointer in parameters.items()}}
+
+
+def _run_links(pointer: str) -> dict[str, Any]:
+    """Links from a response naming a stored run (at ``pointer``) to the operations that read it."""
+    return {
+        "BacktestRun": _link("backtest_run", "the run with its trades and equity curve", run_id=pointer),
+        "PlaybackRun": _link("playback_run", "its header for replay", run_id=pointer),
+        "PlaybackChunk": _link("playback_chunk", "its bars and fills", run_id=pointer),
+    }
+
+
+def _with_links(operation: dict, status: int, links: dict[str, Any]) -> dict:
+    operation["responses"][str(status)]["links"] = links
+    return operation
+
+
 def backtest_paths() -> dict[str, Any]:
+    paths = _paths()
+    _with_links(paths["/api/v1/backtests"]["get"], 200, _run_links("runs/0/id"))
+    _with_links(paths["/api/v1/backtests"]["post"], 202, {
+        "TaskStatus": _link("task_status", "the sweep's progress", task_id="task_id"),
+        "CancelTask": _link("cancel_task", "cancel the sweep", task_id="task_id"),
+        "SweepRuns": _link("list_backtests", "the sweep's stored runs", sweep="sweep_id"),
+    })
+    for method in ("get", "delete"):
+        _with_links(paths["/api/v1/tasks/{task_id}"][method], 200, _run_links("runs/0/run_id"))
+    _with_links(paths["/api/v1/playback/runs/{run_id}"]["get"], 200, {
+        "PlaybackChunk": _link("playback_chunk", "the run's bars and fills", run_id="id")})
+    _with_links(paths["/api/v1/playback/live"]["post"], 202, {
+        "PollLive": _link("poll_live", "the live run's events", live_id="id")})
+    return paths
+
+
+def _paths() -> dict[str, Any]:
     return {
         "/api/v1/backtests": {
             "get": operation(
@@ -63,7 +100,8 @@ def backtest_paths() -> dict[str, Any]:
             "playback_chunk", "Bars, equity and fills of a stored run, a chunk at a time", ROLES_SIGNALS,
             {**ok("PlaybackChunk", "columns of the chunk's bars"), **errors(400, 403, 404)},
             [RUN_ID,
-             query("start", {"type": "integer", "minimum": 0, "default": 0}, "first bar"),
+             query("start", {"type": "integer", "minimum": 0, "maximum": MAX_START, "default": 0},
+                   "first bar (past the last: an empty chunk)"),
              query("count", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 5000}, "bars")],
             tag="playback")},
         "/api/v1/playback/live": {"post": operation(

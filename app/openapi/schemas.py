@@ -291,22 +291,6 @@ CACHE_CLEARED = {"oneOf": [obj({"pattern": S, "deleted": {"type": "integer", "mi
 
 # --------------------------------------------------------------------------- backtests and tasks
 
-BACKTEST_REQUEST = obj({
-    "strategy": enum("sma_cross", "rsi_reversion", "donchian_breakout", "bollinger_reversion"),
-    "params": {"type": "object", "description": "parameter name -> a value or a list of values (a sweep)",
-               "additionalProperties": {"oneOf": [{"type": ["number", "boolean", "string"]},
-                                                  arr({"type": ["number", "boolean", "string"]}, minItems=1)]}},
-    "symbol": S,
-    "symbols": arr(S, minItems=1, maxItems=50),
-    "timeframe": {"type": "string", "default": "1d"},
-    "start": {"type": ["string", "null"], "format": "date"},
-    "end": {"type": ["string", "null"], "format": "date"},
-    "cash": {"type": "number", "exclusiveMinimum": 0},
-    "commission_bps": {"type": "number", "minimum": 0},
-    "slippage_bps": {"type": "number", "minimum": 0},
-}, optional=("params", "symbol", "symbols", "timeframe", "start", "end", "cash", "commission_bps", "slippage_bps"),
-    description="One run or a sweep (every combination of the listed values x symbols; at most 1000 runs). "
-                "Give `symbol` or `symbols`.")
 BACKTEST_STARTED = obj({
     "task_id": S, "sweep_id": I, "runs": I, "configurations": I, "symbols": arr(S),
     "skipped": arr({"type": "object", "additionalProperties": True},
@@ -373,11 +357,6 @@ PLAYBACK_CHUNK = obj({
                "minItems": 5, "maxItems": 5},
               description="fills: [bar index, EL|ES|XL|XS (entry/exit long/short), price, size, pnl (exits)]"),
 })
-LIVE_REQUEST = obj({
-    "symbol": S, "strategy": S, "kind": {"type": "string", "description": "alias of strategy"},
-    "params": {"type": "object"}, "cash": {"type": "number", "exclusiveMinimum": 0}, "timeframe": S,
-    "start": S, "end": S, "bars_per_second": {"type": "number", "minimum": 0},
-}, optional=("strategy", "kind", "params", "cash", "timeframe", "start", "end", "bars_per_second"))
 LIVE_STARTED = obj({
     "id": S, "poll_url": S,
     "spec": obj({"symbol": S, "timeframe": S, "kind": S, "params": ref("StrategyParameters"), "cash": N,
@@ -409,8 +388,12 @@ COMPONENTS = {
     "AggregatedDashboard": AGGREGATED_DASHBOARD, "PaperTradingLite": PAPER_TRADING_LITE,
     "StrategyPerformanceDashboard": STRATEGY_PERFORMANCE_DASHBOARD,
     "RefreshReport": REFRESH_REPORT, "RefreshQueued": REFRESH_QUEUED, "CacheCleared": CACHE_CLEARED,
-    "BacktestRequest": BACKTEST_REQUEST, "BacktestStarted": BACKTEST_STARTED, "TaskProgress": TASK_PROGRESS,
+    "BacktestStarted": BACKTEST_STARTED, "TaskProgress": TASK_PROGRESS,
     "BacktestRun": BACKTEST_RUN, "BacktestRunSummary": BACKTEST_RUN_SUMMARY,
     "BacktestRunList": BACKTEST_RUN_LIST, "PlaybackRun": PLAYBACK_RUN, "PlaybackChunk": PLAYBACK_CHUNK,
-    "LiveRequest": LIVE_REQUEST, "LiveStarted": LIVE_STARTED, "LivePoll": LIVE_POLL, "Health": HEALTH,
+    "LiveStarted": LIVE_STARTED, "LivePoll": LIVE_POLL, "Health": HEALTH,
 }
+
+from app.openapi.requests import request_schemas  # noqa: E402 - built on the helpers above
+
+COMPONENTS.update(request_schemas())

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -97,8 +98,41 @@ def test_the_document_is_valid_openapi_3_1(client, spec):
     doc = response.get_json()
     assert doc["openapi"] == "3.1.0" and doc == spec.doc
     validate_spec(doc)  # raises on an invalid document
-    for name, schema in doc["components"]["schemas"].items():
-        Draft202012Validator.check_schema(schema)
+
+
+def schema_objects(doc: dict) -> dict[str, dict]:
+    """Every Schema Object of the document by its location: components, parameters, request bodies,
+    responses and their headers."""
+    found = {f"#/components/schemas/{name}": schema for name, schema in doc["components"]["schemas"].items()}
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            where = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                found[f"{where} parameter {parameter['name']}"] = parameter["schema"]
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                found[f"{where} body {media}"] = content["schema"]
+            for status, response in operation["responses"].items():
+                for media, content in response.get("content", {}).items():
+                    found[f"{where} {status} {media}"] = content["schema"]
+                for name, header in response.get("headers", {}).items():
+                    found[f"{where} {status} header {name}"] = header["schema"]
+    return found
+
+
+def test_every_schema_in_the_document_is_valid_json_schema_2020_12(spec):
+    """The document claims JSON Schema 2020-12 (OpenAPI 3.1): each schema passes its metaschema, so a
+    tuple is `prefixItems` (the draft-4 array form of `items` fails here)."""
+    schemas = schema_objects(spec.doc)
+    assert len(schemas) > 200
+    problems = {}
+    for where, schema in schemas.items():
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            problems[where] = f"{'/'.join(map(str, exc.absolute_path))}: {exc.message[:200]}"
+    assert not problems, problems
+    fills = spec.doc["components"]["schemas"]["PlaybackChunk"]["properties"]["ev"]["items"]
+    assert len(fills["prefixItems"]) == 5 and "items" not in fills
 
 
 def test_every_api_v1_route_is_documented_and_nothing_else(app, spec):
@@ -286,3 +320,29 @@ def test_the_docs_page_loads_swagger_ui_from_this_origin_only(client):
     csp = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "http" not in csp.split("script-src")[1].split(";")[0]
     assert 'data-url="/api/v1/openapi.json"' in html
+
+
+def test_request_schemas_state_the_parameter_ranges_the_api_enforces(demo_app, users, spec):  # noqa: F811
+    """Per strategy kind: a body at each parameter's bounds validates against the document and is
+    accepted (202); one step outside fails both the document and the API (400)."""
+    from analytics.backtest import STRATEGIES
+
+    admin = signed_in(demo_app, "admin", users["admin"])
+    schemas = {"/api/v1/backtests": "BacktestRequest", "/api/v1/playback/live": "LiveRequest"}
+    validators = {path: Draft202012Validator({"$ref": f"{DOC_URI}#/components/schemas/{name}"},
+                                             registry=spec.registry) for path, name in schemas.items()}
+    for kind in STRATEGIES.values():
+        numeric = [p for p in kind.params if p.type != "bool"]
+        for param in numeric:
+            for value, accepted in ((param.min, True), (param.max, True), (param.min - 1, False),
+                                    (param.max + 1, False)):
+                params = {param.name: value}
+                if kind.name == "sma_cross":  # the rule between parameters: fast below slow
+                    params = {"fast": 2, "slow": 400, **params}
+                if kind.name == "rsi_reversion":
+                    params = {"lower": 10.0, "upper": 90.0, **params}
+                for path, validator in validators.items():
+                    body = {"strategy": kind.name, "params": params, "symbol": "SPY"}
+                    assert validator.is_valid(body) is accepted, (path, body)
+                    response = admin.post(path, json=body)
+                    assert response.status_code == (202 if accepted else 400), (path, body, response.data[:200])
