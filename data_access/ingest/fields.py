@@ -91,17 +91,21 @@ def _report(problems: list[Problem], rows: np.ndarray, field: str, message, vali
     problems.extend(Problem(int(r), field, message(int(r)), valid) for r in rows)
 
 
-def _scalar_kind(raw: pd.Series) -> np.ndarray:
-    """True where a value is a nested object (a JSON object or array), which no field accepts."""
+def _flags(raw: pd.Series, kinds: type | tuple[type, ...]) -> np.ndarray:
+    """True where a value of an object column is one of ``kinds`` (other dtypes hold none)."""
     if raw.dtype != object:
         return np.zeros(len(raw), dtype=bool)
-    return raw.map(lambda v: isinstance(v, (dict, list, tuple)), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    return np.fromiter((isinstance(v, kinds) for v in raw.to_numpy()), dtype=bool, count=len(raw))
+
+
+def _scalar_kind(raw: pd.Series) -> np.ndarray:
+    """True where a value is a nested object (a JSON object or array), which no field accepts."""
+    return _flags(raw, (dict, list, tuple))
 
 
 def _text(raw: pd.Series, present: np.ndarray, field: Field):
     nested = _scalar_kind(raw) & present
-    booleans = (raw.map(lambda v: isinstance(v, bool), na_action="ignore").fillna(False).to_numpy(dtype=bool)
-                if raw.dtype == object else np.zeros(len(raw), dtype=bool))
+    booleans = _flags(raw, bool)
     if ptypes.is_float_dtype(raw.dtype):  # a Parquet/JSON number column: 12.0 -> "12"
         text = raw.map(lambda v: f"{v:g}" if v == v else None).astype("string")
     else:
@@ -133,8 +137,7 @@ def _numbers(raw: pd.Series, present: np.ndarray, kind: str):
         numbers = pd.Series(np.full(len(raw), np.nan))
         not_number = present.copy()
     else:
-        booleans = (raw.map(lambda v: isinstance(v, bool), na_action="ignore").fillna(False).to_numpy(dtype=bool)
-                    if raw.dtype == object else np.zeros(len(raw), dtype=bool))
+        booleans = _flags(raw, bool)
         source = raw.mask(booleans) if booleans.any() else raw
         if raw.dtype == object or ptypes.is_string_dtype(raw.dtype):
             source = source.astype("string").str.strip().astype(object)
