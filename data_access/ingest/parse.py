@@ -73,8 +73,8 @@ def _records(records: list, lines: np.ndarray, line_kind: str) -> Parsed:
                         "an object of field names and values")
                 for i, r in enumerate(records) if not isinstance(r, dict)]
     rows = [r if isinstance(r, dict) else {} for r in records]
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    return Parsed(frame.astype(object) if len(frame.columns) else frame, lines, problems, line_kind)
+    frame = pd.DataFrame(rows, index=range(len(rows)))  # from_records would drop a batch of empty objects
+    return Parsed(frame.astype(object), lines, problems, line_kind)
 
 
 def _json(data: bytes) -> Parsed:
