@@ -362,6 +362,7 @@ class BacktestRun(Base):
         Index("ix_backtest_runs_status_completed", "status", "completed_at"),
         Index("ix_backtest_runs_kind_completed", "strategy_kind", "completed_at"),
         Index("ix_backtest_runs_symbol", "symbol"),
+        Index("ix_backtest_runs_created_id", "created_at", "id"),  # GET /api/v1/backtests pages newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

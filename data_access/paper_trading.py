@@ -543,7 +543,7 @@ def _equity_risk(capital: float, pnl_by_day: tuple, as_of: str, periods_per_year
     first = series.index[0] - pd.Timedelta(days=1)
     series = series.reindex(pd.date_range(first, pd.Timestamp(as_of), freq="D"), fill_value=0.0)
     curve = capital + series.cumsum().to_numpy()
-    if not (curve > 0).all():
+    if not (np.isfinite(curve).all() and (curve > 0).all()):
         return {}
     summary = metrics.performance_summary(curve, risk_free, periods_per_year)
     return {k: summary[k] for k in RISK_KEYS}

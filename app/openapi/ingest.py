@@ -8,6 +8,7 @@ from typing import Any
 
 from app.openapi import operation, query
 from app.openapi.schemas import obj, ref
+from data_access.ingest.fields import LARGEST
 
 ROLES_INGEST = ("admin", "ingest", "developer")
 ERROR = {"application/json": {"schema": ref("Error")}}
@@ -16,9 +17,9 @@ _KIND = {
     "text": lambda f: {"type": "string", "minLength": 1, "maxLength": f.max_len},
     "symbol": lambda f: {"type": "string", "minLength": 1, "maxLength": f.max_len},
     "choice": lambda f: {"type": "string", "enum": list(f.choices)},
-    "number": lambda f: {"type": "number"},
-    "positive": lambda f: {"type": "number", "exclusiveMinimum": 0},
-    "nonneg": lambda f: {"type": "number", "minimum": 0},
+    "number": lambda f: {"type": "number", "minimum": -LARGEST, "maximum": LARGEST},
+    "positive": lambda f: {"type": "number", "exclusiveMinimum": 0, "maximum": LARGEST},
+    "nonneg": lambda f: {"type": "number", "minimum": 0, "maximum": LARGEST},
     "fraction": lambda f: {"type": "number", "minimum": 0, "maximum": 1},
     "time": lambda f: {"type": "string", "format": "date-time"},
     "date": lambda f: {"type": "string", "format": "date"},

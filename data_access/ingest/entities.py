@@ -236,7 +236,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
                     "side": "long", "quantity": 20, "entry_price": 131.4, "opened_at": "2026-12-07T15:02:11Z",
                     "exit_price": None, "closed_at": None, "realized_pnl": None}),
     Entity("paper-signals", m.PaperSignal.__table__,
-           (_text("signal_id"), _text("account", 128, False), _text("source"), Field("symbol", "symbol", max_len=32),
+           (_text("signal_id"), _text("account", 128), _text("source"), Field("symbol", "symbol", max_len=32),
             _choice("side", ["long", "short"], case="lower"),
             _choice("action", [a.value for a in m.PaperSignalAction]), Field("quantity", "positive"),
             Field("price", "positive"), Field("signal_at", "time"),

@@ -17,6 +17,9 @@ from pandas.api import types as ptypes
 TIME_HINT = "an ISO 8601 time, e.g. 2026-12-07T14:30:00Z (without an offset: UTC)"
 DATE_HINT = "an ISO 8601 date, e.g. 2026-12-07"
 MAX_SHOWN = 60  # characters of a bad value quoted in a message
+# No account, price or quantity comes near it, and sums and products of such numbers stay finite
+# (a quantity of 1e200 times a price of 1e200 would be stored as infinity and break every dashboard).
+LARGEST = 1e15
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,9 @@ class Field:
             "text": f"text of 1 to {self.max_len} characters",
             "symbol": f"a symbol of 1 to {self.max_len} characters (upper-cased)",
             "choice": "one of " + ", ".join(self.choices),
-            "number": "a finite number",
-            "positive": "a number greater than 0",
-            "nonneg": "a number of 0 or more",
+            "number": "a number from -1e15 to 1e15",
+            "positive": "a number greater than 0, at most 1e15",
+            "nonneg": "a number from 0 to 1e15",
             "fraction": "a number from 0 to 1",
             "time": TIME_HINT,
             "date": DATE_HINT,
@@ -153,12 +156,15 @@ def _numbers(raw: pd.Series, present: np.ndarray, kind: str):
             out_of_range = present & ~not_number & ~((x >= 0) & (x <= 1))
         else:
             out_of_range = np.zeros(len(raw), dtype=bool)
+        out_of_range |= present & ~not_number & (np.abs(x) > LARGEST)
     bad = not_number | out_of_range
     values = pd.Series(np.where(bad | ~present, np.nan, x), index=raw.index)
 
     def message(i: int) -> str:
         if not_number[i]:
             return f"{_quote(raw.iat[i])} is not a finite number"
+        if abs(x[i]) > LARGEST:
+            return f"must be at most {LARGEST:g} in size, got {x[i]:g}"
         word = {"positive": "greater than 0", "nonneg": "0 or more", "fraction": "from 0 to 1"}[kind]
         return f"must be {word}, got {x[i]:g}"
 
