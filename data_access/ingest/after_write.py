@@ -4,49 +4,72 @@ signal's ``filled_at`` when its sender left it out (the first fill's time, so la
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from data_access import models as m
-from data_access.ingest.derive import Written, derive_after_write, rederive
+from data_access.ingest.derive import Written, derive_after_write, derive_fills, rederive
+from data_access.ingest.lookup import rows_by
 from data_access.ingest.upsert import CHUNK, Outcome
 
 
-def _pairs_of(conn: Connection, signal_ids) -> dict[int, tuple[int, str]]:
-    listed = sorted({int(s) for s in signal_ids})
-    pairs: dict[int, tuple[int, str]] = {}
-    for lo in range(0, len(listed), CHUNK):
-        rows = conn.execute(select(m.Signal.id, m.Signal.strategy_id, m.Signal.symbol)
-                            .where(m.Signal.id.in_(listed[lo:lo + CHUNK]))).all()
-        pairs.update((sid, (strategy, symbol)) for sid, strategy, symbol in rows)
-    return pairs
+def _signals_of(conn: Connection, signal_ids) -> pd.DataFrame:
+    """The signals ``signal_ids`` name, indexed by id: strategy_id, symbol, side, filled_at."""
+    ids = pd.unique(pd.Series(signal_ids).dropna().astype(np.int64))
+    found = rows_by(conn, m.Signal.__table__, "id", ids, ["strategy_id", "symbol", "side", "filled_at"])
+    return found.set_index(pd.Index(found["id"].astype(np.int64)))
+
+
+def _pairs(signals: pd.DataFrame, signal_ids: pd.Series) -> pd.Series:
+    """(strategy_id, symbol) of each of ``signal_ids``."""
+    at = signals.index.get_indexer(signal_ids.astype(np.int64))
+    return pd.Series(list(zip(signals["strategy_id"].to_numpy()[at].tolist(), signals["symbol"].to_numpy()[at].tolist())),
+                     index=signal_ids.index, dtype=object)
 
 
 def after_fills_written(conn: Connection, outcome: Outcome) -> bool:
     """Inserted fills continue their pairs' FIFO where they can; a corrected fill (an update)
-    re-derives the pairs of its old and new version."""
+    re-derives the pairs of its old and new version. Into an empty executions table, the batch's
+    fills are all there is: they are derived as they are, without reading them back."""
     changed, previous = outcome.changed, outcome.previous
     new = changed[changed["id"].isna()]
     corrected = changed[changed["id"].notna()]
-    pair_of = _pairs_of(conn, pd.concat([changed["signal_id"], previous["signal_id"]]).dropna())
-    again = {pair_of[int(s)] for s in pd.concat([corrected["signal_id"], previous["signal_id"]]).dropna()}
-    touched: dict[tuple[int, str], Written] = {}
-    if len(new):
-        fills = new.assign(pair=[pair_of[int(s)] for s in new["signal_id"]]).sort_values(["filled_at", "execution_id"])
-        for pair, group in fills.groupby("pair", sort=False):
-            if pair not in again:
-                first = group.iloc[0]
-                touched[pair] = Written(first["filled_at"].to_pydatetime(), str(first["execution_id"]), len(group))
-    if touched:
-        derive_after_write(conn, touched)
-    if again:
-        rederive(conn, again)
-    _fill_missing_filled_at(conn, changed["signal_id"].dropna())
+    signals = _signals_of(conn, pd.concat([changed["signal_id"], previous["signal_id"]]))
+    if outcome.table_was_empty:
+        _derive_all(conn, new, signals)
+    else:
+        again = set(_pairs(signals, pd.concat([corrected["signal_id"], previous["signal_id"]]).dropna()))
+        touched: dict[tuple[int, str], Written] = {}
+        if len(new):
+            fills = new.assign(pair=_pairs(signals, new["signal_id"])).sort_values(["filled_at", "execution_id"])
+            firsts = fills[~fills["pair"].duplicated()]
+            counts = fills["pair"].value_counts()
+            for pair, filled_at, execution_id in zip(firsts["pair"], firsts["filled_at"], firsts["execution_id"]):
+                if pair not in again:
+                    touched[pair] = Written(filled_at.to_pydatetime(), str(execution_id), int(counts[pair]))
+        if touched:
+            derive_after_write(conn, touched)
+        if again:
+            rederive(conn, again)
+    unstamped = signals["filled_at"].isna().to_numpy()
+    _fill_missing_filled_at(conn, signals.index[unstamped])
     return True
 
 
-def _fill_missing_filled_at(conn: Connection, signal_ids: pd.Series) -> None:
-    listed = sorted({int(s) for s in signal_ids})
+def _derive_all(conn: Connection, fills: pd.DataFrame, signals: pd.DataFrame) -> None:
+    at = signals.index.get_indexer(fills["signal_id"].astype(np.int64))
+    codes, pairs = pd.MultiIndex.from_arrays([signals["strategy_id"].to_numpy()[at].astype(np.int64),
+                                              signals["symbol"].to_numpy()[at]]).factorize()
+    sign = np.where(signals["side"].to_numpy()[at] == m.Side.BUY.value, 1.0, -1.0)
+    derive_fills(conn, [(int(s), str(sym)) for s, sym in pairs], codes,
+                 fills["filled_at"].to_numpy(dtype="datetime64[us]").astype(np.int64),
+                 fills["execution_id"].to_numpy(dtype=object), sign * fills["quantity"].to_numpy(dtype=float),
+                 fills["price"].to_numpy(dtype=float), fills["commission"].to_numpy(dtype=float))
+
+
+def _fill_missing_filled_at(conn: Connection, signal_ids) -> None:
+    listed = sorted(int(s) for s in signal_ids)
     first_fill = (select(m.Execution.filled_at).where(m.Execution.signal_id == m.Signal.id)
                   .order_by(m.Execution.filled_at).limit(1).scalar_subquery())
     for lo in range(0, len(listed), CHUNK):

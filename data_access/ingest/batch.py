@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Engine, select, text
 from data_access import models as m
 from data_access.ingest.entities import ENTITIES, Entity, Ref
 from data_access.ingest.fields import Problem
+from data_access.ingest.lookup import rows_by
 from data_access.ingest.parse import Parsed
-from data_access.ingest.upsert import CHUNK, classify, write
+from data_access.ingest.upsert import classify, write
 from data_access.ingest.validate import check
 
 ADVISORY_LOCK = 7_274_681  # pg_advisory_xact_lock key of the ingest lock
@@ -120,17 +121,17 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
 
 def _resolve(conn: Connection, ref: Ref, names: pd.Series, problems: list[Problem]) -> np.ndarray:
     """The row id each name refers to (None where there is no name); an unknown name is a problem."""
-    wanted = pd.unique(names.dropna())
-    found: dict[str, int] = {}
-    table = ref.table
-    for lo in range(0, len(wanted), CHUNK):
-        chunk = wanted[lo:lo + CHUNK].tolist()
-        found.update(conn.execute(select(table.c[ref.column], table.c.id).where(table.c[ref.column].in_(chunk))).all())
-    resolved = names.map(found)
-    unknown = names.notna().to_numpy() & resolved.isna().to_numpy()
+    found = rows_by(conn, ref.table, ref.column, names, ["id"])
+    at = pd.Index(found[ref.column]).get_indexer(names) if len(found) else np.full(len(names), -1)
+    unknown = names.notna().to_numpy() & (at < 0)
     problems.extend(Problem(int(r), ref.field, f"unknown {ref.what} {names.iat[r]!r}: send it first", ref.where)
                     for r in np.flatnonzero(unknown))
-    return resolved.astype(object).where(resolved.notna(), None).to_numpy()
+    ids = found["id"].to_numpy(dtype=np.int64)[np.maximum(at, 0)] if len(found) else np.zeros(len(names), np.int64)
+    if (at >= 0).all():
+        return ids
+    out = ids.astype(object)
+    out[at < 0] = None
+    return out
 
 
 def _numbered(problems: list[Problem], parsed: Parsed) -> list[dict]:
@@ -150,11 +151,7 @@ def _check_own(conn: Connection, entity: Entity, rows: pd.DataFrame, stored: pd.
         strategies = set(rows["strategy_id"].dropna().astype(int)) | set(stored["strategy_id"].dropna().astype(int))
     elif entity.name == "executions":
         signal_ids = set(rows["signal_id"].dropna().astype(int)) | set(stored["signal_id"].dropna().astype(int))
-        strategies = set()
-        listed = sorted(signal_ids)
-        for lo in range(0, len(listed), CHUNK):
-            strategies |= set(conn.execute(select(m.Signal.strategy_id).where(
-                m.Signal.id.in_(listed[lo:lo + CHUNK]))).scalars())
+        strategies = set(rows_by(conn, m.Signal.__table__, "id", sorted(signal_ids), ["strategy_id"])["strategy_id"])
     else:
         raise IngestForbidden(f"A developer may not write {entity.name}.", {"entity": entity.name})
     others = strategies - own

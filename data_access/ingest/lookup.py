@@ -1,0 +1,77 @@
+"""Stored rows by the values of one column, for batches of any size, in the caller's transaction.
+
+A few thousand values go in IN lists. More are joined through a temporary table of the values
+(filled by COPY on PostgreSQL, executemany on SQLite): thousands of IN queries would cost more than
+the rows they find. When the values are many against the table (a backfill resolving millions of
+signal ids), the table's few wanted columns are read whole and matched in pandas instead.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table
+
+IN_CHUNK = 2_000  # values per IN list
+IN_MAX = 10_000  # more values: a temporary table, or the whole table
+SCAN_SHARE = 0.25  # values at least this share of the table's rows: read the table whole
+KEYS = "ingest_keys"
+
+
+def rows_by(conn: Connection, table: Table, column: str, values, columns: list[str]) -> pd.DataFrame:
+    """The stored rows whose ``column`` is among ``values`` (nulls ignored): a frame of ``column``
+    and ``columns``, as the driver returns them (enums as their stored strings, SQLite times as text)."""
+    wanted = [column, *[c for c in columns if c != column]]
+    values = pd.unique(pd.Series(values).dropna())
+    if not len(values):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in wanted})
+    select = ", ".join(f't."{c}"' for c in wanted)
+    if len(values) <= IN_MAX:
+        rows = []
+        for lo in range(0, len(values), IN_CHUNK):
+            chunk = [_plain(v) for v in values[lo:lo + IN_CHUNK]]
+            marks = ", ".join(["?" if conn.dialect.name == "sqlite" else "%s"] * len(chunk))
+            rows += conn.exec_driver_sql(f'SELECT {select} FROM "{table.name}" t WHERE t."{column}" IN ({marks})',
+                                         tuple(chunk)).fetchall()
+        return _frame(rows, wanted)
+    size = conn.exec_driver_sql(f'SELECT max(id) FROM "{table.name}"').scalar() or 0
+    if len(values) >= SCAN_SHARE * size:
+        frame = _frame(conn.exec_driver_sql(f'SELECT {select} FROM "{table.name}" t').fetchall(), wanted)
+        return frame[frame[column].isin(values)].reset_index(drop=True)
+    _load_keys(conn, table.c[column].type.compile(conn.dialect), values)
+    return _frame(conn.exec_driver_sql(f'SELECT {select} FROM {KEYS} k JOIN "{table.name}" t ON t."{column}" = k.k')
+                  .fetchall(), wanted)
+
+
+def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    # object columns as they are (pandas would turn text into its arrow strings, slow to match against)
+    return pd.DataFrame({name: pd.Series(np.array(c, dtype=object), dtype=object)
+                         for name, c in zip(columns, zip(*rows))})
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _load_keys(conn: Connection, sql_type: str, values: np.ndarray) -> None:
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS}")  # its type follows the column looked up
+    on_commit = " ON COMMIT DROP" if conn.dialect.name == "postgresql" else ""
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {KEYS} (k {sql_type}){on_commit}")
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        text = pd.Series(values).astype(str).str.replace("\\", "\\\\").str.replace("\t", "\\t") \
+            .str.replace("\n", "\\n").str.replace("\r", "\\r")
+        with raw.cursor() as cursor:
+            cursor.copy_expert(f"COPY {KEYS} (k) FROM STDIN", io.StringIO("\n".join(text) + "\n"))
+    else:
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {KEYS} (k) VALUES (?)", [(_plain(v),) for v in values])
+        finally:
+            cursor.close()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {KEYS}")
