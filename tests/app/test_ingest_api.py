@@ -1,4 +1,4 @@
-"""POST /api/v1/ingest/<entity> through the Flask test client on an empty book: a book written
+"""POST /api/v1/ingest/<entity> through the Flask test client on an empty book (SQLite and PostgreSQL): a book written
 in CSV, NDJSON and JSON reads back through the dashboards as an independent computation says;
 batches are idempotent and all or nothing; roles; content types and sizes."""
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.auth import create_token, create_user
 from data_access.models import ClosedTrade, Execution, Position, Signal
+from tests.conftest import build_app
 
 NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
@@ -40,6 +41,15 @@ def as_ndjson(rows: list[dict]) -> bytes:
 
 
 BODIES = {"text/csv": as_csv, "application/x-ndjson": as_ndjson, "application/json": orjson.dumps}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, app_settings):
+    """An empty book on SQLite and on PostgreSQL, with the TEST_USERS."""
+    url = app_settings.DATABASE_URL if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    dash_app = build_app(dataclasses.replace(app_settings, DATABASE_URL=url))
+    yield dash_app
+    dash_app.server.extensions["tradeboard"].engine.dispose()
 
 
 @pytest.fixture
