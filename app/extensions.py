@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import flask
 from flask_caching import Cache
 
+from data_access.redis_client import make_redis
+
 if TYPE_CHECKING:  # pragma: no cover
     import redis
     from sqlalchemy import Engine
@@ -68,26 +70,10 @@ class AppState:
         return time.monotonic() - self.started_monotonic
 
     def health(self) -> tuple[dict, int]:
-        """The health report and its HTTP status (see `app.api.health_report`)."""
-        from app.api import health_report
+        """The health report and its HTTP status (see `app.health.health_report`)."""
+        from app.health import health_report
 
         return health_report(self)
-
-
-def make_redis(url: str, timeout: float = 0.5) -> redis.Redis:
-    """A client that fails fast: short connect/read timeouts, no retries, no keepalive surprises."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-        health_check_interval=0,
-    )
 
 
 def state(server: flask.Flask | None = None) -> AppState:

@@ -291,14 +291,15 @@ def fresh_process_threads_after_a_browser_test(request):
         return
     import concurrent.futures
 
-    from app import api, monitoring
+    from app import health
+    from app.monitoring import writer as monitoring_writer
     from data_access import cache, document, fresh_rounds
 
     fresh_rounds.rounds = fresh_rounds.FreshRounds()  # no round of a stopped server's thread carries over
     document.section_pool.reset()
     cache.refresh_pool.reset()
-    old_db_pool, api._db_pool = api._db_pool, concurrent.futures.ThreadPoolExecutor(
+    old_db_pool, health._db_pool = health._db_pool, concurrent.futures.ThreadPoolExecutor(
         max_workers=2, thread_name_prefix="tb-health-db")
     old_db_pool.shutdown(wait=False)
-    with monitoring._writer._lock:
-        monitoring._writer._pid = None
+    with monitoring_writer._writer._lock:
+        monitoring_writer._writer._pid = None

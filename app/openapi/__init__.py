@@ -216,7 +216,7 @@ def _paths() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
-    from app.api import version
+    from app.health import version
     from app.openapi.ingest import ingest_schemas
 
     return {
