@@ -25,6 +25,7 @@ TASK_MODULES = [
     "tasks.playback",
     "tasks.cache",
 ]
+CACHE_QUEUE = "cache"  # the queue of stale-section refreshes (tasks/cache.py), consumed by cache workers
 
 def beat_schedule(settings) -> dict[str, dict]:
     """The periodic tasks for `celery -A tasks beat`, from the settings (SCHEDULE_*)."""

@@ -21,11 +21,10 @@ import time
 from celery import signals
 
 from data_access.cache import KEY_PREFIX
-from tasks import celery_app
+from tasks import CACHE_QUEUE, celery_app
 
 log = logging.getLogger(__name__)
 
-CACHE_QUEUE = "cache"
 WORKER_CHECK_SECONDS = 5.0  # how long the web trusts its last look at the cache workers' heartbeats
 # A handed-over section's lock is shortened to this, and its message expires with it: a cache worker
 # takes a message within milliseconds, and extends the lock when it starts. If none takes it (the

@@ -15,7 +15,7 @@ import time
 
 from celery import signals
 
-from tasks import celery_app
+from tasks import CACHE_QUEUE, celery_app
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def key_for(hostname: str) -> str:
 
 def _client():
     from app.config import Settings
-    from app.extensions import make_redis
+    from data_access.redis_client import make_redis
 
     url = Settings.from_env().REDIS_URL
     return make_redis(url, timeout=2.0) if url else None
@@ -58,8 +58,6 @@ def cache_worker_count(client) -> int:
 
 
 def _consumes_cache_queue(queues: tuple[str, ...]) -> bool:
-    from tasks.cache import CACHE_QUEUE
-
     return CACHE_QUEUE in queues
 
 
