@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.openapi import ROLES_SIGNALS, errors, ok, operation, path_param, query
-from app.openapi.schemas import enum, ref
+from app.openapi.json_schema import enum, ref
+from app.openapi.operations import ROLES_SIGNALS, errors, ok, operation, path_param, query
 from data_access.playback import MAX_START
 
 RUN_ID = path_param("run_id", {"type": "string"}, "the run's id (an integer; anything else is a 404)")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.openapi import operation, query
-from app.openapi.schemas import obj, ref
+from app.openapi.json_schema import obj, ref
+from app.openapi.operations import operation, query
 from data_access.ingest.fields import LARGEST
 
 ROLES_INGEST = ("admin", "ingest", "developer")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.openapi.schemas import arr, obj, ref
+from app.openapi.json_schema import arr, obj, ref
 
 SYMBOL = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^\S+$",
           "description": "case-insensitive; needs stored bars at the timeframe (otherwise a 400 listing the "

@@ -11,48 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-S, N, I, B = {"type": "string"}, {"type": "number"}, {"type": "integer"}, {"type": "boolean"}
-
-
-def null(schema: dict) -> dict:
-    """``schema`` that may also be null."""
-    if "$ref" in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    kind = schema["type"]
-    return {**schema, "type": [*(kind if isinstance(kind, list) else [kind]), "null"]}
-
-
-NS, NN, NI = null(S), null(N), null(I)
-
-
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(properties: dict[str, Any], optional: tuple[str, ...] = (), description: str | None = None) -> dict:
-    """A closed object: every property required except ``optional``."""
-    out = {"type": "object", "properties": properties,
-           "required": [k for k in properties if k not in optional], "additionalProperties": False}
-    if description:
-        out["description"] = description
-    return out
-
-
-def arr(items: dict, **extra) -> dict:
-    return {"type": "array", "items": items, **extra}
-
-
-def enum(*values: str) -> dict:
-    return {"type": "string", "enum": list(values)}
-
-
-def date_time() -> dict:
-    return {"type": "string", "format": "date-time"}
-
-
-def date() -> dict:
-    return {"type": "string", "format": "date"}
-
+from app.openapi.json_schema import B, I, N, NI, NN, NS, S, arr, date, date_time, enum, null, obj, ref
+from app.openapi.requests import request_schemas
 
 TIME_RANGE = enum("7d", "30d", "90d", "1y", "all")
 STRATEGY_TIME_RANGE = enum("7d", "30d", "90d", "all")
@@ -393,7 +353,4 @@ COMPONENTS = {
     "BacktestRunList": BACKTEST_RUN_LIST, "PlaybackRun": PLAYBACK_RUN, "PlaybackChunk": PLAYBACK_CHUNK,
     "LiveStarted": LIVE_STARTED, "LivePoll": LIVE_POLL, "Health": HEALTH,
 }
-
-from app.openapi.requests import request_schemas  # noqa: E402 - built on the helpers above
-
 COMPONENTS.update(request_schemas())
