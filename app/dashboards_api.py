@@ -12,6 +12,7 @@ from app.csv_export import csv_response, document_or_csv, requested_format, rows
 from app.extensions import state
 from app.shared_documents import shared
 from data_access.client_dashboard import DEFAULT_TIME_RANGE, TIME_RANGES, client_dashboard_for
+from data_access.signal_sender_dashboard import may_read_strategy
 
 blueprint = flask.Blueprint("dashboards_api", __name__, url_prefix="/api/v1/dashboards")
 
@@ -74,15 +75,6 @@ def _readable_strategy(user):
         return None, json_error(403, "forbidden", f"strategy {name!r} belongs to another developer",
                                 {"strategy_name": name})
     return info, None
-
-
-def may_read_strategy(user, info: dict) -> bool:
-    """Admins and analysts read every strategy; a developer only the ones they develop."""
-    if user is None:
-        return False
-    if user.role in ("admin", "analyst"):
-        return True
-    return user.role == "developer" and info.get("developer_id") == user.id
 
 
 @blueprint.get("/signal-sender")

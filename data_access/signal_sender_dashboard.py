@@ -103,6 +103,16 @@ def strategy_info(strategy_name: str) -> dict[str, Any]:
             "developer_name": developer_name, "total_aum": float(aum or 0.0)}
 
 
+def may_read_strategy(user, info: dict) -> bool:
+    """Admins and analysts read every strategy; a developer only the ones they develop (``info`` is
+    `strategy_info`'s; ``user`` anything with ``role`` and ``id``, None for nobody signed in)."""
+    if user is None:
+        return False
+    if user.role in ("admin", "analyst"):
+        return True
+    return user.role == "developer" and info.get("developer_id") == user.id
+
+
 def strategies_for(developer_id: int | None) -> list[str]:
     """Strategy names a user may pick: their own for a developer (``developer_id``), else all."""
     query = select(Strategy.name).order_by(Strategy.name)

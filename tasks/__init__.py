@@ -15,13 +15,15 @@ from celery import Celery, signals
 
 log = logging.getLogger(__name__)
 
-# Modules whose tasks (and signal handlers) the worker loads.
+# Modules whose tasks (and signal handlers) the worker loads. app.dash_jobs builds the Dash app in the
+# worker (its background callbacks become tasks): the worker's own composition, named here and imported
+# only by the worker, never by this package.
 TASK_MODULES = [
     "tasks.heartbeat",
     "tasks.dashboards",
     "tasks.backtests",
     "tasks.runs",
-    "tasks.dash_jobs",
+    "app.dash_jobs",
     "tasks.playback",
     "tasks.cache",
 ]

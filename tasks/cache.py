@@ -38,7 +38,7 @@ _in_a_worker = False
 
 @signals.worker_init.connect
 def _refresh_here_in_workers(**_kwargs) -> None:
-    """A worker builds the Dash app too (tasks/dash_jobs.py), and with it this hand-over: a stale input
+    """A worker builds the Dash app too (app/dash_jobs.py), and with it this hand-over: a stale input
     a worker reads while computing something else is refreshed right there, not queued for itself."""
     global _in_a_worker
     _in_a_worker = True
