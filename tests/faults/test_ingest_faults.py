@@ -98,7 +98,30 @@ def batch_in_flight(engine) -> bool:
                                       "AND objid = :key"), {"key": ADVISORY_LOCK}).scalar())
 
 
+def waits_on(engine, table: str) -> bool:
+    """Some backend waits for a lock on ``table``."""
+    with engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = :table AND NOT l.granted"), {"table": table}).scalar())
+
+
+def count(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+
+
+SEND = ("import sys, requests\n"
+        "try:\n"
+        "    requests.post(sys.argv[1], data=open(sys.argv[2], 'rb').read(),"
+        " headers={'Authorization': sys.argv[3], 'Content-Type': 'text/csv'}, timeout=120)\n"
+        "except requests.RequestException:\n"
+        "    pass\n")
+
+
 def test_a_worker_killed_inside_a_batch_leaves_it_absent_and_a_resend_lands_it_whole(postgres_url, redis_url, tmp_path):
+    """The fills batch is held after writing its fills, while it waits to write the positions they derive,
+    and its worker is killed there."""
     from app.config import Settings
 
     settings = Settings(DATABASE_URL=postgres_url, REDIS_URL=redis_url, VAR_DIR=str(tmp_path / "var"),
@@ -115,53 +138,52 @@ def test_a_worker_killed_inside_a_batch_leaves_it_absent_and_a_resend_lands_it_w
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base, engine = f"http://127.0.0.1:{port}", create_engine(postgres_url)
     book = random_book(31, strategies=("Mean Rev",), developer=None)
-    many = [{**s, "signal_id": f"{s['signal_id']}_{k}"} for k in range(400) for s in book["signals"]]  # 48,000 rows
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(base + "/api/v1/health", timeout=2).status_code in (200, 503):
+                if requests.get(base + "/api/v1/health", timeout=10).status_code in (200, 503):
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still importing the app
                 time.sleep(0.3)
-        for entity in ("accounts", "strategies"):
+        for entity in ("accounts", "strategies", "signals"):
             assert requests.post(f"{base}/api/v1/ingest/{entity}", data=as_csv(book[entity]),
                                  headers={**feed, "Content-Type": "text/csv"}, timeout=30).status_code == 200
         (worker,) = children(master.pid)
-        body = tmp_path / "signals.csv"
-        body.write_bytes(as_csv(many))
-        sender = subprocess.Popen([sys.executable, "-c",
-                                   "import sys, requests\n"
-                                   "try:\n"
-                                   "    requests.post(sys.argv[1], data=open(sys.argv[2], 'rb').read(),"
-                                   " headers={'Authorization': sys.argv[3], 'Content-Type': 'text/csv'}, timeout=120)\n"
-                                   "except requests.RequestException:\n"
-                                   "    pass\n",
-                                   f"{base}/api/v1/ingest/signals", str(body), feed["Authorization"]])
-        deadline = time.monotonic() + 60
-        while not batch_in_flight(engine):
-            assert time.monotonic() < deadline, "the batch never started its transaction"
-            time.sleep(0.01)
-        os.kill(worker, signal.SIGKILL)
-        sender.wait(60)
-        with engine.connect() as conn:
-            deadline = time.monotonic() + 30
-            while batch_in_flight(engine) and time.monotonic() < deadline:
-                time.sleep(0.1)  # PostgreSQL notices the dead connection and rolls back
-            assert conn.execute(text("SELECT count(*) FROM signals")).scalar() == 0
+        body = tmp_path / "executions.csv"
+        body.write_bytes(as_csv(book["executions"]))
+        blocker = engine.connect()  # writes to positions wait for this lock; reads and other writes do not
+        blocking = blocker.begin()
+        blocker.execute(text("LOCK TABLE positions IN SHARE ROW EXCLUSIVE MODE"))
+        try:
+            sender = subprocess.Popen([sys.executable, "-c", SEND, f"{base}/api/v1/ingest/executions", str(body),
+                                       feed["Authorization"]])
+            deadline = time.monotonic() + 60
+            while not (batch_in_flight(engine) and waits_on(engine, "positions")):
+                assert time.monotonic() < deadline, "the batch never reached the positions"
+                time.sleep(0.02)
+            os.kill(worker, signal.SIGKILL)
+            sender.wait(60)
+        finally:
+            blocking.rollback()
+            blocker.close()
+        deadline = time.monotonic() + 30
+        while batch_in_flight(engine) and time.monotonic() < deadline:
+            time.sleep(0.1)  # PostgreSQL notices the dead connection and rolls back
+        assert (count(engine, "executions"), count(engine, "positions"), count(engine, "closed_trades")) == (0, 0, 0)
 
         deadline = time.monotonic() + 60
         while True:  # gunicorn's master starts a new worker
             try:
-                resent = requests.post(f"{base}/api/v1/ingest/signals", data=body.read_bytes(),
+                resent = requests.post(f"{base}/api/v1/ingest/executions", data=body.read_bytes(),
                                        headers={**feed, "Content-Type": "text/csv"}, timeout=120)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
-        assert resent.status_code == 200 and resent.json()["inserted"] == len(many)
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM signals")).scalar() == len(many)
+        assert resent.status_code == 200 and resent.json()["inserted"] == len(book["executions"])
+        assert count(engine, "executions") == len(book["executions"])
+        assert count(engine, "positions") > 0 and count(engine, "closed_trades") > 0
     finally:
         os.killpg(master.pid, signal.SIGKILL)
         master.wait(10)
