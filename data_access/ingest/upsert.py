@@ -43,7 +43,8 @@ class Outcome:
 def _normalise(series: pd.Series, column) -> pd.Series:
     """Stored and incoming values in one comparable form."""
     if isinstance(column.type, (DateTime, Date)):  # SQLite's text, PostgreSQL's datetimes, or typed already
-        return pd.to_datetime(series, format="ISO8601") if series.dtype == object else pd.to_datetime(series)
+        stamps = pd.to_datetime(series, format="ISO8601") if series.dtype == object else pd.to_datetime(series)
+        return stamps.astype("datetime64[us]")  # one unit: merging [s] keys with [us] ones matches nothing
     if series.dtype == object and series.notna().any() and isinstance(series.dropna().iloc[0], enum.Enum):
         return series.map(lambda v: getattr(v, "value", v))
     return series
@@ -76,10 +77,11 @@ def fetch_by_key(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.
         for name in key:
             values = rows[name].dropna()
             distinct = pd.unique(values)
+            day = isinstance(table.c[name].type, Date)  # SQLite matches a DATE only to a date, not a datetime
             if len(distinct) <= IN_LIST_MAX:
-                conditions.append(table.c[name].in_([_python(v) for v in distinct]))
+                conditions.append(table.c[name].in_([_python(v, day) for v in distinct]))
             else:
-                conditions.append(table.c[name].between(_python(values.min()), _python(values.max())))
+                conditions.append(table.c[name].between(_python(values.min(), day), _python(values.max(), day)))
         stored = pd.DataFrame(conn.execute(select(*[table.c[c] for c in wanted]).where(and_(*conditions))).all(),
                               columns=wanted)
     for name in wanted:
@@ -91,9 +93,11 @@ def fetch_by_key(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.
     return stored
 
 
-def _python(value):
+def _python(value, day: bool = False):
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+        return value.date() if day else value.to_pydatetime()
     if isinstance(value, np.generic):
         return value.item()
     return value

@@ -95,3 +95,31 @@ def test_fills_sent_in_any_order_of_batches_end_in_the_same_positions_and_trades
         positions = sorted(p.quantity for p in session.scalars(select(Position)))
     assert sorted(pnl.values()) == pytest.approx(sorted(realized.values()), abs=1e-6)
     assert positions == sorted(open_qty.values())
+
+
+WRITES = {"accounts": {"accounts"}, "account-snapshots": {"accounts"}, "strategies": {"strategies"},
+          "signals": {"signals"}, "executions": {"signals", "positions", "trades"}, "paper-accounts": {"paper"},
+          "paper-trades": {"paper"}, "paper-signals": {"paper"}, "bars": {"bars"}}
+
+
+def test_each_write_bumps_exactly_the_families_it_changes_and_a_resend_none(book_app, redis_client):
+    from pathlib import Path
+
+    from data_access.cache import sections
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    client, feed = book_app.server.test_client(), book_app.tokens["feed"]
+    families = sorted(sections.families)
+
+    def generations() -> dict[str, int]:
+        return {f: int(redis_client.get(f"tb:gen:{f}") or 0) for f in families}
+
+    for entity, changed in WRITES.items():
+        (path,) = examples.glob(f"{entity}.*")
+        content_type = {".csv": "text/csv", ".ndjson": "application/x-ndjson", ".json": "application/json"}[path.suffix]
+        before = generations()
+        assert post(client, feed, entity, path.read_bytes(), content_type).status_code == 200
+        after = generations()
+        assert {f for f in families if after[f] != before[f]} == changed, entity
+        assert post(client, feed, entity, path.read_bytes(), content_type).get_json()["inserted"] == 0
+        assert generations() == after, f"a re-sent {entity} batch changed nothing and must invalidate nothing"
