@@ -1,14 +1,14 @@
 """Stale sections refreshed on a cache worker, off the web process.
 
 A request that finds a section stale serves it at once and wins that key's lock; the refresh itself
-(a cold build's worth of SQL and pandas, ~110 ms for the client dashboard's sections) used to run on
-a thread of the web worker, where it held the GIL against that worker's requests. Here it is a task
-on the ``cache`` queue, which a worker started with ``-Q cache`` takes at once: it never waits behind
-sweeps or warm-ups on the default queue.
+(a cold build's worth of SQL and pandas, ~110 ms for the client dashboard's sections) runs by default
+on a thread of the web worker, where it holds the GIL against that worker's requests. Here it is a
+task on the ``cache`` queue, which a worker started with ``-Q cache`` takes at once: it never waits
+behind sweeps or warm-ups on the default queue.
 
 Opt-in: with CACHE_REFRESH_ON_WORKERS=true the web app installs ``CacheWorkers`` and ``tradeboard run``
-starts a cache worker. In the full load test it did worse than the web's own thread (README,
-Performance), for a reason not yet found. The web hands a refresh over only while such a worker is
+starts a cache worker. In full load tests it did worse than the web's own thread, for a reason not
+yet found (docs/performance.md, "Dropped"). The web hands a refresh over only while such a worker is
 alive (its heartbeat in Redis: ``tasks.heartbeat``); otherwise, or when sending fails, it refreshes
 on its own thread.
 """

@@ -345,7 +345,7 @@ def test_the_sections_are_read_in_parallel(book):
         assert total < one_after_another / 2, (total, one_after_another)
 
 
-# the tiers the paper-trading sections are declared with (module docstring, README)
+# the tiers the paper-trading sections are declared with (module docstring, docs/architecture.md)
 DECLARED_TIERS = {"overview": "short", "recent_trades": "short", "trading_stats": "short",
                   "daily_realized": "medium", "trade_totals": "medium", "top_performers": "medium",
                   "source_performance": "medium", "gex_levels": "medium"}
