@@ -1,49 +1,28 @@
-"""The section cache: every dashboard section is memoized in Redis through this module.
-
-- Storage is flask-caching's ``RedisCache`` backend (or its ``NullCache`` when asked for by name).
-- TTL tiers: ``realtime`` (never cached), ``short``, ``medium``, ``long`` (seconds from settings).
-- Keys are built from primitive arguments only, plus the generation number of every data family
-  the section reads; a write bumps its family's generation, so dependent keys miss on their next
-  read and unrelated ones stay.
-- Each value is stored with the time it was computed. It is *fresh* for its tier's TTL and kept
-  one more TTL as *stale*: a stale value is served at once to every reader, while the one reader
-  that wins a short Redis lock has it recomputed on a background thread of its own process, or, when
-  the web app sets ``refresh_elsewhere`` (CACHE_REFRESH_ON_WORKERS, tasks/cache.py), by a worker of
-  the cache queue while one is alive.
-- Single-flight: a missing or stale key is recomputed by the one process that wins a short Redis
-  lock; on a miss the others wait for its result (up to ``wait_seconds``) instead of all hitting
-  the database.
-- Redis down: sections are computed straight from the database (degraded mode, logged once); Redis
-  is tried again every ``retry_seconds`` and, once back, every generation is bumped, because
-  writes made during the outage could not invalidate anything.
-"""
+"""`SectionCache`: the read path (one Redis round trip a section, single-flight under a short lock,
+stale values served while one process refreshes them), the generations that invalidate by data
+family, the per-family hit counts, and degraded mode while Redis is down."""
 
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import functools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from flask_caching.backends import NullCache, RedisCache
 
+from data_access.cache.keys import FAMILY_STATS_KEY, KEY_PREFIX, TIERS, key_part
+from data_access.cache.reports import current_report, unreported
+from data_access.cache.values import Cached, SectionRefresh, StaleSection, from_entry, from_ts, utc_now
 from data_access.thread_pools import HealthyPool
 
 log = logging.getLogger(__name__)
 
-TIERS = ("realtime", "short", "medium", "long")
-KEY_PREFIX = "tb:"
-FAMILY_STATS_KEY = f"{KEY_PREFIX}mon:family-reads"  # hash "<family>|hit" / "<family>|miss" -> count
-_PRIMITIVES = (str, int, float, bool, type(None), dt.date, dt.datetime)
 # A reader that finds another process computing a key polls for the value. Pauses growing to 100 ms
 # let a waiter find a 90 ms build only at 132 ms; capped at 25 ms, it is seen at most 25 ms late, for a
 # few dozen GETs a second per waiter (a document's requests wait as one round: app/shared_documents.py).
@@ -63,120 +42,6 @@ return {key, redis.call('get', ARGV[3] .. key)}
 
 class CacheNotConfigured(RuntimeError):
     pass
-
-
-@dataclass
-class Cached:
-    """A section's value with where it came from."""
-
-    value: Any
-    computed_at: dt.datetime
-    cached: bool  # served from Redis rather than computed for this call
-    stale: bool = False  # served past its TTL while another process refreshes it
-    key: str | None = None
-    fresh_until: float | None = None  # unix time the value stops being fresh (None: not cached)
-    ttl: int | None = None
-
-    @property
-    def fresh_for_seconds(self) -> float | None:
-        return None if self.fresh_until is None else round(self.fresh_until - time.time(), 1)
-
-    @property
-    def age_seconds(self) -> float:
-        return (dt.datetime.now(dt.UTC) - self.computed_at).total_seconds()
-
-
-@dataclass
-class StaleSection:
-    """A stale value just read, with what refreshes it: the section's name and arguments, and its computation."""
-
-    cached: Cached
-    name: str
-    args: tuple
-    compute: Callable[[], Any]
-
-
-@dataclass(frozen=True)
-class SectionRefresh:
-    """A stale section's refresh, in terms another process can do: the section's name and
-    arguments, the key it was read from, its TTL and the lock the reader won for it."""
-
-    name: str
-    args: tuple
-    key: str
-    ttl: int
-    lock: str
-
-    @property
-    def portable(self) -> bool:
-        """Whether the arguments survive JSON unchanged, tuples coming back as lists (dates would not)."""
-        return all(_json_portable(arg) for arg in self.args)
-
-    def to_message(self) -> dict[str, Any]:
-        return {"name": self.name, "args": list(self.args), "key": self.key, "ttl": self.ttl, "lock": self.lock}
-
-    @classmethod
-    def from_message(cls, message: dict[str, Any]) -> SectionRefresh:
-        return cls(message["name"], tuple(_tuples(arg) for arg in message["args"]), message["key"],
-                   int(message["ttl"]), message["lock"])
-
-
-def _json_portable(value: Any) -> bool:
-    if isinstance(value, tuple):
-        return all(_json_portable(item) for item in value)
-    return value is None or isinstance(value, (str, int, float))  # bool is an int
-
-
-def _tuples(value: Any) -> Any:
-    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
-
-
-@dataclass
-class CacheReport:
-    """What the sections read during one request: hit/miss names, the oldest value, degraded mode."""
-
-    hits: list[str] = field(default_factory=list)
-    misses: list[str] = field(default_factory=list)
-    degraded: bool = False
-    oldest: dt.datetime | None = None
-    # the report this one is nested in (a document inside a monitored request): it sees every read too
-    parent: CacheReport | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def record(self, name: str, result: Cached, degraded: bool) -> None:
-        with self._lock:  # sections of one document may be read in parallel
-            (self.hits if result.cached else self.misses).append(name)
-            self.degraded = self.degraded or degraded
-            if self.oldest is None or result.computed_at < self.oldest:
-                self.oldest = result.computed_at
-        if self.parent is not None:
-            self.parent.record(name, result, degraded)
-
-
-_report: ContextVar[CacheReport | None] = ContextVar("tradeboard_cache_report", default=None)
-
-
-@contextmanager
-def cache_report() -> Iterator[CacheReport]:
-    """Collect every section read inside the block (for a response's ``metadata``). A report opened
-    inside another one (a document built during a monitored request) also records into the outer one."""
-    report = CacheReport(parent=_report.get())
-    token = _report.set(report)
-    try:
-        yield report
-    finally:
-        _report.reset(token)
-
-
-def key_part(value: Any) -> str:
-    """A key fragment from a primitive; anything else (a frame, a session, an engine) is an error."""
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(key_part(v) for v in value) + "]"
-    if not isinstance(value, _PRIMITIVES):
-        raise TypeError(f"cache key arguments must be primitives (str, number, date), got {type(value).__name__}")
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 class SectionCache:
@@ -359,9 +224,9 @@ class SectionCache:
         if tier not in TIERS:
             raise ValueError(f"unknown cache tier {tier!r}; valid tiers: {', '.join(TIERS)}")
         arg_key = ",".join(key_part(a) for a in args)
-        compute = _unreported(compute)
+        compute = unreported(compute)
         if tier == "realtime" or not self._redis_usable():
-            result = Cached(compute(), _now(), cached=False)
+            result = Cached(compute(), utc_now(), cached=False)
             degraded = self.enabled and tier != "realtime"
         else:
             try:
@@ -370,11 +235,11 @@ class SectionCache:
                 degraded = False
             except redis.RedisError as exc:
                 self._went_down(exc)
-                result, degraded = Cached(compute(), _now(), cached=False), True
+                result, degraded = Cached(compute(), utc_now(), cached=False), True
         if tier != "realtime":
             if not force:  # a forced read is a refresh (warming), neither a hit nor a miss
                 self._count_family_reads(families, result.cached)
-            if (report := _report.get()) is not None:
+            if (report := current_report()) is not None:
                 report.record(name, result, degraded)
         return result
 
@@ -386,7 +251,7 @@ class SectionCache:
         if not force:
             entry = self._backend.serializer.loads(stored[0]) if stored else None
             if entry is not None:
-                cached = _from_entry(entry, key, ttl)
+                cached = from_entry(entry, key, ttl)
                 if time.time() < entry["fresh_until"]:
                     return cached
                 # Stale: served at once to every reader; the one that wins the lock has it refreshed in the
@@ -413,7 +278,7 @@ class SectionCache:
         if entry is None or now >= entry["fresh_until"]:
             return None
         self._release(key, lock)
-        return _from_entry(entry, key, ttl)
+        return from_entry(entry, key, ttl)
 
     def fresh_hits(self, reads: dict[str, tuple[Callable[..., Any], tuple]]) -> dict[str, Cached]:
         """Of ``reads`` (``{label: (cached_section function, args)}``), the sections whose value is in
@@ -436,19 +301,19 @@ class SectionCache:
             entry = self._backend.serializer.loads(stored[0]) if stored else None
             if entry is None:
                 continue
-            cached = _from_entry(entry, key.decode(), self.ttl[fn.tier])
+            cached = from_entry(entry, key.decode(), self.ttl[fn.tier])
             if now < entry["fresh_until"]:
                 hits[label] = cached
             elif getattr(fn, "__wrapped__", None) is not None:
                 stale.append((label, StaleSection(cached, fn.section_name, args,
-                                                  _unreported(functools.partial(fn.__wrapped__, *args)))))
+                                                  unreported(functools.partial(fn.__wrapped__, *args)))))
         if stale:
             try:
                 served = self._serve_stale([section for _label, section in stale])
             except redis.RedisError:
                 served = []  # the stale ones are left to fetch, which will find out
             hits.update(zip([label for label, _section in stale], served))
-        report = _report.get()
+        report = current_report()
         for label, cached in hits.items():
             fn = reads[label][0]
             self._count_family_reads(fn.families, True)
@@ -527,7 +392,7 @@ class SectionCache:
             try:
                 fn = self.functions[refresh.name]  # a KeyError: the web runs code this worker lacks
                 self._compute_and_store(refresh.key, refresh.ttl,
-                                        _unreported(functools.partial(fn.__wrapped__, *refresh.args)), refresh.lock)
+                                        unreported(functools.partial(fn.__wrapped__, *refresh.args)), refresh.lock)
             except Exception as exc:  # noqa: BLE001 - the stale value is still there; the next read retries
                 log.warning("refreshing stale %s failed: %s", refresh.key, exc)
                 continue
@@ -571,7 +436,7 @@ class SectionCache:
             pause = min(pause * 1.5, WAIT_LONGEST_PAUSE)
             entry = self._backend.get(key)
             if entry is not None:
-                return _from_entry(entry, key, None)
+                return from_entry(entry, key, None)
         log.warning("waited %.1f s for %s to be computed elsewhere; computing it here", self.wait_seconds, key)
         return None
 
@@ -581,7 +446,7 @@ class SectionCache:
             now = time.time()
             # Kept for two TTLs: fresh for the first, served stale while refreshing in the second.
             self._backend.set(key, {"value": value, "at": now, "fresh_until": now + ttl}, timeout=2 * ttl)
-            return Cached(value, _from_ts(now), cached=False, key=key, fresh_until=now + ttl, ttl=ttl)
+            return Cached(value, from_ts(now), cached=False, key=key, fresh_until=now + ttl, ttl=ttl)
         finally:
             if lock is not None:
                 self._release(key, lock)
@@ -592,73 +457,3 @@ class SectionCache:
 # p99 42-44 ms with two threads, 34 ms with one (warm: 20-27 ms). The stale value is served meanwhile.
 REFRESH_THREADS = 1
 refresh_pool = HealthyPool(REFRESH_THREADS, "stale-refresh")
-
-
-@contextmanager
-def not_reported() -> Iterator[None]:
-    """Section reads inside the block are inputs of something else, not a response's sections."""
-    token = _report.set(None)
-    try:
-        yield
-    finally:
-        _report.reset(token)
-
-
-def _unreported(compute: Callable[[], Any]) -> Callable[[], Any]:
-    """Sections read while computing another section are its inputs, not the response's sections."""
-
-    def run() -> Any:
-        token = _report.set(None)
-        try:
-            return compute()
-        finally:
-            _report.reset(token)
-
-    return run
-
-
-def _from_entry(entry: dict[str, Any], key: str, ttl: int | None) -> Cached:
-    return Cached(entry["value"], _from_ts(entry["at"]), cached=True, key=key, fresh_until=entry["fresh_until"], ttl=ttl)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _from_ts(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.UTC)
-
-
-sections = SectionCache()
-
-
-def cached_section(families: str | tuple[str, ...], tier: str, name: str | None = None):
-    """Memoize a data_access function whose arguments are primitives.
-
-    ``fn(*args, force=False)`` returns the value; ``fn.fetch(*args, force=False)`` returns a
-    ``Cached`` (value, computed_at, cached, stale). ``families`` are the data families it reads.
-    """
-    family_tuple = (families,) if isinstance(families, str) else tuple(families)
-    if tier not in TIERS:
-        raise ValueError(f"unknown cache tier {tier!r}; valid tiers: {', '.join(TIERS)}")
-
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        section_name = name or fn.__name__
-        sections.families.update(family_tuple)
-        sections.section_info[section_name] = (family_tuple, tier)
-
-        def fetch(*args: Any, force: bool = False) -> Cached:
-            return sections.fetch(section_name, family_tuple, tier, args, lambda: fn(*args), force=force)
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, force: bool = False) -> Any:
-            return fetch(*args, force=force).value
-
-        wrapper.fetch = fetch  # type: ignore[attr-defined]
-        wrapper.section_name = section_name  # type: ignore[attr-defined]
-        wrapper.tier = tier  # type: ignore[attr-defined]
-        wrapper.families = family_tuple  # type: ignore[attr-defined]
-        sections.functions[section_name] = wrapper
-        return wrapper
-
-    return decorate
