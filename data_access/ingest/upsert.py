@@ -113,6 +113,9 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
         stored = pd.DataFrame({c: pd.Series(dtype=object) for c in ["id", *key, *compare]})
     else:
         stored = fetch_by_key(conn, table, key, rows, compare)
+    if not len(stored):  # typed like the rows, so the keys merge (an object column does not merge with times)
+        stored = pd.DataFrame({"id": pd.Series(dtype="Int64"),
+                               **{c: pd.Series(dtype=rows[c].dtype) for c in [*key, *compare]}})
     if len(key) == 1 and not rows.duplicated(list(key)).any():
         outcome = _classify_unique(rows, stored, key[0], compare)
     else:

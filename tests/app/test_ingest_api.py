@@ -279,3 +279,30 @@ def test_a_first_fill_opens_a_position_with_no_closed_trade(app, tokens):
         sign = 1 if signal["side"] == "BUY" else -1
         assert position.quantity == sign * fill["filled_quantity"] and position.entry_price == fill["avg_fill_price"]
         assert session.scalar(select(func.count()).select_from(ClosedTrade)) == 0
+
+
+def test_every_role_against_every_entity(app, tokens, users):
+    """An empty batch gets past every check but the role's: who may write which entity, on both databases."""
+    from tests.conftest import log_in
+
+    with app.server.extensions["tradeboard"].session() as session:
+        create_user(session, "cl", "client", password="client-password-123")
+    clients = {}
+    for role, (username, password) in {"admin": ("admin", users["admin"]), "analyst": ("analyst", users["analyst"]),
+                                       "client": ("cl", "client-password-123"),
+                                       "developer": ("dev", "dev-password-123")}.items():
+        clients[role] = app.server.test_client()
+        assert log_in(clients[role], username, password).status_code == 303
+    clients["ingest"] = app.server.test_client()
+    clients["ingest"].environ_base["HTTP_AUTHORIZATION"] = f"Bearer {tokens['feed']}"
+    clients["anonymous"] = app.server.test_client()
+    wrong = []
+    for entity in ("accounts", "account-snapshots", "strategies", "signals", "executions", "paper-accounts",
+                   "paper-trades", "paper-signals", "bars"):
+        may = {"admin", "ingest"} | ({"developer"} if entity in ("signals", "executions") else set())
+        for role, client in clients.items():
+            status = client.post(f"/api/v1/ingest/{entity}", json=[]).status_code
+            want = 200 if role in may else 401 if role == "anonymous" else 403
+            if status != want:
+                wrong.append(f"{role} {entity}: {status}, expected {want}")
+    assert not wrong, "\n".join(wrong)
