@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from data_access.prices import (
-    Clock, FailSoftProvider, HttpFetcher, LastGoodStore, Results, Unavailable, _aware, _parse_time, _seed,
-    latest_closes, utc_now,
+from data_access.prices import latest_closes
+from data_access.providers import (
+    Clock, FailSoftProvider, HttpFetcher, LastGoodStore, Results, Unavailable, aware, parse_time, seed, utc_now,
 )
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class SimulatedGexProvider(GexProvider):
         self.bucket_seconds = int(bucket_seconds)
 
     def _fetch(self, symbols: list[str]):
-        now = _aware(self.clock())
+        now = aware(self.clock())
         bucket = int(now.timestamp()) // self.bucket_seconds
         as_of = dt.datetime.fromtimestamp(bucket * self.bucket_seconds, dt.UTC)
         closes = latest_closes(symbols)
@@ -101,7 +101,7 @@ class SimulatedGexProvider(GexProvider):
 
     @staticmethod
     def simulate(symbol: str, price: float, bucket: int) -> dict[str, float]:
-        rng = np.random.default_rng(_seed("gex", symbol, bucket, repr(float(price))))
+        rng = np.random.default_rng(seed("gex", symbol, bucket, repr(float(price))))
         step = strike_step(price)
         call_wall = math.ceil(price * (1 + rng.uniform(0.01, 0.06)) / step) * step
         put_wall = math.floor(price * (1 - rng.uniform(0.01, 0.06)) / step) * step
@@ -135,7 +135,7 @@ class HttpGexProvider(GexProvider):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"bad JSON: {name} is {value!r}")
             values[name] = float(value)
-        return values, _parse_time(body.get("as_of")) or self.clock()
+        return values, parse_time(body.get("as_of")) or self.clock()
 
     def _fetch(self, symbols: list[str]):
         return self.fetcher.get_many(symbols, self._parse)
