@@ -283,7 +283,7 @@ def run(label: str, url: str, rows: int, parts: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=600_000, help="signals (and executions) of the bulk import")
+    parser.add_argument("--rows", type=int, default=300_000, help="signals (and executions) of the bulk import")
     parser.add_argument("--database-url", default=os.environ.get("TRADEBOARD_TEST_POSTGRES_URL"),
                         help="a PostgreSQL URL whose server gets the database tb_bench_ingest "
                              "(default: TRADEBOARD_TEST_POSTGRES_URL; none: SQLite only)")

@@ -6,7 +6,8 @@ Runs: analytics and the engine; the client, signal-sender and paper-trading dash
 warm, `demo` and `large`, SQLite, and PostgreSQL when a server URL is given: the large data is
 seeded once into the database `tb_bench_large`, kept for later runs); the strategy aggregation at
 1k/10k/100k runs (SQLite and PostgreSQL); playback (bytes per event, live poll, browser per-tick
-time). Each script prints its figures next to its targets; this collects them with the machine's
+time); ingest (bulk import, API batches, visibility: SQLite, and PostgreSQL when a server URL is
+given). Each script prints its figures next to its targets; this collects them with the machine's
 core count and the date. The load test (bench/load.py) is separate: it takes ~10 minutes and wants
 a quiet machine. `--quick`: demo scale only, fewer repeats, strategy aggregation at 1k/10k.
 """
@@ -62,6 +63,9 @@ def jobs(pg_url: str | None, quick: bool) -> list[tuple[str, list[str]]]:
     out.append(("strategy_dashboard", strategy))
     out.append(("sweep_scaling (SQLite)", ["bench/sweep_scaling.py", *(["--fast-values", "8"] if quick else [])]))
     out.append(("playback", ["bench/playback.py"]))
+    # its own empty databases: SQLite, and tb_bench_ingest on the PostgreSQL server when one is given
+    out.append(("ingest", ["bench/ingest.py", "--rows", "100000" if quick else "300000",
+                           *(["--database-url", pg_url] if pg_url else [])]))
     return out
 
 
@@ -84,7 +88,7 @@ def main() -> None:
         print(f"== {name}: {' '.join(command)}", flush=True)
         clock = time.perf_counter()
         result = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True)
-        lines = [line for line in result.stdout.splitlines() if "rows/s" not in line and line.strip()]
+        lines = [line for line in result.stdout.splitlines() if "rows/s]" not in line and line.strip()]  # no progress bars
         print("\n".join(lines), flush=True)
         status = "" if result.returncode == 0 else f" - FAILED (exit {result.returncode})"
         if result.returncode:
