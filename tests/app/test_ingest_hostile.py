@@ -7,6 +7,7 @@ writes nothing."""
 from __future__ import annotations
 
 import csv
+import os
 import io
 import json
 
@@ -85,7 +86,7 @@ def test_generated_batches_never_break_ingest(demo_app, users):  # noqa: F811
     admin = signed_in(demo_app, "admin", users["admin"])
     names = demo_names(demo_app)
 
-    @fuzz(150)
+    @fuzz(int(os.environ.get("TRADEBOARD_FUZZ_EXAMPLES", "150")))
     @given(batch=batches(names), how=st.sampled_from(["json", "ndjson", "csv", "application/json", "text/csv",
                                                       "application/vnd.apache.parquet", "text/plain"]))
     def send(batch, how):
