@@ -161,10 +161,10 @@ def _reject_control_characters():
 
 def _http_error(error: HTTPException):
     if error.code == 429 and not wants_json():
-        from app.auth import _render_login
+        from app.auth import render_login
 
         if flask.request.path == "/login":
-            return _render_login(f"Too many sign-in attempts. Try again in {_retry_after(error)} s.", 429)
+            return render_login(f"Too many sign-in attempts. Try again in {_retry_after(error)} s.", 429)
     if not wants_json():
         return error
     code = error.code or 500
