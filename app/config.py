@@ -58,6 +58,8 @@ class Settings:
 
     # product
     FUND_NAME: str = "Tradeboard Fund"
+    # `tradeboard run` seeds demo data into an empty database; false: start with an empty book (as --no-demo)
+    TRADEBOARD_DEMO: bool = True
     MARKET_HOURS_ONLY: bool = False
 
     # live prices (data_access.prices): "bars" (latest stored daily close), "simulated", "http"

@@ -13,6 +13,7 @@ from callbacks import common, figures
 from callbacks.common import money, number, panel_error, pct
 from data_access.client_dashboard import client_dashboard_for
 from layouts import client_ids as ids
+from layouts import components
 
 CLIENT_ROLES = {"admin", "analyst", "client"}
 POSITIONS_GRID = "client-positions-grid"  # layouts/client.py's (to move to client_ids.py)
@@ -66,6 +67,19 @@ def risk_values(risk: dict | None) -> list[str]:
     return [shown[key] for key, _ in ids.RISK_ROWS]
 
 
+def empty_book(doc: dict | None):
+    """The page's empty state when the fund has no accounts at all (not when they failed to load)."""
+    if not doc or doc.get("accounts") != []:
+        return None
+    return components.empty_state(
+        "No accounts yet",
+        "The fund overview is drawn from your accounts, their daily snapshots, strategies, signals and fills.",
+        [components.ingest_step("accounts", "accounts.csv"),
+         components.then_step(["account-snapshots", "strategies", "signals", "executions"])],
+        note=components.DEMO_NOTE,
+    )
+
+
 def register(app: dash.Dash) -> None:
     common.register_refresh_interval(app, ids.REFRESH_EVERY, ids.TICK)
 
@@ -116,6 +130,7 @@ def register(app: dash.Dash) -> None:
             doc["positions"] or [],  # each with its price's freshness (price_stale, price_age_seconds)
         )
 
+    common.register_empty_state(app, ids.EMPTY, ids.BODY, [Input(ids.DOCUMENT, "data")], empty_book)
     common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, PANELS, ids.freshness)
     common.register_csv_buttons(app, (ids.ACCOUNTS_GRID, ids.STRATEGIES_GRID, ids.SIGNALS_GRID, POSITIONS_GRID),
                                 ids.csv_button)

@@ -109,3 +109,15 @@ def load_document(build: Callable[[dict], dict]):
     if doc["metadata"]["degraded"]:
         status = dbc.Alert("Cache unavailable: served straight from the database.", color="warning", className="py-1 small")
     return orjson.loads(orjson.dumps(doc)), status
+
+
+def register_empty_state(app: dash.Dash, empty_id: str, body_id: str | None, inputs: list,
+                         state: Callable[..., object]) -> None:
+    """The page's empty state: ``state(*input values)`` is a components.empty_state (then the page's body,
+    when it names one, is hidden: no empty charts or dashes) or None (the body shows, the empty state goes)."""
+    outputs = [Output(empty_id, "children")] + ([Output(body_id, "hidden")] if body_id else [])
+
+    @app.callback(*outputs, *inputs)
+    def show_empty_state(*values):
+        shown = state(*values)
+        return (shown, shown is not None) if body_id else shown

@@ -6,6 +6,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 UP, DOWN, ACCENT, MUTED = "#198754", "#dc3545", "#0d6efd", "#6c757d"
+DAY_MS = 86_400_000
+FEW_DAYS = 15
+
+
+def _few_days(fig: go.Figure, dates: list) -> None:
+    """Under FEW_DAYS days, one tick a day: left alone, plotly ticks a two-day series every 12 hours."""
+    if len(dates) < FEW_DAYS:
+        fig.update_xaxes(dtick=DAY_MS, tickformat="%b %-d")
 
 
 def _base(fig: go.Figure, *, legend: bool = False) -> go.Figure:
@@ -44,6 +52,7 @@ def equity_drawdown_figure(curve: list[dict]) -> go.Figure:
                              fill="tozeroy", line={"color": DOWN, "width": 1}, hovertemplate="%{y:.2f} %"),
                   row=2, col=1)
     _base(fig)
+    _few_days(fig, dates)
     fig.update_yaxes(tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(ticksuffix=" %", row=2, col=1)
     return fig
@@ -70,9 +79,13 @@ def daily_returns_figure(returns: list[dict]) -> go.Figure:
     if not returns:
         return empty_figure("Not enough days for returns")
     values = [r["return_pct"] for r in returns]
-    fig = go.Figure(go.Bar(x=[r["date"] for r in returns], y=values,
-                           marker_color=[UP if v >= 0 else DOWN for v in values], hovertemplate="%{y:.3f} %"))
+    dates = [r["date"] for r in returns]
+    # a few bars get a day's width each (plotly would stretch a lone bar across the axis)
+    width = [DAY_MS * 0.7] * len(values) if len(values) < FEW_DAYS else None
+    fig = go.Figure(go.Bar(x=dates, y=values, width=width, marker_color=[UP if v >= 0 else DOWN for v in values],
+                           hovertemplate="%{y:.3f} %"))
     _base(fig)
+    _few_days(fig, dates)
     fig.update_yaxes(ticksuffix=" %")
     return fig
 
@@ -85,6 +98,7 @@ def cumulative_pnl_figure(points: list[dict]) -> go.Figure:
                                line={"color": UP if values[-1] >= 0 else DOWN, "width": 2, "shape": "hv"},
                                marker={"size": 4}, fill="tozeroy", hovertemplate="%{y:,.2f}"))
     _base(fig)
+    _few_days(fig, [p["date"] for p in points])
     fig.update_yaxes(tickformat=",.0f")
     return fig
 

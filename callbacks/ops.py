@@ -15,6 +15,8 @@ from dash.exceptions import PreventUpdate
 
 from app.auth import current_user
 from callbacks import common, ops_figures
+from data_access.book import book_contents
+from layouts import components
 from layouts import ops_ids as ids
 
 log = logging.getLogger(__name__)
@@ -167,6 +169,20 @@ def _error(doc: dict, part: str):
 # --------------------------------------------------------------------------- callbacks
 
 
+def empty_book(doc: dict | None):
+    """Over an empty book, a note that the dashboards have nothing to show yet (this page's figures are the
+    system's own, so they stay)."""
+    if not doc or any(book_contents().values()):
+        return None
+    return components.empty_state(
+        "The book is empty",
+        "The figures below are the system's own (requests, cache, tasks); the dashboards have nothing to show "
+        "until the desk's records come in.",
+        [["Send them to ", html.Code("POST /api/v1/ingest/<entity>"), " or run ",
+          html.Code("tradeboard import ENTITY FILE"), " — the home page lists the order, and ", html.Code("examples/"),
+          " has a sample file for each."]])
+
+
 def register(app: dash.Dash) -> None:
     common.register_refresh_interval(app, ids.REFRESH_EVERY, ids.TICK)
 
@@ -227,6 +243,7 @@ def register(app: dash.Dash) -> None:
             [{"label": family, "value": family} for family in doc["families"]],
         )
 
+    common.register_empty_state(app, ids.EMPTY, None, [Input(ids.DOCUMENT, "data")], empty_book)
     common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
     common.register_csv_buttons(app, ids.GRIDS, ids.csv_button)
 

@@ -14,6 +14,7 @@ from callbacks import common
 from callbacks import paper_trading_figures as figures
 from callbacks.common import money, number, panel_error, pct
 from data_access.paper_trading import paper_trading_dashboard_for
+from layouts import components
 from layouts import paper_trading_ids as ids
 
 PAPER_ROLES = {"admin", "analyst"}
@@ -255,6 +256,18 @@ def stats_body(s: dict | None) -> list:
     return key_values([(ids.stat(key), label, shown[key]) for key, label in ids.STAT_ROWS])
 
 
+def empty_book(doc: dict | None):
+    """The page's empty state when there is no paper account at all (not when the overview failed)."""
+    if not doc or (doc.get("overview") or {}).get("total_accounts") != 0:
+        return None
+    return components.empty_state(
+        "No paper accounts yet",
+        "Paper trading follows paper accounts, the trades they open and close, and the signals behind them.",
+        [components.ingest_step("paper-accounts", "paper-accounts.json"),
+         components.then_step(["paper-trades", "paper-signals"])],
+        note=components.DEMO_NOTE)
+
+
 # --------------------------------------------------------------------------- wiring
 
 
@@ -308,6 +321,7 @@ def register(app: dash.Dash) -> None:
             *[doc[section] or [] for section in GRID_SECTIONS.values()],
         )
 
+    common.register_empty_state(app, ids.EMPTY, ids.BODY, [Input(ids.DOCUMENT, "data")], empty_book)
     common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
     common.register_csv_buttons(app, ids.GRIDS, ids.csv_button)
 

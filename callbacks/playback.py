@@ -14,6 +14,8 @@ from dash import ALL, ClientsideFunction, Dash, Input, Output, State, no_update
 from dash import html
 import dash_bootstrap_components as dbc
 
+from callbacks import common
+from layouts import components
 from layouts import playback_ids as ids
 
 ROLES = ("admin", "analyst", "developer")
@@ -98,6 +100,16 @@ def param_fields(kind: str | None) -> list:
     return fields
 
 
+def empty_book(runs: list | None, symbols: list | None, source: dict | None):
+    """The page's empty state while there is no stored run to replay and nothing is playing."""
+    if runs or source or _role() not in ROLES:
+        return None
+    return components.empty_state(
+        "No backtests to replay yet",
+        "Playback replays a stored backtest bar by bar, or runs a new one live.",
+        components.backtest_steps("live with the form below", bool(symbols)))
+
+
 def register(app: Dash) -> None:
     @app.callback(Output(ids.RUN_PICKER, "options"), Output(ids.RUN_PICKER, "value"),
                   Output(ids.FORM_SYMBOL, "options"), Output(ids.FORM_SYMBOL, "value"),
@@ -168,6 +180,10 @@ def register(app: Dash) -> None:
             return no_update, dbc.Alert(str(exc), color="danger", className="py-1 mb-0")
         live_id = queue(spec)
         return {"mode": "live", "live": live_id}, f"Live run {live_id} queued on a worker."
+
+    common.register_empty_state(app, ids.EMPTY, ids.BODY, [Input(ids.RUN_PICKER, "options"),
+                                                           Input(ids.FORM_SYMBOL, "options"),
+                                                           Input(ids.SOURCE, "data")], empty_book)
 
     app.clientside_callback(
         ClientsideFunction("tbPlayback", "load"),

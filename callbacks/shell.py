@@ -1,4 +1,4 @@
-"""Callbacks of the app shell (navbar, theme) and of the home page's status strip."""
+"""Callbacks of the app shell (navbar, theme) and of the home page's status strip and empty-book guide."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import dash
 import flask
 from dash import Input, Output, State, html
 
-from layouts import home_ids, shell_ids
+from layouts import components, home_ids, shell_ids
+
+ENTITY_ORDER = ["accounts", "account-snapshots", "strategies", "signals", "executions", "paper-accounts",
+                "paper-trades", "paper-signals", "bars"]
 
 # One callback owns both the switch and the store (a circular callback within one callback is
 # allowed): on load the remembered theme (or the OS preference) sets the switch; a click on the
@@ -80,6 +83,28 @@ def status_pills(report: dict) -> list:
     return pills
 
 
+def empty_book_guide(contents: dict[str, bool]):
+    """The home page's guide to bringing a book in, while the book holds nothing at all."""
+    if any(contents.values()):
+        return None
+    order = []
+    for n, entity in enumerate(ENTITY_ORDER):
+        order += [", " if n else "", components.entity_code(entity)]
+    return components.empty_state(
+        "The book is empty",
+        "Every dashboard reads the desk's own records: accounts, strategies, signals and fills, paper trading, "
+        "daily bars and backtests. Nothing is in yet.",
+        [
+            ["Send each kind to ", html.Code("POST /api/v1/ingest/<entity>"), " (JSON, NDJSON or CSV) or run ",
+             html.Code("tradeboard import ENTITY FILE"), ", in this order: ", *order, "."],
+            [html.Code("examples/"), " has a sample file for each: imported in that order, a small whole book."],
+            ["Backtests: the form on the Strategies page, ", html.Code("POST /api/v1/backtests"), " or ",
+             html.Code("tradeboard backtest"), " (once bars are in)."],
+        ],
+        note=components.DEMO_NOTE,
+    )
+
+
 def register(app: dash.Dash) -> None:
     app.clientside_callback(
         THEME_JS,
@@ -102,3 +127,13 @@ def register(app: dash.Dash) -> None:
     def refresh_status(_n):
         report, _status = flask.current_app.extensions["tradeboard"].health()
         return status_pills(report)
+
+    @app.callback(Output(home_ids.EMPTY, "children"), Input(home_ids.STATUS_TICK, "n_intervals"))
+    def show_empty_book(_n):
+        from data_access.book import book_contents
+
+        try:
+            contents = book_contents()
+        except Exception:  # the database is down: the status strip says so
+            return None
+        return empty_book_guide(contents)

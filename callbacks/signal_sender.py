@@ -17,6 +17,8 @@ from callbacks import figures
 from callbacks import common
 from callbacks.common import money, number, panel_error, pct
 from data_access import signal_sender_dashboard as ssd
+from data_access.book import has_signals
+from layouts import components
 from layouts import signal_sender_ids as ids
 
 SENDER_ROLES = {"admin", "analyst", "developer"}
@@ -79,6 +81,38 @@ def lag_text(lag: dict | None) -> str:
     return " · ".join(f"{label} {lag[f'{key}_signal_to_fill_seconds']:.2f} s" for key, label in parts)
 
 
+def empty_book(options: list | None, doc: dict | None):
+    """The page's empty state: no strategies (of this developer's, for a developer), or a chosen
+    strategy that has never sent a signal."""
+    user = current_user()
+    if user is None or user.role not in SENDER_ROLES:
+        return None
+    if options == []:
+        if user.role == "developer":
+            return components.empty_state(
+                "No strategies of yours yet",
+                "This page shows the strategies you develop. An admin names you as a strategy's developer: "
+                "the developer column of its row.",
+                [[html.Code("POST /api/v1/ingest/strategies"), " or ", html.Code("tradeboard import strategies FILE"),
+                  " with ", html.Code(f"developer={user.username}"), " — see ", html.Code("examples/strategies.csv"),
+                  "."]])
+        return components.empty_state(
+            "No strategies yet",
+            "A strategy's page is drawn from its signals and their fills. Each strategy names its account, "
+            "so the accounts come first.",
+            [components.ingest_step("accounts", "accounts.csv", noun="the accounts"),
+             components.ingest_step("strategies", "strategies.csv", noun="the strategies"),
+             components.then_step(["signals", "executions"])],
+            note=components.DEMO_NOTE)
+    info = readable((doc or {}).get("strategy_name"))
+    if info is None or has_signals(info["strategy_id"]):
+        return None
+    return components.empty_state(
+        f"No signals from {info['strategy_name']} yet",
+        "Its counts, fill rate, latency, PnL and positions follow its signals and their fills.",
+        [components.ingest_step("signals", "signals.ndjson"), components.then_step(["executions"])])
+
+
 def register(app: dash.Dash) -> None:
     @app.callback(Output(ids.STRATEGY, "options"), Output(ids.STRATEGY, "value"), Input(ids.INIT, "data"))
     def strategy_options(init):
@@ -104,7 +138,7 @@ def register(app: dash.Dash) -> None:
         if user is None or user.role not in SENDER_ROLES:
             return None, dbc.Alert("Your role may not see the signal-sender dashboard.", color="warning")
         if not strategy_name:
-            return None, dbc.Alert("You have no strategies to show.", color="info")
+            return None, None  # the empty state says why (empty_book)
         if readable(strategy_name) is None:
             return None, dbc.Alert(f"You may not read strategy {strategy_name!r}.", color="warning")
         force = ctx.triggered_id == ids.REFRESH_NOW
@@ -205,6 +239,8 @@ def register(app: dash.Dash) -> None:
         return {"content": buffer.getvalue(), "filename": f"signal-history-{slug(info['strategy_name'])}.csv",
                 "type": "text/csv"}
 
+    common.register_empty_state(app, ids.EMPTY, ids.BODY,
+                                [Input(ids.STRATEGY, "options"), Input(ids.DOCUMENT, "data")], empty_book)
     common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
     common.register_csv_buttons(app, (ids.POSITIONS_GRID,), ids.csv_button)
     common.register_json_download(app, ids.DOWNLOAD_JSON, ids.DOWNLOAD_JSON_BUTTON, ids.DOCUMENT,

@@ -13,7 +13,9 @@ from callbacks import common
 from callbacks import strategy_figures as figs
 from callbacks.common import money, number, panel_error, pct
 from data_access import strategy_dashboard as sd
+from data_access.book import book_contents
 from data_access.run_detail import RunNotFound, run_chart
+from layouts import components
 from layouts import strategies_ids as ids
 
 STRATEGY_ROLES = {"admin", "analyst", "developer"}  # as GET /api/v1/dashboards/strategy-performance
@@ -135,6 +137,19 @@ def run_summary(run: dict) -> list:
     ]
 
 
+def empty_book(doc: dict | None):
+    """The page's empty state while no backtest has completed, in any range."""
+    if not doc or doc.get("backtest_count") or not allowed():
+        return None
+    contents = book_contents()
+    if contents["backtests"]:
+        return None  # runs exist, just not in this range: the charts say so
+    return components.empty_state(
+        "No backtests yet",
+        "This page compares completed backtests by volatility regime, symbol and parameters.",
+        components.backtest_steps("with the form below", contents["bars"]))
+
+
 def register(app: dash.Dash) -> None:
     common.register_refresh_interval(app, ids.REFRESH_EVERY, ids.TICK)
 
@@ -196,6 +211,7 @@ def register(app: dash.Dash) -> None:
             doc["configurations"] or [],
         )
 
+    common.register_empty_state(app, ids.EMPTY, ids.BODY, [Input(ids.DOCUMENT, "data")], empty_book)
     common.register_freshness_labels(app, ids.DOCUMENT, ids.CLOCK, ids.PANELS, ids.freshness)
     common.register_csv_buttons(app, (ids.CONFIGURATIONS_GRID, ids.TRADES_GRID), ids.csv_button)
     common.register_json_download(app, ids.DOWNLOAD_JSON, ids.DOWNLOAD_JSON_BUTTON, ids.DOCUMENT,

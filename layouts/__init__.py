@@ -21,3 +21,4 @@ class shell_ids:  # noqa: N801 - a namespace of constants
 class home_ids:  # noqa: N801
     STATUS = "home-status"
     STATUS_TICK = "home-status-tick"
+    EMPTY = "home-empty"  # what an empty book is missing and how to bring it in

@@ -77,7 +77,7 @@ POSITIONS_GRID = "client-positions-grid"
 POSITION_COLUMNS = [
     {"field": "strategy_name", "headerName": "Strategy", "pinned": "left", "minWidth": 170},
     {"field": "symbol", "headerName": "Symbol"},
-    number_column("quantity", "Qty", ",.0f"),
+    number_column("quantity", "Qty", components.QUANTITY),
     money_column("entry_price", "Entry"),
     components.PRICE_COLUMN,
     money_column("unrealized_pnl", "Unrealized PnL"),
@@ -88,7 +88,7 @@ SIGNAL_COLUMNS = [
     {"field": "strategy_name", "headerName": "Strategy"},
     {"field": "symbol", "headerName": "Symbol"},
     {"field": "side", "headerName": "Side"},
-    number_column("quantity", "Qty", ",.0f"),
+    number_column("quantity", "Qty", components.QUANTITY),
     {"field": "status", "headerName": "Status"},
     {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160},
 ]
@@ -133,13 +133,8 @@ def layout(**_kwargs):
         id=ids.RISK,
     )
     chart_config = components.CHART_CONFIG
-    return dbc.Container(
+    body = html.Div(
         [
-            toolbar(),
-            dcc.Store(id=ids.DOCUMENT),
-            *components.refresh_timers(ids.TICK, ids.CLOCK),
-            components.json_download(ids.DOWNLOAD_JSON),
-            html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
                      className="d-flex justify-content-between"),
             dcc.Loading(kpis, type="dot", delay_show=400),
@@ -182,6 +177,18 @@ def layout(**_kwargs):
                               extra=csv_button(ids.SIGNALS_GRID))),
                 className="g-3 mt-1 mb-4",
             ),
+        ],
+        id=ids.BODY,
+    )
+    return dbc.Container(
+        [
+            toolbar(),
+            dcc.Store(id=ids.DOCUMENT),
+            *components.refresh_timers(ids.TICK, ids.CLOCK),
+            components.json_download(ids.DOWNLOAD_JSON),
+            html.Div(id=ids.STATUS),
+            html.Div(id=ids.EMPTY),
+            body,
         ],
         fluid=True,
         className="py-3",

@@ -9,6 +9,8 @@ DOCUMENT = "client-document"
 DOWNLOAD_JSON = "client-download-json"
 DOWNLOAD_JSON_BUTTON = "client-download-json-button"
 STATUS = "client-status"
+EMPTY = "client-empty"  # the empty state over an empty book (components.empty_state)
+BODY = "client-body"  # what the empty state replaces
 
 KPIS = "client-kpis"
 EQUITY_CHART = "client-equity-chart"

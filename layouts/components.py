@@ -1,6 +1,6 @@
 """Building blocks every dashboard page uses: panels with freshness and error slots, the
-time-range and auto-refresh pickers, KPI cards, AG Grid columns, CSV buttons and the whole-dashboard
-JSON download."""
+time-range and auto-refresh pickers, KPI cards, AG Grid columns, CSV buttons, the whole-dashboard
+JSON download, and the empty state a page shows over an empty book."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dash import dcc, html
 TIME_RANGES = [("7d", "7D"), ("30d", "30D"), ("90d", "90D"), ("1y", "1Y"), ("all", "All")]
 REFRESH_CHOICES = [("0", "Off"), ("5", "5 s"), ("30", "30 s"), ("60", "1 min"), ("300", "5 min")]
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
+QUANTITY = ",.8~f"  # d3: whole shares as 40, fractions (crypto) as 0.5, never rounded to a whole unit
 
 
 def panel(title: str, freshness_id: str, error_id: str, body, *, extra=None) -> dbc.Card:
@@ -132,3 +133,59 @@ PRICE_COLUMN = {
         f"{_AGE} < 172800 ? Math.round({_AGE} / 3600) + ' h' : Math.round({_AGE} / 86400) + ' d') + ')' : '')")},
     "cellClassRules": {"price-stale text-warning-emphasis fst-italic": "params.data && params.data.price_stale === true"},
 }
+
+
+def empty_state(title: str, lead, steps: list, note=None) -> html.Div:
+    """What a page over an empty book shows instead of empty charts: what is missing (``title``, ``lead``)
+    and the routes or commands that bring it in (``steps``, one line each)."""
+    return html.Div(
+        [
+            html.H2(title, className="h5 mb-1"),
+            html.P(lead, className="text-body-secondary mb-2"),
+            html.Ul([html.Li(step) for step in steps], className="mb-0 ps-3 tb-empty-steps"),
+            html.P(note, className="small text-body-secondary mb-0 mt-2") if note else None,
+        ],
+        className="card card-body shadow-sm mb-3 tb-empty-state",
+        role="status",
+    )
+
+
+def ingest_step(entity: str, example: str, noun: str = "them") -> list:
+    """"Send them to POST /api/v1/ingest/ENTITY or run `tradeboard import ENTITY FILE` — see examples/FILE.\""""
+    return [f"Send {noun} to ", html.Code(f"POST /api/v1/ingest/{entity}"), " or run ",
+            html.Code(f"tradeboard import {entity} FILE"), " — see ", html.Code(f"examples/{example}"), "."]
+
+
+def entity_code(entity: str) -> html.Code:
+    """An entity's name as code that a narrow screen does not break at its hyphen."""
+    return html.Code(entity, className="text-nowrap")
+
+
+def then_step(entities: list[str]) -> list:
+    """"Then A, B and C the same way." with each entity as code."""
+    names = [entity_code(e) for e in entities]
+    joined: list = []
+    for n, name in enumerate(names):
+        if n:
+            joined.append(" and " if n == len(names) - 1 else ", ")
+        joined.append(name)
+    return ["Then ", *joined, " the same way (examples/ has a file for each)."]
+
+
+def backtest_steps(form: str, has_bars: bool) -> list:
+    """How to run a backtest (``form``: where the page's own form is, the API, the CLI), after how to bring
+    daily bars in when there are none: a backtest replays stored bars."""
+    steps = [
+        [f"Run one {form}."],
+        [html.Code("POST /api/v1/backtests"), " with a symbol, a strategy and its parameters (or a sweep)."],
+        [html.Code("tradeboard backtest --symbol SYMBOL --strategy sma_cross"), " on the command line."],
+    ]
+    if not has_bars:
+        steps.insert(0, ["A backtest replays stored daily bars, and there are none yet: ",
+                         html.Code("POST /api/v1/ingest/bars"), " or ", html.Code("tradeboard import bars FILE"),
+                         " (see ", html.Code("examples/bars.csv"), "), or a symbol's whole history with ",
+                         html.Code("tradeboard import-bars FILE --symbol SYMBOL"), "."])
+    return steps
+
+
+DEMO_NOTE = ["To explore with made-up data instead: ", html.Code("tradeboard seed"), "."]

@@ -69,6 +69,7 @@ def layout(**_kwargs):
                 className="d-flex flex-wrap align-items-center gap-2 mb-4 p-2 px-3 rounded border bg-body-tertiary tb-status-strip",
                 **{"aria-label": "System status"},
             ),
+            html.Div(id=ids.EMPTY),
             dbc.Row(dashboard_cards(), class_name="g-3 tb-page-cards"),
         ],
         className="tb-home",

@@ -48,6 +48,10 @@ def grid(grid_id: str, columns: list[dict], height: int = 300, **options) -> dag
     )
 
 
+# the runs grid's text while no task has run (AG Grid's own overlay, plain text)
+NO_RUNS = ("No task has run yet: tasks run on a Celery worker on beat's schedule (tradeboard run starts both; "
+           "elsewhere: celery -A tasks worker, celery -A tasks beat).")
+
 REQUEST_COLUMNS = [
     {"field": "endpoint", "headerName": "Endpoint", "pinned": "left", "minWidth": 220, "tooltipField": "endpoint"},
     num("count", "Count", headerTooltip="Requests in the window"),
@@ -173,6 +177,7 @@ def layout(**_kwargs):
             dcc.Store(id=ids.ACTION_DONE, data=0),
             *components.refresh_timers(ids.TICK, ids.CLOCK),
             html.Div(id=ids.STATUS),
+            html.Div(id=ids.EMPTY),
             health,
             dbc.Row(dbc.Col(controls()), className="g-3 mt-1"),
             dbc.Row(
@@ -204,7 +209,8 @@ def layout(**_kwargs):
                 className="g-3 mt-1",
             ),
             dbc.Row(
-                dbc.Col(panel("runs", "Recent task runs and failures", grid(ids.RUNS_GRID, RUN_COLUMNS, 240),
+                dbc.Col(panel("runs", "Recent task runs and failures",
+                              grid(ids.RUNS_GRID, RUN_COLUMNS, 240, localeText={"noRowsToShow": NO_RUNS}),
                               extra=components.csv_button(ids.csv_button(ids.RUNS_GRID)))),
                 className="g-3 mt-1",
             ),

@@ -6,6 +6,7 @@ TICK = "ops-tick"
 CLOCK = "ops-clock"
 DOCUMENT = "ops-document"
 STATUS = "ops-status"
+EMPTY = "ops-empty"  # says the book is empty (the system figures still show)
 ACTION_DONE = "ops-action-done"  # a store bumped by each admin action, so the page reloads after it
 
 REQUESTS_GRID = "ops-requests-grid"

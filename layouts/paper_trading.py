@@ -199,13 +199,8 @@ def layout(**_kwargs):
     )
     chart_config = {**components.CHART_CONFIG, "displayModeBar": False}
     summary = "small text-body-secondary"
-    return dbc.Container(
+    body = html.Div(
         [
-            toolbar(),
-            dcc.Store(id=ids.DOCUMENT),
-            *components.refresh_timers(ids.TICK, ids.CLOCK),
-            components.json_download(ids.DOWNLOAD_JSON),
-            html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")),
                       html.Small(id=ids.freshness("kpis"), className="text-body-secondary ms-auto")],
                      className="d-flex flex-wrap gap-2"),
@@ -244,6 +239,18 @@ def layout(**_kwargs):
                                extra=csv_button(ids.SOURCES_GRID)))),
             _row(dbc.Col(panel("top", "Top performers (realized PnL by symbol)", grid(ids.TOP_GRID, TOP_COLUMNS),
                                extra=csv_button(ids.TOP_GRID))), last=True),
+        ],
+        id=ids.BODY,
+    )
+    return dbc.Container(
+        [
+            toolbar(),
+            dcc.Store(id=ids.DOCUMENT),
+            *components.refresh_timers(ids.TICK, ids.CLOCK),
+            components.json_download(ids.DOWNLOAD_JSON),
+            html.Div(id=ids.STATUS),
+            html.Div(id=ids.EMPTY),
+            body,
         ],
         fluid=True,
         className="py-3",

@@ -6,6 +6,8 @@ TICK = "paper-tick"
 CLOCK = "paper-clock"
 DOCUMENT = "paper-document"
 STATUS = "paper-status"
+EMPTY = "paper-empty"  # the empty state over an empty book (components.empty_state)
+BODY = "paper-body"  # what the empty state replaces
 DOWNLOAD_JSON = "paper-download-json"
 DOWNLOAD_JSON_BUTTON = "paper-download-json-button"
 

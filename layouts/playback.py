@@ -148,6 +148,9 @@ def legend() -> html.Div:
 def layout(run: str | None = None, live: str | None = None, **_kwargs):
     from callbacks.playback import base_figure  # the figure template is built in Python, from lists
 
+    chart = dcc.Graph(id=ids.CHART, figure=base_figure(), className="tb-playback-chart",
+                      config={"displaylogo": False, "responsive": True,
+                              "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     return dbc.Container(
         [
             html.Div([html.H1("Playback", className="h4 mb-0 me-auto"),
@@ -159,15 +162,17 @@ def layout(run: str | None = None, live: str | None = None, **_kwargs):
             dcc.Store(id=ids.TEMPLATE, data=base_figure()),
             dcc.Download(id=ids.LOG_DOWNLOAD),
             dcc.Interval(id=ids.TICK, interval=250, disabled=False),
+            html.Div(id=ids.EMPTY),
             source_card(),
-            html.Div(controls(), className="my-2"),
-            cards(),
-            dbc.Card(dbc.CardBody([legend(), dcc.Graph(id=ids.CHART, figure=base_figure(), className="tb-playback-chart",
-                                            config={"displaylogo": False, "responsive": True,
-                                                    "modeBarButtonsToRemove": ["select2d", "lasso2d"]})],
-                                  className="p-1"),
-                     className="shadow-sm mt-2"),
-            html.Div(signal_log(), className="mt-2 mb-4"),
+            html.Div(
+                [
+                    html.Div(controls(), className="my-2"),
+                    cards(),
+                    dbc.Card(dbc.CardBody([legend(), chart], className="p-1"), className="shadow-sm mt-2"),
+                    html.Div(signal_log(), className="mt-2 mb-4"),
+                ],
+                id=ids.BODY,
+            ),
         ],
         fluid=True,
         className="py-3 tb-playback",

@@ -26,6 +26,8 @@ SPEED = "playback-speed"
 WINDOW = "playback-window"
 TICK = "playback-tick"
 STATUS = "playback-status"
+EMPTY = "playback-empty"  # the empty state over an empty book (components.empty_state)
+BODY = "playback-body"  # what the empty state replaces
 
 CHART = "playback-chart"
 

@@ -34,8 +34,9 @@ HISTORY_COLUMNS = [
      "valueFormatter": {"function": "params.value == null ? '' : params.value.replace('T', ' ').replace('Z', '')"}},
     {"field": "symbol", "headerName": "Symbol", "filter": "agTextColumnFilter"},
     {"field": "side", "headerName": "Side", "filter": "agTextColumnFilter"},
-    {**number_column("quantity_requested", "Qty", ",.0f"), "colId": "quantity", "filter": "agNumberColumnFilter"},
-    {**number_column("quantity_filled", "Filled", ",.0f"), "sortable": False, "filter": False},
+    {**number_column("quantity_requested", "Qty", components.QUANTITY), "colId": "quantity",
+     "filter": "agNumberColumnFilter"},
+    {**number_column("quantity_filled", "Filled", components.QUANTITY), "sortable": False, "filter": False},
     {**number_column("fill_price", "Fill price"), "sortable": False, "filter": False},
     {"field": "status", "headerName": "Status", "minWidth": 125, "filter": "agTextColumnFilter"},
     {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160, "sortable": False,
@@ -47,7 +48,7 @@ HISTORY_COLUMNS = [
 
 POSITION_COLUMNS = [
     {"field": "symbol", "headerName": "Symbol", "pinned": "left"},
-    number_column("quantity", "Qty", ",.0f"),
+    number_column("quantity", "Qty", components.QUANTITY),
     money_column("entry_price", "Entry"),
     components.PRICE_COLUMN,
     money_column("unrealized_pnl", "Unrealized PnL"),
@@ -112,17 +113,8 @@ def layout(strategy: str | None = None, **_kwargs):
         className="g-2",
     )
     chart_config = components.CHART_CONFIG
-    return dbc.Container(
+    body = html.Div(
         [
-            toolbar(),
-            html.Div(id=ids.DEVELOPER, className="small text-body-secondary mb-2"),
-            dcc.Store(id=ids.INIT, data={"strategy": strategy}),
-            dcc.Store(id=ids.DOCUMENT),
-            dcc.Store(id=ids.PURGED),
-            dcc.Download(id=ids.HISTORY_CSV),
-            components.json_download(ids.DOWNLOAD_JSON),
-            *components.refresh_timers(ids.TICK, ids.CLOCK),
-            html.Div(id=ids.STATUS),
             html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
                      className="d-flex justify-content-between"),
             dcc.Loading(kpis, type="dot", delay_show=400),
@@ -153,6 +145,22 @@ def layout(strategy: str | None = None, **_kwargs):
                                              title=f"The first {10_000:,} rows in the grid's sort and filter"))),
                 className="g-3 mt-1 mb-4",
             ),
+        ],
+        id=ids.BODY,
+    )
+    return dbc.Container(
+        [
+            toolbar(),
+            html.Div(id=ids.DEVELOPER, className="small text-body-secondary mb-2"),
+            dcc.Store(id=ids.INIT, data={"strategy": strategy}),
+            dcc.Store(id=ids.DOCUMENT),
+            dcc.Store(id=ids.PURGED),
+            dcc.Download(id=ids.HISTORY_CSV),
+            components.json_download(ids.DOWNLOAD_JSON),
+            *components.refresh_timers(ids.TICK, ids.CLOCK),
+            html.Div(id=ids.STATUS),
+            html.Div(id=ids.EMPTY),
+            body,
         ],
         fluid=True,
         className="py-3",

@@ -163,39 +163,47 @@ def layout(run: str | None = None, **_kwargs):
             components.json_download(ids.DOWNLOAD_JSON),
             *components.refresh_timers(ids.TICK, ids.CLOCK),
             html.Div(id=ids.STATUS),
-            dbc.Row(
-                [
-                    dbc.Col(panel("volatility", "By volatility regime", graph(ids.VOLATILITY_CHART, 300)), lg=5),
-                    dbc.Col(panel("symbol", "By symbol", graph(ids.SYMBOL_CHART, 300)), lg=7),
-                ],
-                className="g-3",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(panel("heatmap", "Parameter heatmap (mean Sharpe)", heatmap_body()), lg=7),
-                    dbc.Col(panel("ml", "Sweep recommendation", html.Div(id=ids.ML_CARD)), lg=5),
-                ],
-                className="g-3 mt-1",
-            ),
-            dbc.Row(dbc.Col(panel("sharpe", "Sharpe over time", graph(ids.SHARPE_CHART, 260))), className="g-3 mt-1"),
-            dbc.Row(
-                dbc.Col(panel("configurations", "Configurations",
-                              html.Div([
-                                  html.Small("Click a row to open its latest run.", id=ids.DRILLDOWN_HINT,
-                                             className="text-body-secondary"),
-                                  grid(ids.CONFIGURATIONS_GRID, CONFIGURATION_COLUMNS, _GRID_STYLE,
-                                       dashGridOptions={"animateRows": False, "tooltipShowDelay": 300,
-                                                        "rowSelection": {"mode": "singleRow", "checkboxes": False,
-                                                                         "enableClickSelection": True}},
-                                       getRowId="params.data.strategy_kind + '|' + params.data.configuration"),
-                              ], className="d-flex flex-column gap-2"),
-                              extra=components.csv_button(ids.csv_button(ids.CONFIGURATIONS_GRID)))),
-                className="g-3 mt-1",
-            ),
-            dbc.Row(dbc.Col(drilldown()), className="g-3 mt-1"),
+            html.Div(id=ids.EMPTY),
+            html.Div(results(), id=ids.BODY),
             dbc.Row(dbc.Col(components.panel("Run a backtest or sweep", ids.freshness("form"), ids.error("form"),
                                              backtest_form.form())), className="g-3 mt-1 mb-4"),
         ],
         fluid=True,
         className="py-3",
     )
+
+
+def results() -> list:
+    """Every panel drawn from completed backtests (what the empty state replaces)."""
+    return [
+        dbc.Row(
+            [
+                dbc.Col(panel("volatility", "By volatility regime", graph(ids.VOLATILITY_CHART, 300)), lg=5),
+                dbc.Col(panel("symbol", "By symbol", graph(ids.SYMBOL_CHART, 300)), lg=7),
+            ],
+            className="g-3",
+        ),
+        dbc.Row(
+            [
+                dbc.Col(panel("heatmap", "Parameter heatmap (mean Sharpe)", heatmap_body()), lg=7),
+                dbc.Col(panel("ml", "Sweep recommendation", html.Div(id=ids.ML_CARD)), lg=5),
+            ],
+            className="g-3 mt-1",
+        ),
+        dbc.Row(dbc.Col(panel("sharpe", "Sharpe over time", graph(ids.SHARPE_CHART, 260))), className="g-3 mt-1"),
+        dbc.Row(
+            dbc.Col(panel("configurations", "Configurations",
+                          html.Div([
+                              html.Small("Click a row to open its latest run.", id=ids.DRILLDOWN_HINT,
+                                         className="text-body-secondary"),
+                              grid(ids.CONFIGURATIONS_GRID, CONFIGURATION_COLUMNS, _GRID_STYLE,
+                                   dashGridOptions={"animateRows": False, "tooltipShowDelay": 300,
+                                                    "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                                     "enableClickSelection": True}},
+                                   getRowId="params.data.strategy_kind + '|' + params.data.configuration"),
+                          ], className="d-flex flex-column gap-2"),
+                          extra=components.csv_button(ids.csv_button(ids.CONFIGURATIONS_GRID)))),
+            className="g-3 mt-1",
+        ),
+        dbc.Row(dbc.Col(drilldown()), className="g-3 mt-1"),
+    ]

@@ -1,6 +1,6 @@
 """The `tradeboard` command: the click group `main`, and the modules whose commands it holds.
 
-    run.py         tradeboard run [--host 127.0.0.1] [--port 8050] [--dev] [--web-workers 2]
+    run.py         tradeboard run [--host 127.0.0.1] [--port 8050] [--dev] [--web-workers 2] [--no-demo]
     database.py    tradeboard migrate
                    tradeboard seed [--scale demo|large] [--seed 42] [--reset]
     users.py       tradeboard create-user USERNAME --role ROLE [--password P] [--display-name N] [--accounts "A,B"]

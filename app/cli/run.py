@@ -1,5 +1,5 @@
 """`tradeboard run`: the whole system on one machine, supervised. A private Redis (unless REDIS_URL),
-migrations, demo data into an empty database, an admin, a Celery worker and beat, and the web under gunicorn;
+migrations, demo data into an empty database (unless --no-demo or TRADEBOARD_DEMO=false), an admin, a Celery worker and beat, and the web under gunicorn;
 Ctrl-C stops them in order. Also the argv of the web server and of the cache worker as deployed."""
 
 from __future__ import annotations
@@ -123,6 +123,33 @@ def _ensure_admin(url: str) -> tuple[str, str | None]:
         return username, password
 
 
+def seeds_demo(database_empty: bool, demo_flag: bool | None, settings) -> bool:
+    """Whether this start seeds the demo book: only into an empty database (no accounts and no users), and
+    only when asked for: ``--demo/--no-demo`` when given, else TRADEBOARD_DEMO. A database that has its admin
+    is not empty, so a book started empty stays empty at the next start, whatever the flag."""
+    wanted = settings.TRADEBOARD_DEMO if demo_flag is None else demo_flag
+    return database_empty and wanted
+
+
+def prepare_database(database_url: str, demo_flag: bool | None, settings) -> bool:
+    """Migrate, seed the demo book when ``seeds_demo`` says so, and say whether it did."""
+    from data_access.migrate import is_empty
+
+    empty = is_empty(database_url)
+    echo("tradeboard: migrating the database")
+    migrate_database(database_url)
+    if seeds_demo(empty, demo_flag, settings):
+        echo("tradeboard: empty database: seeding demo data")
+        from data_access.seed import seed as run_seed
+
+        run_seed(database_url, scale="demo", seed=42, reset=False, progress=True)
+        return True
+    if empty:
+        echo("tradeboard: empty database: starting with an empty book (no demo data); bring yours in with "
+             "POST /api/v1/ingest/<entity> or `tradeboard import ENTITY FILE` (examples/ has a file per entity)")
+    return False
+
+
 def _wait_http(url: str, deadline: float, supervisor) -> bool:
     while time.monotonic() < deadline:
         dead = supervisor.exited()
@@ -143,8 +170,11 @@ def _wait_http(url: str, deadline: float, supervisor) -> bool:
 @click.option("--port", default=8050, show_default=True, type=int)
 @click.option("--dev", is_flag=True, help="Dash's debug server with reload instead of gunicorn.")
 @click.option("--web-workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def run(host: str, port: int, dev: bool, web_workers: int) -> None:
-    """Run everything: Redis (private unless REDIS_URL), migrations, demo data, workers, beat and web."""
+@click.option("--demo/--no-demo", "demo", default=None,
+              help="Seed demo data into an empty database (default: TRADEBOARD_DEMO, true unless set).")
+def run(host: str, port: int, dev: bool, web_workers: int, demo: bool | None) -> None:
+    """Run everything: Redis (private unless REDIS_URL), migrations, demo data (unless --no-demo), workers,
+    beat and web."""
     from app.services import PrivateRedis, Supervisor, port_open
 
     settings = env_settings()  # its own services, never those of another run
@@ -172,16 +202,7 @@ def run(host: str, port: int, dev: bool, web_workers: int) -> None:
 
         _announce(var, {"REDIS_URL": redis_url, "DATABASE_URL": database_url})
 
-        from data_access.migrate import is_empty
-
-        empty = is_empty(database_url)
-        echo("tradeboard: migrating the database")
-        migrate_database(database_url)
-        if empty:
-            echo("tradeboard: empty database: seeding demo data")
-            from data_access.seed import seed as run_seed
-
-            run_seed(database_url, scale="demo", seed=42, reset=False, progress=True)
+        prepare_database(database_url, demo, settings)
         admin, admin_password = _ensure_admin(database_url)
 
         env = dict(os.environ)
