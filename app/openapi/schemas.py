@@ -39,7 +39,9 @@ METADATA = obj({
     "cached": B,
     "degraded": {"type": "boolean", "description": "Redis unreachable: computed from the database"},
     "timestamp": date_time(),
-})
+    "partial_sections": arr(S, description="only when some section has a value despite an error (e.g. some "
+                                           "symbols unpriced): those sections, whose errors are in `errors`"),
+}, optional=("partial_sections",))
 
 SECTIONS = {"type": "object", "additionalProperties": ref("Freshness"),
             "description": "freshness per panel, keyed by section name"}
@@ -49,7 +51,8 @@ STRATEGY_PARAMETERS = {"type": "object", "additionalProperties": {"type": ["numb
                        "description": "a strategy kind's parameters by name"}
 
 PRICE_FIELDS = {
-    "current_price": NN, "unrealized_pnl": N, "price_source": S, "price_stale": B, "price_age_seconds": NN,
+    # all null when no provider has a price for the symbol (the section then names it in `errors`)
+    "current_price": NN, "unrealized_pnl": NN, "price_source": NS, "price_stale": null(B), "price_age_seconds": NN,
 }
 POSITION = obj({"symbol": S, "quantity": N, "entry_price": NN, **PRICE_FIELDS},
                description="An open position marked to the latest price (price provider, staleness and age).")

@@ -120,8 +120,6 @@ def test_the_examples_make_a_small_whole_book_the_dashboards_read(app, client, s
     assert [t["symbol"] for t in paper["open_positions"]] == ["AMD"]
 
 
-@pytest.mark.xfail(strict=True, reason="data_access.document adds metadata.partial_sections; app/openapi/schemas.py's "
-                                       "Metadata does not list it (its owner is reworking that module)")
 def test_a_partial_section_fits_the_metadata_schema(spec):
     from jsonschema import Draft202012Validator
 

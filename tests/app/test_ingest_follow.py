@@ -123,3 +123,23 @@ def test_each_write_bumps_exactly_the_families_it_changes_and_a_resend_none(book
         assert {f for f in families if after[f] != before[f]} == changed, entity
         assert post(client, feed, entity, path.read_bytes(), content_type).get_json()["inserted"] == 0
         assert generations() == after, f"a re-sent {entity} batch changed nothing and must invalidate nothing"
+
+
+def test_a_position_in_a_symbol_without_prices_is_a_documented_partial_section(book_app, redis_client):
+    from app.openapi import document
+    from tests.app.test_openapi import Spec
+
+    client, feed = book_app.server.test_client(), book_app.tokens["feed"]
+    admin = {"Authorization": f"Bearer {book_app.tokens['admin']}"}
+    book = random_book(47, strategies=("Mean Rev",), developer=None)
+    for entity in ("accounts", "strategies", "signals", "executions"):
+        assert post(client, feed, entity, book[entity]).status_code == 200
+    spec = Spec(document())
+    for path in ("/api/v1/dashboards/client?time_range=7d",
+                 "/api/v1/dashboards/signal-sender?strategy_name=Mean%20Rev&time_range=7d"):
+        response = client.get(path, headers=admin)
+        spec.check("GET", path.split("?")[0], response)  # no bars at all: every position unpriced
+        doc = response.get_json()
+        positions = doc.get("positions") or doc.get("current_positions")
+        assert positions and all(p["current_price"] is None and p["unrealized_pnl"] is None for p in positions)
+        assert doc["metadata"]["partial_sections"]
