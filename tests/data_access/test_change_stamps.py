@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 
 from data_access import migrate
 from data_access import paper_trading as pt
+from data_access.paper_trading import realtime as pt_realtime
 from data_access.change_stamps import one_stamp_per_build, paper_reads, paper_stamp
 from data_access.db import configure_database
 from data_access.document import SectionReader
@@ -138,7 +139,7 @@ def test_a_missed_entry_leaves_the_shadow_window_with_time_alone(sqlite_url, mon
     assert build(engine)[0]["shadow"]["count"] == 1
     assert build(engine)[0]["shadow"]["count"] == 1  # reused: nothing changed
     later = NOW + dt.timedelta(days=pt.SHADOW_DAYS, hours=1)  # the TSLA entry (a day old) is now outside
-    monkeypatch.setattr(pt, "_utc_now", lambda: later)
+    monkeypatch.setattr(pt_realtime, "utc_now_naive", lambda: later)
     stamp = paper_stamp()
     shadow = build(engine)[0]["shadow"]
     assert paper_stamp() == stamp  # no write, yet the section read again
