@@ -101,6 +101,25 @@ def refresh_and_json_buttons(refresh_id: str, json_button_id: str) -> dbc.Col:
     )
 
 
+def dashboard_page(toolbar, ids, body, *extra) -> dbc.Container:
+    """A dashboard's page: its toolbar, the document store, refresh timers, JSON download, status and
+    empty-state slots, then its body (``ids`` is the page's id module; ``extra`` components go before the body)."""
+    return dbc.Container(
+        [
+            toolbar,
+            dcc.Store(id=ids.DOCUMENT),
+            *refresh_timers(ids.TICK, ids.CLOCK),
+            json_download(ids.DOWNLOAD_JSON),
+            *extra,
+            html.Div(id=ids.STATUS),
+            html.Div(id=ids.EMPTY),
+            body,
+        ],
+        fluid=True,
+        className="py-3",
+    )
+
+
 def json_download(download_id: str) -> dcc.Download:
     return dcc.Download(id=download_id)
 

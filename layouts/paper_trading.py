@@ -242,16 +242,4 @@ def layout(**_kwargs):
         ],
         id=ids.BODY,
     )
-    return dbc.Container(
-        [
-            toolbar(),
-            dcc.Store(id=ids.DOCUMENT),
-            *components.refresh_timers(ids.TICK, ids.CLOCK),
-            components.json_download(ids.DOWNLOAD_JSON),
-            html.Div(id=ids.STATUS),
-            html.Div(id=ids.EMPTY),
-            body,
-        ],
-        fluid=True,
-        className="py-3",
-    )
+    return components.dashboard_page(toolbar(), ids, body)

@@ -148,20 +148,10 @@ def layout(strategy: str | None = None, **_kwargs):
         ],
         id=ids.BODY,
     )
-    return dbc.Container(
-        [
-            toolbar(),
-            html.Div(id=ids.DEVELOPER, className="small text-body-secondary mb-2"),
-            dcc.Store(id=ids.INIT, data={"strategy": strategy}),
-            dcc.Store(id=ids.DOCUMENT),
-            dcc.Store(id=ids.PURGED),
-            dcc.Download(id=ids.HISTORY_CSV),
-            components.json_download(ids.DOWNLOAD_JSON),
-            *components.refresh_timers(ids.TICK, ids.CLOCK),
-            html.Div(id=ids.STATUS),
-            html.Div(id=ids.EMPTY),
-            body,
-        ],
-        fluid=True,
-        className="py-3",
+    return components.dashboard_page(
+        toolbar(), ids, body,
+        html.Div(id=ids.DEVELOPER, className="small text-body-secondary mb-2"),
+        dcc.Store(id=ids.INIT, data={"strategy": strategy}),
+        dcc.Store(id=ids.PURGED),
+        dcc.Download(id=ids.HISTORY_CSV),
     )

@@ -27,11 +27,10 @@ def example(entity: str) -> Path:
 
 def rows(url: str, query):
     engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(query).all()
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        found = conn.execute(query).all()
+    engine.dispose()
+    return found
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

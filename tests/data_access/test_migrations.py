@@ -114,6 +114,16 @@ def test_alembic_command_line_takes_the_url_from_x_then_database_url(tmp_path):
     assert schema_differences(f"sqlite:///{from_env}") == []
 
 
+def add_account_and_strategy(conn, developer_id: int | None = None) -> None:
+    """Account 1 and its strategy 1, as any revision since the first stores them."""
+    from sqlalchemy import text
+
+    conn.execute(text("INSERT INTO accounts (id, name, broker, net_contributions, currency) "
+                      "VALUES (1, 'Main', 'IBKR', 1000, 'USD')"))
+    conn.execute(text("INSERT INTO strategies (id, name, developer_id, account_id, allocation, status) "
+                      "VALUES (1, 'S', :developer, 1, 0.5, 'ACTIVE')"), {"developer": developer_id})
+
+
 def test_ingest_keys_migration_keeps_tokens_and_gives_every_stored_fill_a_key(db_url):
     """0007 rebuilds users (its role CHECK) and the fill and paper tables on SQLite: a user's tokens,
     strategies' developers and every fill must survive it, and the new role must be accepted."""
@@ -127,10 +137,7 @@ def test_ingest_keys_migration_keeps_tokens_and_gives_every_stored_fill_a_key(db
                               "VALUES (1, 'dev', 'Dev', '!', 'developer', true)"))
             conn.execute(text("INSERT INTO api_tokens (id, user_id, name, token_sha256, revoked) "
                               "VALUES (1, 1, 'sender', 'abc', false)"))
-            conn.execute(text("INSERT INTO accounts (id, name, broker, net_contributions, currency) "
-                              "VALUES (1, 'Main', 'IBKR', 1000, 'USD')"))
-            conn.execute(text("INSERT INTO strategies (id, name, developer_id, account_id, allocation, status) "
-                              "VALUES (1, 'S', 1, 1, 0.5, 'ACTIVE')"))
+            add_account_and_strategy(conn, developer_id=1)
             conn.execute(text("INSERT INTO signals (id, signal_id, strategy_id, symbol, side, quantity, received_at, "
                               "status) VALUES (7, 'sig_7', 1, 'SPY', 'BUY', 3, '2026-01-02 15:00:00', 'FILLED')"))
             conn.execute(text("INSERT INTO executions (id, signal_id, filled_at, price, quantity, commission) "
@@ -160,10 +167,7 @@ def test_a_database_upgraded_across_the_ingest_keys_has_its_positions_derived_fr
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO accounts (id, name, broker, net_contributions, currency) "
-                              "VALUES (1, 'Main', 'IBKR', 1000, 'USD')"))
-            conn.execute(text("INSERT INTO strategies (id, name, account_id, allocation, status) "
-                              "VALUES (1, 'S', 1, 0.5, 'ACTIVE')"))
+            add_account_and_strategy(conn)
             for sid, side, qty, price, at in ((1, "BUY", 10, 100.0, "10:00"), (2, "SELL", 4, 110.0, "11:00")):
                 conn.execute(text("INSERT INTO signals (id, signal_id, strategy_id, symbol, side, quantity, "
                                   "received_at, status) VALUES (:id, :ext, 1, 'SPY', :side, :qty, :at, 'FILLED')"),
