@@ -14,6 +14,14 @@ from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
 
+def current_user():
+    """The signed-in user of the current request (``flask.g.user``, set by the app's guard: `app.auth`),
+    or None, also outside a request. Pages read it here and never import the composition root."""
+    if not flask.has_request_context():
+        return None
+    return flask.g.get("user")
+
+
 def money(value: float | None) -> str:
     if value is None:
         return "—"

@@ -13,8 +13,8 @@ import flask
 from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from app.auth import current_user
 from callbacks import common, ops_figures
+from callbacks.common import current_user
 from data_access.book import book_contents
 from layouts import components
 from layouts import ops_ids as ids
@@ -22,6 +22,7 @@ from layouts import ops_ids as ids
 log = logging.getLogger(__name__)
 
 OPS_ROLES = {"admin", "analyst"}
+MONITOR_EXTENSION = "tradeboard.monitor"  # app.monitoring.EXTENSION_KEY
 ERROR_PARTS = {**ids.PANELS, "p95": "requests", "hit-rate": "family_stats"}  # error slot -> snapshot part
 
 
@@ -40,9 +41,8 @@ def _app_state():
 
 
 def load_snapshot() -> dict:
-    from app import monitoring
-
-    doc = monitoring.snapshot(_app_state())
+    # the app's monitoring (app.monitoring) builds it; a page reaches it through the app's extensions
+    doc = flask.current_app.extensions[MONITOR_EXTENSION]["monitor"].snapshot()
     now = dt.datetime.now(dt.UTC).isoformat()
     doc["sections"] = {part: {"computed_at": now, "cached": False, "stale": False} for part in ids.PANELS.values()}
     return doc

@@ -9,10 +9,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, ctx, html
 from dash.exceptions import PreventUpdate
 
-from app.auth import current_user
 from callbacks import common
 from callbacks import paper_trading_figures as figures
-from callbacks.common import money, number, panel_error, pct
+from callbacks.common import current_user, money, number, panel_error, pct
 from data_access.paper_trading import paper_trading_dashboard_for
 from layouts import components
 from layouts import paper_trading_ids as ids

@@ -8,14 +8,12 @@ import io
 
 import dash
 import dash_bootstrap_components as dbc
-import flask
 from dash import Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
-from app.dashboards_api import may_read_strategy
 from callbacks import figures
 from callbacks import common
-from callbacks.common import money, number, panel_error, pct
+from callbacks.common import current_user, money, number, panel_error, pct
 from data_access import signal_sender_dashboard as ssd
 from data_access.book import has_signals
 from layouts import components
@@ -27,10 +25,6 @@ HISTORY_FIELDS = ["signal_id", "sent_at", "symbol", "side", "quantity_requested"
                   "status", "reject_reason", "pnl"]
 
 
-def current_user():
-    return flask.g.get("user")
-
-
 def readable(strategy_name: str | None) -> dict | None:
     """The strategy's info if the signed-in user may read it, else None."""
     user = current_user()
@@ -40,7 +34,7 @@ def readable(strategy_name: str | None) -> dict | None:
         info = ssd.strategy_info(strategy_name)
     except ssd.StrategyNotFound:
         return None
-    return info if may_read_strategy(user, info) else None
+    return info if ssd.may_read_strategy(user, info) else None
 
 
 def kpi_values(perf: dict | None) -> tuple[list, list]:
