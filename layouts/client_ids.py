@@ -1,5 +1,7 @@
 """Component ids of the client dashboard page (prefixed `client-`), typed once."""
 
+from layouts.ids import csv_button, id_helper, panel_ids  # noqa: F401 - csv_button: read as ids.csv_button
+
 TIME_RANGE = "client-time-range"
 REFRESH_EVERY = "client-refresh-every"
 REFRESH_NOW = "client-refresh-now"
@@ -34,16 +36,7 @@ PANELS = {
 }
 
 
-def freshness(panel: str) -> str:
-    return f"client-{panel}-freshness"
-
-
-def error(panel: str) -> str:
-    return f"client-{panel}-error"
-
-
-def csv_button(grid: str) -> str:
-    return f"{grid}-csv"
+freshness, error = panel_ids("client")
 
 
 # KPI cards and risk rows: (document key, label); their ids derive from the key.
@@ -68,21 +61,8 @@ RISK_ROWS = [
 ]
 
 
-def kpi(key: str) -> str:
-    return f"client-kpi-{key}"
-
-
-def kpi_sub(key: str) -> str:
-    return f"client-kpi-sub-{key}"
-
-
-def kpi_label(key: str) -> str:
-    return f"client-kpi-label-{key}"
-
-
-def risk(key: str) -> str:
-    return f"client-risk-{key}"
-
-
-def risk_label(key: str) -> str:
-    return f"client-risk-label-{key}"
+kpi = id_helper("client-kpi-{}")
+kpi_sub = id_helper("client-kpi-sub-{}")
+kpi_label = id_helper("client-kpi-label-{}")
+risk = id_helper("client-risk-{}")
+risk_label = id_helper("client-risk-label-{}")

@@ -1,5 +1,7 @@
 """Component ids of the operations page (prefixed `ops-`), typed once."""
 
+from layouts.ids import csv_button, id_helper, panel_ids  # noqa: F401 - csv_button: read as ids.csv_button
+
 REFRESH_EVERY = "ops-refresh-every"
 REFRESH_NOW = "ops-refresh-now"
 TICK = "ops-tick"
@@ -45,25 +47,11 @@ PANELS = {
 }
 
 
-def health_value(key: str) -> str:
-    return f"ops-health-{key}"
+health_value = id_helper("ops-health-{}")
+health_sub = id_helper("ops-health-sub-{}")
+health_label = id_helper("ops-health-label-{}")
 
 
-def health_sub(key: str) -> str:
-    return f"ops-health-sub-{key}"
+freshness, error = panel_ids("ops")
 
 
-def health_label(key: str) -> str:
-    return f"ops-health-label-{key}"
-
-
-def freshness(panel: str) -> str:
-    return f"ops-{panel}-freshness"
-
-
-def error(panel: str) -> str:
-    return f"ops-{panel}-error"
-
-
-def csv_button(grid: str) -> str:
-    return f"{grid}-csv"

@@ -1,5 +1,7 @@
 """Component ids of the paper-trading page (prefixed `paper-`), typed once, and its KPI definitions."""
 
+from layouts.ids import csv_button, id_helper, panel_ids  # noqa: F401 - csv_button: read as ids.csv_button
+
 REFRESH_EVERY = "paper-refresh-every"
 REFRESH_NOW = "paper-refresh-now"
 TICK = "paper-tick"
@@ -51,16 +53,7 @@ PANELS = {
 }
 
 
-def freshness(panel: str) -> str:
-    return f"paper-{panel}-freshness"
-
-
-def error(panel: str) -> str:
-    return f"paper-{panel}-error"
-
-
-def csv_button(grid: str) -> str:
-    return f"{grid}-csv"
+freshness, error = panel_ids("paper")
 
 
 KPI_CARDS = [
@@ -107,21 +100,8 @@ STAT_ROWS = [
 ]
 
 
-def kpi(key: str) -> str:
-    return f"paper-kpi-{key}"
-
-
-def kpi_sub(key: str) -> str:
-    return f"paper-kpi-sub-{key}"
-
-
-def kpi_label(key: str) -> str:
-    return f"paper-kpi-label-{key}"
-
-
-def metric(key: str) -> str:
-    return f"paper-metric-{key}"
-
-
-def stat(key: str) -> str:
-    return f"paper-stat-{key}"
+kpi = id_helper("paper-kpi-{}")
+kpi_sub = id_helper("paper-kpi-sub-{}")
+kpi_label = id_helper("paper-kpi-label-{}")
+metric = id_helper("paper-metric-{}")
+stat = id_helper("paper-stat-{}")

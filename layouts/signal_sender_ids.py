@@ -1,5 +1,7 @@
 """Component ids of the signal-sender page (prefixed `sender-`), typed once, and its KPI definitions."""
 
+from layouts.ids import csv_button, id_helper, panel_ids  # noqa: F401 - csv_button: read as ids.csv_button
+
 STRATEGY = "sender-strategy"
 INIT = "sender-init"
 TIME_RANGE = "sender-time-range"
@@ -35,16 +37,7 @@ PANELS = {
 }
 
 
-def freshness(panel: str) -> str:
-    return f"sender-{panel}-freshness"
-
-
-def error(panel: str) -> str:
-    return f"sender-{panel}-error"
-
-
-def csv_button(grid: str) -> str:
-    return f"{grid}-csv"
+freshness, error = panel_ids("sender")
 
 
 KPI_CARDS = [
@@ -70,13 +63,6 @@ DEFINITIONS = {
 }
 
 
-def kpi(key: str) -> str:
-    return f"sender-kpi-{key}"
-
-
-def kpi_sub(key: str) -> str:
-    return f"sender-kpi-sub-{key}"
-
-
-def kpi_label(key: str) -> str:
-    return f"sender-kpi-label-{key}"
+kpi = id_helper("sender-kpi-{}")
+kpi_sub = id_helper("sender-kpi-sub-{}")
+kpi_label = id_helper("sender-kpi-label-{}")

@@ -1,5 +1,7 @@
 """Component ids of the strategy-performance page (prefixed `strategies-`), typed once."""
 
+from layouts.ids import csv_button, panel_ids  # noqa: F401 - csv_button: read as ids.csv_button
+
 TIME_RANGE = "strategies-time-range"
 REFRESH_EVERY = "strategies-refresh-every"
 REFRESH_NOW = "strategies-refresh-now"
@@ -46,16 +48,8 @@ PANELS = {
 }
 
 
-def freshness(panel: str) -> str:
-    return f"strategies-{panel}-freshness"
+freshness, error = panel_ids("strategies")
 
-
-def error(panel: str) -> str:
-    return f"strategies-{panel}-error"
-
-
-def csv_button(grid: str) -> str:
-    return f"{grid}-csv"
 
 # the "Run backtest / sweep" form (layouts/backtest_form.py, callbacks/backtest_form.py)
 FORM_KIND = "strategies-form-kind"
