@@ -63,7 +63,7 @@ def ingest_entity(entity: str):
             "entity": entity, "received": exc.received, "line_kind": exc.line_kind, "errors": exc.problems})
     except IngestForbidden as exc:
         return json_error(403, "forbidden", str(exc), {"entity": entity, **exc.details})
-    if result.families:
+    if result.families and not result.dry_run:
         from data_access.cache import sections
 
         sections.bump(*result.families)

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.openapi.json_schema import obj, ref
 from app.openapi.operations import operation, query
-from data_access.ingest.fields import LARGEST
+from data_access.ingest.fields import LARGEST, SMALLEST
 
 ROLES_INGEST = ("admin", "ingest", "developer")
 ERROR = {"application/json": {"schema": ref("Error")}}
@@ -18,7 +18,7 @@ _KIND = {
     "symbol": lambda f: {"type": "string", "minLength": 1, "maxLength": f.max_len},
     "choice": lambda f: {"type": "string", "enum": list(f.choices)},
     "number": lambda f: {"type": "number", "minimum": -LARGEST, "maximum": LARGEST},
-    "positive": lambda f: {"type": "number", "exclusiveMinimum": 0, "maximum": LARGEST},
+    "positive": lambda f: {"type": "number", "exclusiveMinimum": SMALLEST, "maximum": LARGEST},
     "nonneg": lambda f: {"type": "number", "minimum": 0, "maximum": LARGEST},
     "fraction": lambda f: {"type": "number", "minimum": 0, "maximum": 1},
     "time": lambda f: {"type": "string", "format": "date-time"},

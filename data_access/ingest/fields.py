@@ -20,6 +20,7 @@ MAX_SHOWN = 60  # characters of a bad value quoted in a message
 # No account, price or quantity comes near it, and sums and products of such numbers stay finite
 # (a quantity of 1e200 times a price of 1e200 would be stored as infinity and break every dashboard).
 LARGEST = 1e15
+SMALLEST = 1e-9  # a positive quantity or price must be above it: FIFO takes what is left below it for nothing
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Field:
             "symbol": f"a symbol of 1 to {self.max_len} characters (upper-cased)",
             "choice": "one of " + ", ".join(self.choices),
             "number": "a number from -1e15 to 1e15",
-            "positive": "a number greater than 0, at most 1e15",
+            "positive": "a number greater than 1e-9, at most 1e15",
             "nonneg": "a number from 0 to 1e15",
             "fraction": "a number from 0 to 1",
             "time": TIME_HINT,
@@ -106,11 +107,18 @@ def _scalar_kind(raw: pd.Series) -> np.ndarray:
     return _flags(raw, (dict, list, tuple))
 
 
+def _as_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _text(raw: pd.Series, present: np.ndarray, field: Field):
     nested = _scalar_kind(raw) & present
     booleans = _flags(raw, bool)
-    if ptypes.is_float_dtype(raw.dtype):  # a Parquet/JSON number column: 12.0 -> "12"
-        text = raw.map(lambda v: f"{v:g}" if v == v else None).astype("string")
+    if ptypes.is_float_dtype(raw.dtype) or (raw.dtype == object and pd.api.types.infer_dtype(
+            raw, skipna=True) not in ("string", "empty")):  # numbers as ids: 1234567.0 and 1234567 are "1234567"
+        text = raw.map(_as_text, na_action="ignore").astype("string")
     else:
         text = raw.astype("string").str.strip()
     if field.kind == "symbol" or (field.kind == "choice" and field.case == "upper"):
@@ -149,7 +157,7 @@ def _numbers(raw: pd.Series, present: np.ndarray, kind: str):
     x = numbers.to_numpy()
     with np.errstate(invalid="ignore"):
         if kind == "positive":
-            out_of_range = present & ~not_number & ~(x > 0)
+            out_of_range = present & ~not_number & ~(x > SMALLEST)
         elif kind == "nonneg":
             out_of_range = present & ~not_number & ~(x >= 0)
         elif kind == "fraction":
@@ -165,7 +173,7 @@ def _numbers(raw: pd.Series, present: np.ndarray, kind: str):
             return f"{_quote(raw.iat[i])} is not a finite number"
         if abs(x[i]) > LARGEST:
             return f"must be at most {LARGEST:g} in size, got {x[i]:g}"
-        word = {"positive": "greater than 0", "nonneg": "0 or more", "fraction": "from 0 to 1"}[kind]
+        word = {"positive": f"greater than {SMALLEST:g}", "nonneg": "0 or more", "fraction": "from 0 to 1"}[kind]
         return f"must be {word}, got {x[i]:g}"
 
     return values, bad, message

@@ -77,9 +77,13 @@ def _records(records: list, lines: np.ndarray, line_kind: str) -> Parsed:
     return Parsed(frame.astype(object), lines, problems, line_kind)
 
 
+BOM = b"\xef\xbb\xbf"  # what Excel and some Windows tools put before UTF-8 text
+NULL_WORDS = ["null", "NULL"]  # a CSV cell some exporters write for "no value"
+
+
 def _json(data: bytes) -> Parsed:
     try:
-        value = orjson.loads(data)
+        value = orjson.loads(data.removeprefix(BOM))
     except orjson.JSONDecodeError as exc:
         raise UnreadableBody(f"the body is not valid JSON: {exc}") from None
     if not isinstance(value, list):
@@ -90,7 +94,7 @@ def _json(data: bytes) -> Parsed:
 
 def _ndjson(data: bytes) -> Parsed:
     records, lines, problems = [], [], []
-    for number, line in enumerate(data.splitlines(), start=1):
+    for number, line in enumerate(data.removeprefix(BOM).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -109,9 +113,11 @@ def _ndjson(data: bytes) -> Parsed:
 def _csv(source) -> Parsed:
     if isinstance(source, bytes):
         source = io.BytesIO(source)
+    _refuse_repeated_columns(source)
     try:
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True,
-                            encoding="utf-8-sig", on_bad_lines="error", engine="c")
+        # index_col=False: rows with one more cell than the header (a trailing comma) must not shift the columns
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=NULL_WORDS, skipinitialspace=True,
+                            encoding="utf-8-sig", on_bad_lines="error", engine="c", index_col=False)
     except pd.errors.EmptyDataError:
         return Parsed(pd.DataFrame(), np.zeros(0, dtype=np.int64), [], "line")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -119,6 +125,26 @@ def _csv(source) -> Parsed:
     frame.columns = [str(c).strip() for c in frame.columns]
     # line numbers as a spreadsheet shows them: the header is line 1 (quoted newlines would shift them)
     return Parsed(frame.astype(object), np.arange(2, len(frame) + 2), [], "line")
+
+
+def _refuse_repeated_columns(source) -> None:
+    """A column named twice would be half ignored (pandas renames the second ``name.1``)."""
+    import csv
+
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as handle:
+            first = handle.readline()
+    else:
+        first = source.readline()
+        source.seek(0)
+    try:
+        names = next(csv.reader([first.decode("utf-8-sig")]), [])
+    except UnicodeDecodeError:
+        return  # read_csv says what is wrong with it
+    seen = [name.strip() for name in names]
+    repeated = sorted({name for name in seen if name and seen.count(name) > 1})
+    if repeated:
+        raise UnreadableBody(f"the header names {', '.join(repeated)} more than once: which one holds the value?")
 
 
 def _parquet(source) -> Parsed:

@@ -118,6 +118,8 @@ def test_each_write_bumps_exactly_the_families_it_changes_and_a_resend_none(book
         (path,) = examples.glob(f"{entity}.*")
         content_type = {".csv": "text/csv", ".ndjson": "application/x-ndjson", ".json": "application/json"}[path.suffix]
         before = generations()
+        dry = post(client, feed, entity, path.read_bytes(), content_type, query="?dry_run=true").get_json()
+        assert dry["dry_run"] and dry["inserted"] > 0 and generations() == before, f"a dry run of {entity} invalidated"
         assert post(client, feed, entity, path.read_bytes(), content_type).status_code == 200
         after = generations()
         assert {f for f in families if after[f] != before[f]} == changed, entity
