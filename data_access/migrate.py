@@ -75,29 +75,23 @@ def _run(url: str, action, *args) -> None:
         engine.dispose()
 
 
-# Before this revision positions and closed trades were written as they were; from it on they are derived
-# from the fills (data_access/ingest/derive.py), and a database upgraded across it is derived once.
-DERIVED_FROM = "0007_ingest_keys"
+# A row of table_versions saying the stored positions and closed trades are the FIFO derivation of the
+# stored fills (data_access/ingest/derive.py). Before revision 0007 they were written as they were: a
+# database upgraded across it is derived once, in one transaction with this row, so a derivation that
+# fails or is killed is done again by the next upgrade.
+DERIVED_MARKER = "positions-derived"
 
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (the latest by default). Idempotent."""
-    before = current_revision(url)
     _run(url, command.upgrade, revision)
-    if before is not None and before in _revisions_before(DERIVED_FROM) and current_revision(url) not in (
-            _revisions_before(DERIVED_FROM)):
-        derive_every_position(url)
+    if current_revision(url) == head_revision():
+        derive_positions_once(url)
 
 
-def _revisions_before(revision: str) -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return {r.revision for r in script.iterate_revisions(revision, "base")} - {revision}
-
-
-def derive_every_position(url: str) -> int:
-    """Replace every position and closed trade by the FIFO derivation of the stored fills; the pairs derived."""
+def derive_positions_once(url: str) -> bool:
+    """Derive every position and closed trade from the stored fills unless the marker says it is done;
+    True when it derived."""
     from sqlalchemy import text
 
     from data_access.ingest.derive import rederive
@@ -105,13 +99,20 @@ def derive_every_position(url: str) -> int:
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
+            done = connection.execute(text("SELECT 1 FROM table_versions WHERE name = :name"),
+                                      {"name": DERIVED_MARKER}).first()
+            if done:
+                return False
             pairs = connection.execute(text(
                 "SELECT DISTINCT s.strategy_id, s.symbol FROM signals s "
                 "WHERE EXISTS (SELECT 1 FROM executions e WHERE e.signal_id = s.id)")).all()
-            connection.execute(text("DELETE FROM closed_trades"))
-            connection.execute(text("DELETE FROM positions"))
-            rederive(connection, [tuple(p) for p in pairs])
-        return len(pairs)
+            if pairs:
+                connection.execute(text("DELETE FROM closed_trades"))
+                connection.execute(text("DELETE FROM positions"))
+                rederive(connection, [tuple(p) for p in pairs])
+            connection.execute(text("INSERT INTO table_versions (name, epoch, version) VALUES (:name, '', 1)"),
+                               {"name": DERIVED_MARKER})
+        return bool(pairs)
     finally:
         engine.dispose()
 

@@ -183,3 +183,26 @@ def test_a_database_upgraded_across_the_ingest_keys_has_its_positions_derived_fr
             assert conn.execute(text("SELECT quantity, realized_pnl FROM closed_trades")).all() == [(4.0, 40.0)]
     finally:
         engine.dispose()
+
+
+def test_a_derivation_that_did_not_finish_is_done_by_the_next_upgrade(db_url):
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:  # as if the one-time derivation had been killed before its commit
+            conn.execute(text("DELETE FROM table_versions WHERE name = :name"), {"name": migrate.DERIVED_MARKER})
+            add_account_and_strategy(conn)
+            conn.execute(text("INSERT INTO signals (id, signal_id, strategy_id, symbol, side, quantity, received_at, "
+                              "status) VALUES (1, 's1', 1, 'SPY', 'BUY', 5, '2026-01-02 10:00:00', 'FILLED')"))
+            conn.execute(text("INSERT INTO executions (id, execution_id, signal_id, filled_at, price, quantity, "
+                              "commission) VALUES (1, 'e1', 1, '2026-01-02 10:00:01.000000', 100, 5, 0)"))
+        migrate.upgrade(db_url)
+        migrate.upgrade(db_url)  # once only
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT quantity FROM positions")).scalars().all() == [5.0]
+            assert conn.execute(text("SELECT count(*) FROM table_versions WHERE name = :name"),
+                                {"name": migrate.DERIVED_MARKER}).scalar() == 1
+    finally:
+        engine.dispose()
