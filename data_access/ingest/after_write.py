@@ -14,11 +14,21 @@ from data_access.ingest.lookup import rows_by
 from data_access.ingest.upsert import CHUNK, Outcome
 
 
-def _signals_of(conn: Connection, signal_ids) -> pd.DataFrame:
-    """The signals ``signal_ids`` name, indexed by id: strategy_id, symbol, side, filled_at."""
+def _signals_of(conn: Connection, signal_ids, known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The signals ``signal_ids`` name, indexed by id: strategy_id, symbol, side, filled_at. Those
+    among ``known`` (rows of signals with those columns, read as the batch was resolved) are not read again."""
+    columns = ["id", "strategy_id", "symbol", "side", "filled_at"]
     ids = pd.unique(pd.Series(signal_ids).dropna().astype(np.int64))
-    found = rows_by(conn, m.Signal.__table__, "id", ids, ["strategy_id", "symbol", "side", "filled_at"])
-    return found.set_index(pd.Index(found["id"].astype(np.int64)))
+    have = None
+    if known is not None and len(known):
+        known = known[columns].set_index(pd.Index(known["id"].astype(np.int64)))
+        at = known.index.get_indexer(ids)
+        have, ids = known.iloc[at[at >= 0]], ids[at < 0]
+    found = rows_by(conn, m.Signal.__table__, "id", ids, columns[1:])[columns]
+    found = found.set_index(pd.Index(found["id"].astype(np.int64)))
+    if have is None:
+        return found
+    return pd.concat([have, found]) if len(found) else have
 
 
 def _pairs(signals: pd.DataFrame, signal_ids: pd.Series) -> pd.Series:
@@ -28,14 +38,15 @@ def _pairs(signals: pd.DataFrame, signal_ids: pd.Series) -> pd.Series:
                      index=signal_ids.index, dtype=object)
 
 
-def after_fills_written(conn: Connection, outcome: Outcome) -> bool:
+def after_fills_written(conn: Connection, outcome: Outcome, referred: pd.DataFrame | None = None) -> bool:
     """Inserted fills continue their pairs' FIFO where they can; a corrected fill (an update)
     re-derives the pairs of its old and new version. Into an empty executions table, the batch's
-    fills are all there is: they are derived as they are, without reading them back."""
+    fills are all there is: they are derived as they are, without reading them back. ``referred``:
+    the signals the batch's rows refer to, as resolved (their strategy, symbol, side, filled_at)."""
     changed, previous = outcome.changed, outcome.previous
     new = changed[changed["id"].isna()]
     corrected = changed[changed["id"].notna()]
-    signals = _signals_of(conn, pd.concat([changed["signal_id"], previous["signal_id"]]))
+    signals = _signals_of(conn, pd.concat([changed["signal_id"], previous["signal_id"]]), referred)
     if outcome.table_was_empty:
         _derive_all(conn, new, signals)
     else:
@@ -59,10 +70,13 @@ def after_fills_written(conn: Connection, outcome: Outcome) -> bool:
 
 def _derive_all(conn: Connection, fills: pd.DataFrame, signals: pd.DataFrame) -> None:
     at = signals.index.get_indexer(fills["signal_id"].astype(np.int64))
-    codes, pairs = pd.MultiIndex.from_arrays([signals["strategy_id"].to_numpy()[at].astype(np.int64),
-                                              signals["symbol"].to_numpy()[at]]).factorize()
+    # pairs numbered through integer keys: a MultiIndex's factorize builds a million tuples
+    symbol_code, symbols = pd.factorize(signals["symbol"].to_numpy()[at])
+    strategy = signals["strategy_id"].to_numpy()[at].astype(np.int64)
+    keys, codes = np.unique(strategy * len(symbols) + symbol_code, return_inverse=True)
+    pairs = [(int(k // len(symbols)), str(symbols[k % len(symbols)])) for k in keys.tolist()]
     sign = np.where(signals["side"].to_numpy()[at] == m.Side.BUY.value, 1.0, -1.0)
-    derive_fills(conn, [(int(s), str(sym)) for s, sym in pairs], codes,
+    derive_fills(conn, pairs, codes,
                  fills["filled_at"].to_numpy(dtype="datetime64[us]").astype(np.int64),
                  fills["execution_id"].to_numpy(dtype=object), sign * fills["quantity"].to_numpy(dtype=float),
                  fills["price"].to_numpy(dtype=float), fills["commission"].to_numpy(dtype=float))

@@ -8,6 +8,7 @@ per key and exact counts. Cache families are bumped by the caller, after the com
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,9 @@ from data_access.ingest.upsert import classify, write
 from data_access.ingest.validate import check
 
 ADVISORY_LOCK = 7_274_681  # pg_advisory_xact_lock key of the ingest lock
+# SQLite's page cache for a batch, KiB: large indexes grow and sort in memory (1M closed trades
+# into two indexes: 12 s with the default 2 MB, under 5 s so); given back after the batch
+SQLITE_CACHE_KIB = 512 * 1024
 
 
 @dataclass
@@ -73,6 +77,7 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
     received = len(checked.frame)
     with engine.connect() as conn:
         transaction = conn.begin()
+        cache = _widen_cache(conn)
         try:
             _lock(conn)
             result = _apply(conn, entity, checked.frame, checked.problems, parsed, writer, None if dry_run else progress)
@@ -85,8 +90,31 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
             if transaction.is_active:
                 transaction.rollback()
             raise
+        finally:
+            _restore_cache(conn, cache)
     result.received = received
     return result
+
+
+def _widen_cache(conn: Connection) -> int | None:
+    """SQLite: the connection's cache size before it is widened for the batch (a per-connection
+    setting, nothing about durability)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    return before
+
+
+def _restore_cache(conn: Connection, before: int | None) -> None:
+    if before is None:
+        return
+    with contextlib.suppress(Exception):  # a connection that broke mid-batch is discarded anyway
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+        finally:
+            cursor.close()
 
 
 def _lock(conn: Connection) -> None:
@@ -98,7 +126,9 @@ def _lock(conn: Connection) -> None:
 
 def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list[Problem], parsed: Parsed,
            writer: Writer, progress=None) -> IngestResult:
-    ids = {ref.field: _resolve(conn, ref, frame[ref.field], problems) for ref in entity.refs}
+    ids, found = {}, {}
+    for ref in entity.refs:
+        ids[ref.field], found[ref.field] = _resolve(conn, ref, frame[ref.field], problems)
     if problems:
         raise IngestRejected(entity.name, len(frame), _numbered(problems, parsed), parsed.line_kind)
     columns = entity.columns(frame, ids)
@@ -112,26 +142,30 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     if len(outcome.changed) and entity.name in ("executions", "signals"):
         from data_access.ingest.after_write import after_fills_written, after_signals_written
 
-        touched = (after_fills_written if entity.name == "executions" else after_signals_written)(conn, outcome)
+        if entity.name == "executions":
+            touched = after_fills_written(conn, outcome, found["signal_id"])
+        else:
+            touched = after_signals_written(conn, outcome)
         if touched:
             families |= {"positions", "trades"}
     return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged,
                         families=tuple(sorted(families)))
 
 
-def _resolve(conn: Connection, ref: Ref, names: pd.Series, problems: list[Problem]) -> np.ndarray:
-    """The row id each name refers to (None where there is no name); an unknown name is a problem."""
-    found = rows_by(conn, ref.table, ref.column, names, ["id"])
+def _resolve(conn: Connection, ref: Ref, names: pd.Series, problems: list[Problem]) -> tuple[np.ndarray, pd.DataFrame]:
+    """The row id each name refers to (None where there is no name), and the rows found (the
+    column, id and ``ref.carry``); an unknown name is a problem."""
+    found = rows_by(conn, ref.table, ref.column, names, ["id", *ref.carry])
     at = pd.Index(found[ref.column]).get_indexer(names) if len(found) else np.full(len(names), -1)
     unknown = names.notna().to_numpy() & (at < 0)
     problems.extend(Problem(int(r), ref.field, f"unknown {ref.what} {names.iat[r]!r}: send it first", ref.where)
                     for r in np.flatnonzero(unknown))
     ids = found["id"].to_numpy(dtype=np.int64)[np.maximum(at, 0)] if len(found) else np.zeros(len(names), np.int64)
     if (at >= 0).all():
-        return ids
+        return ids, found
     out = ids.astype(object)
     out[at < 0] = None
-    return out
+    return out, found
 
 
 def _numbered(problems: list[Problem], parsed: Parsed) -> list[dict]:

@@ -22,7 +22,6 @@ table, so the reads are a few set-based queries whatever the number of pairs.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Mapping
@@ -33,6 +32,8 @@ from sqlalchemy import Connection
 
 import data_access.models as m
 from analytics import fifo
+from data_access.ingest.rebuild import indexes_built_after, is_empty, worth_it
+from data_access.ingest.upsert import sqlite_times
 
 __all__ = ["Written", "derive_after_write", "derive_fills", "rederive"]
 
@@ -65,32 +66,41 @@ def _load_pairs(conn: Connection, pairs: list[Pair], since: list[dt.datetime | N
                              "strategy_id INTEGER NOT NULL, symbol VARCHAR(32) NOT NULL, since TIMESTAMP)")
     conn.exec_driver_sql(f"DELETE FROM {_PAIRS}")
     stamps = _db_times(conn, since) if since is not None else [None] * len(pairs)
-    rows = [(code, int(s), str(sym), stamp) for code, ((s, sym), stamp) in enumerate(zip(pairs, stamps))]
-    _executemany(conn, f"INSERT INTO {_PAIRS} (code, strategy_id, symbol, since) VALUES", 4, rows)
+    _insert(conn, _PAIRS, ["code", "strategy_id", "symbol", "since"],
+            [list(range(len(pairs))), [int(s) for s, _ in pairs], [str(sym) for _, sym in pairs], stamps])
 
 
-def _executemany(conn: Connection, head: str, width: int, rows: list[tuple]) -> None:
+def _insert(conn: Connection, table: str, names: list[str], columns: list) -> None:
+    """Rows given as columns (lists or arrays; times as ``_times_out`` gives them) inserted: COPY
+    of CSV written by pyarrow on PostgreSQL, executemany on SQLite."""
+    size = len(columns[0]) if columns else 0
+    if not size:
+        return
     raw = conn.connection.dbapi_connection
-    for lo in range(0, len(rows), _CHUNK):
-        part = rows[lo:lo + _CHUNK]
-        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-            table, columns = head.removeprefix("INSERT INTO ").removesuffix(" VALUES").split(" ", 1)
-            with raw.cursor() as cursor:  # COPY: execute_values spent most of a backfill formatting statements
-                cursor.copy_expert(f"COPY {table} {columns} FROM STDIN WITH (FORMAT csv)", _csv(part))
-        else:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            marks = "(" + ", ".join([mark] * width) + ")"
-            cursor = raw.cursor()
-            try:
-                cursor.executemany(f"{head} {marks}", part)
-            finally:
-                cursor.close()
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        with raw.cursor() as cursor:
+            cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)",
+                               _arrow_csv(names, columns))
+        return
+    values = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    cursor = raw.cursor()
+    try:
+        for lo in range(0, size, _CHUNK):
+            cursor.executemany(sql, zip(*(v[lo:lo + _CHUNK] for v in values)))
+    finally:
+        cursor.close()
 
 
-def _csv(rows: list[tuple]) -> io.StringIO:
-    """Rows of numbers, text and naive datetimes (or None) as COPY's CSV, None an unquoted empty field."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
+def _arrow_csv(names: list[str], columns: list) -> io.BytesIO:
+    """COPY's CSV: nulls unquoted empty fields, datetime64 as text without an offset."""
+    import pyarrow as pa
+    from pyarrow import csv as pa_csv
+
+    out = io.BytesIO()
+    pa_csv.write_csv(pa.table({n: pa.array(c, from_pandas=True) for n, c in zip(names, columns)}), out,
+                     pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     out.seek(0)
     return out
 
@@ -102,13 +112,12 @@ def _db_times(conn: Connection, values: Iterable[dt.datetime | None]) -> list:
     return list(values)
 
 
-def _times_out(conn: Connection, us: np.ndarray) -> list:
+def _times_out(conn: Connection, us: np.ndarray):
+    """Epoch microseconds as the dialect stores them: SQLite's text, else datetime64 for COPY."""
     stamps = np.asarray(us, dtype=np.int64).astype("datetime64[us]")
-    if not stamps.size:  # numpy's string functions fail on an empty array
-        return []
     if conn.dialect.name == "sqlite":
-        return np.strings.replace(np.datetime_as_string(stamps, unit="us"), "T", " ").tolist()
-    return stamps.tolist()
+        return sqlite_times(stamps).tolist()
+    return stamps
 
 
 def _epoch_us(conn: Connection, column: str) -> str:
@@ -203,19 +212,18 @@ def _write(conn: Connection, pairs: list[Pair], result: fifo.Derivation) -> dict
 
     closed = result.closed
     g = closed.group
-    trade_columns = (strategy[g].tolist(), account[g].tolist(), symbol[g].tolist(), closed.side.tolist(),
-                     closed.quantity.tolist(), closed.entry_price.tolist(), closed.exit_price.tolist(),
-                     _times_out(conn, closed.opened_at), _times_out(conn, closed.closed_at),
-                     closed.commission.tolist(), closed.realized_pnl.tolist())
-    _executemany(conn, "INSERT INTO closed_trades (strategy_id, account_id, symbol, side, quantity, entry_price, "
-                       "exit_price, opened_at, closed_at, commission, realized_pnl) VALUES", 11,
-                 list(zip(*trade_columns)))
+    bulk = worth_it(conn, len(closed), True) and is_empty(conn, "closed_trades")
+    with indexes_built_after(conn, "closed_trades", bulk):
+        _insert(conn, "closed_trades", ["strategy_id", "account_id", "symbol", "side", "quantity", "entry_price",
+                                        "exit_price", "opened_at", "closed_at", "commission", "realized_pnl"],
+                [strategy[g], account[g], symbol[g], closed.side, closed.quantity, closed.entry_price,
+                 closed.exit_price, _times_out(conn, closed.opened_at), _times_out(conn, closed.closed_at),
+                 closed.commission, closed.realized_pnl])
     positions = result.positions
     g = positions.group
-    _executemany(conn, "INSERT INTO positions (strategy_id, account_id, symbol, quantity, entry_price, opened_at) "
-                       "VALUES", 6,
-                 list(zip(strategy[g].tolist(), account[g].tolist(), symbol[g].tolist(), positions.quantity.tolist(),
-                          positions.entry_price.tolist(), _times_out(conn, positions.opened_at))))
+    _insert(conn, "positions", ["strategy_id", "account_id", "symbol", "quantity", "entry_price", "opened_at"],
+            [strategy[g], account[g], symbol[g], positions.quantity, positions.entry_price,
+             _times_out(conn, positions.opened_at)])
     return {"closed_trades": len(closed), "positions": len(positions)}
 
 

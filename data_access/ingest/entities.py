@@ -25,6 +25,7 @@ class Ref:
     column: str
     what: str  # "strategy", "account", ...
     where: str  # how such a row gets in
+    carry: tuple[str, ...] = ()  # more columns of the rows found, read with the ids for the writer's later steps
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("avg_fill_price", "positive"), Field("filled_quantity", "positive"),
             Field("commission", "nonneg", False, description="default 0")),
            ("execution_id",), ("signals", "positions", "trades"),
-           refs=(Ref("signal_id", m.Signal.__table__, "signal_id", "signal", _ref("signal_id", "signals")),),
+           refs=(Ref("signal_id", m.Signal.__table__, "signal_id", "signal", _ref("signal_id", "signals"),
+                     carry=("strategy_id", "symbol", "side", "filled_at")),),
            columns=_executions,
            example={"execution_id": "exe_88213", "signal_id": "sig_1733580000_0001",
                     "filled_at": "2026-12-07T14:30:00.850Z", "avg_fill_price": 243.12, "filled_quantity": 100,

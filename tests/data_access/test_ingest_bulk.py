@@ -1,5 +1,5 @@
 """The bulk paths of the writer (references through a temporary table or a whole-table read, an
-empty table not read, its SQLite indexes built after the rows, fills into an empty executions table
+empty table not read, its indexes (and PostgreSQL's foreign keys) made again after the rows, fills into an empty executions table
 derived without reading them back) end in the same book as the small-batch paths, and stay all or
 nothing and idempotent (SQLite; PostgreSQL when configured)."""
 
@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from data_access import migrate
 from data_access.db import make_engine
-from data_access.ingest import IngestRejected, Writer, ingest, lookup, upsert
+from data_access.ingest import IngestRejected, Writer, ingest, lookup, rebuild
 from data_access.ingest.derive import rederive
 from data_access.ingest.parse import Parsed
 
@@ -46,7 +46,8 @@ def engine(request, tmp_path, monkeypatch):
     for entity, frame in (("accounts", ingest_book.accounts_frame()), ("strategies", ingest_book.strategies_frame())):
         ingest(engine, entity, _parsed(frame.astype(object)), Writer("admin"))
     monkeypatch.setattr(lookup, "IN_MAX", 100)  # this small book takes the paths of a backfill
-    monkeypatch.setattr(upsert, "REINDEX_MIN", 100)
+    monkeypatch.setattr(rebuild, "SQLITE_MIN_ROWS", 100)  # and its indexes (PostgreSQL: foreign keys) built after
+    monkeypatch.setattr(rebuild, "PG_MIN_ROWS", 100)
     yield engine
     engine.dispose()
 
@@ -81,3 +82,28 @@ def test_a_backfill_with_unknown_signals_writes_nothing_and_names_each(engine):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM executions")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM closed_trades")).scalar() == 0
+
+
+def _schema(engine) -> list[tuple]:
+    """Every index and foreign key of the tables a backfill writes."""
+    tables = ("signals", "executions", "closed_trades", "positions")
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return sorted(conn.execute(text(f"SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index' "
+                                            f"AND tbl_name IN {tables}")).all())
+        return sorted(conn.execute(text(
+            f"SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename IN {tables} UNION ALL "
+            f"SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            f"WHERE contype = 'f' AND conrelid::regclass::text IN {tables}")).all())
+
+
+def test_a_backfill_into_empty_tables_leaves_every_index_and_foreign_key_as_it_was(engine):
+    before = _schema(engine)
+    signals, executions = ingest_book.book(ROWS, "k_")
+    assert ingest(engine, "signals", _parsed(signals), Writer("admin"), dry_run=True).inserted == ROWS  # rolled back
+    assert _schema(engine) == before
+    ingest(engine, "signals", _parsed(signals), Writer("admin"))
+    ingest(engine, "executions", _parsed(executions), Writer("admin"))
+    assert _schema(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM closed_trades")).scalar() > 0
