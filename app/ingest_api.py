@@ -13,7 +13,7 @@ import flask
 
 from app.auth import current_user, json_error, json_response, require_role
 from app.extensions import state
-from data_access.ingest import (CONTENT_TYPES, ENTITIES, IngestForbidden, IngestRejected, UnreadableBody, Writer,
+from data_access.ingest import (CONTENT_TYPES, ENTITIES, IngestBusy, IngestForbidden, IngestRejected, UnreadableBody, Writer,
                                 ingest, parse)
 
 blueprint = flask.Blueprint("ingest_api", __name__, url_prefix="/api/v1/ingest")
@@ -61,6 +61,9 @@ def ingest_entity(entity: str):
     except IngestRejected as exc:
         return json_error(400, "invalid_rows", f"{exc}.", {
             "entity": entity, "received": exc.received, "line_kind": exc.line_kind, "errors": exc.problems})
+    except IngestBusy as exc:
+        return json_error(503, "ingest_busy", f"{exc}: nothing was written; send the batch again.",
+                          {"entity": entity, "retry_after_seconds": 5}, headers={"Retry-After": "5"})
     except IngestForbidden as exc:
         return json_error(403, "forbidden", str(exc), {"entity": entity, **exc.details})
     if result.families and not result.dry_run:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import time
 
 import flask
@@ -17,9 +18,12 @@ from app.auth.responses import json_error
 from app.auth.users import token_digest
 from data_access.models import Role
 
+log = logging.getLogger(__name__)
 SESSION_USER = "uid"
 SESSION_AUTH_HASH = "auth"
 TOKEN_TOUCH_SECONDS = 60
+TOUCH_WAIT_MS = 200  # SQLite: how long recording a token's use may wait for the write lock
+SQLITE_BUSY_MS = 30_000  # the connection's own busy timeout (data_access/db.py), put back after
 
 # Paths anyone may request. Prefixes end with "/".
 OPEN_PATHS = frozenset({"/login", "/logout", "/api/v1/health", "/favicon.ico", "/_favicon.ico"})
@@ -106,8 +110,7 @@ def _user_from_token(digest: str) -> CurrentUser | None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     age = None if last_used_at is None else (now - last_used_at).total_seconds()
     if age is None or age >= TOKEN_TOUCH_SECONDS:
-        with engine.begin() as conn:
-            conn.execute(TOKEN_TOUCH, {"token_id": token_id, "now": now})
+        _touch(engine, token_id, now)
         age = 0.0  # the row read next carries the new time, so this entry is not used again
     user = current_user_from_row(row)
     if user is not None:
@@ -115,6 +118,25 @@ def _user_from_token(digest: str) -> CurrentUser | None:
             _token_users.clear()
         _token_users[digest] = (raw, user, time.monotonic() + TOKEN_TOUCH_SECONDS - age)
     return user
+
+
+def _touch(engine, token_id: int, now: dt.datetime) -> None:
+    """Record the token's use, best effort: on SQLite a backfill holds the one write lock for minutes,
+    and every request of every token would queue behind it for a timestamp."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with engine.begin() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {TOUCH_WAIT_MS}")
+            try:
+                conn.execute(TOKEN_TOUCH, {"token_id": token_id, "now": now})
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+    except OperationalError as exc:
+        log.info("token %s: last use not recorded (%s)", token_id, exc)
 
 
 def _user_from_session() -> CurrentUser | None:

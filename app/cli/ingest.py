@@ -31,7 +31,7 @@ def import_command(entity: str, file: Path, fmt: str | None, dry_run: bool, erro
     from tqdm.auto import tqdm
 
     from data_access.db import make_engine
-    from data_access.ingest import IngestRejected, UnreadableBody, Writer, ingest, parse_file
+    from data_access.ingest import IngestBusy, IngestRejected, UnreadableBody, Writer, ingest, parse_file
 
     settings = load_settings()
     started = time.perf_counter()
@@ -49,6 +49,8 @@ def import_command(entity: str, file: Path, fmt: str | None, dry_run: bool, erro
         bar.close()
         _report(exc, errors_file)
         raise click.ClickException(f"{exc}") from None
+    except IngestBusy as exc:
+        raise click.ClickException(f"{exc}: nothing was written; run it again") from None
     finally:
         bar.close()
         engine.dispose()

@@ -74,7 +74,7 @@ def _responses() -> dict[str, Any]:
                                "is not its Content-Type; `invalid_parameter`: a bad dry_run", "content": ERROR},
         "401": {"description": "No session or bearer token (or a revoked one)", "content": ERROR},
         "403": {"description": "The role may not write (analyst, client), or a developer writing another's strategy "
-                               "(`details.strategies_not_yours`) or an entity other than signals and executions",
+                               "(`details.rows_not_yours`, the rows' numbers) or an entity other than signals and executions",
                 "content": ERROR},
         "405": {"description": "Another method than POST", "content": ERROR},
         "413": {"description": "The body is larger than MAX_INGEST_BYTES (`details.max_bytes`)", "content": ERROR},
@@ -82,6 +82,8 @@ def _responses() -> dict[str, Any]:
                 "content": ERROR},
         "429": {"description": "Rate limited (API_RATE_LIMIT); see Retry-After", "content": ERROR},
         "500": {"description": "An unexpected failure, with an incident id in details", "content": ERROR},
+        "503": {"description": "`ingest_busy`: another batch (a long backfill) has held the ingest lock for 30 s; "
+                               "nothing was written, send it again after Retry-After", "content": ERROR},
     }
 
 

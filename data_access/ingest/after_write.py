@@ -110,3 +110,20 @@ def after_signals_written(conn: Connection, outcome: Outcome) -> bool:
         return False
     rederive(conn, pairs)
     return True
+
+
+def after_strategies_written(conn: Connection, outcome: Outcome) -> bool:
+    """Positions and closed trades carry their strategy's account (a client's scope filters on it):
+    a strategy moved to another account takes them along."""
+    moved = outcome.changed[outcome.changed["id"].notna()].merge(
+        outcome.previous[["id", "account_id"]], on="id", suffixes=("", "_before"))
+    moved = moved[~_same_values(moved["account_id"], moved["account_id_before"])]
+    for strategy_id, account_id in zip(moved["id"].astype(int), moved["account_id"]):
+        account = None if pd.isna(account_id) else int(account_id)
+        for model in (m.Position, m.ClosedTrade):
+            conn.execute(update(model).where(model.strategy_id == strategy_id).values(account_id=account))
+    return bool(len(moved))
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
+    return (a.isna().to_numpy() & b.isna().to_numpy()) | (a.to_numpy(dtype=object) == b.to_numpy(dtype=object))

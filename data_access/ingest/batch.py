@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from data_access import models as m
 from data_access.ingest.entities import ENTITIES, Entity, Ref
@@ -24,6 +25,8 @@ from data_access.ingest.upsert import classify, write
 from data_access.ingest.validate import check
 
 ADVISORY_LOCK = 7_274_681  # pg_advisory_xact_lock key of the ingest lock
+LOCK_WAIT_SECONDS = 30
+SQLITE_BUSY_MS = 30_000  # the connection's own busy timeout (data_access/db.py), put back once the lock is held
 # SQLite's page cache for a batch, KiB: large indexes grow and sort in memory (1M closed trades
 # into two indexes: 12 s with the default 2 MB, under 5 s so); given back after the batch
 SQLITE_CACHE_KIB = 512 * 1024
@@ -61,6 +64,10 @@ class IngestRejected(ValueError):
         super().__init__(f"{len(rows) or 'the batch has'} {'bad rows' if rows else 'problems'}"
                          f"{f' of {received}' if rows else ''}: nothing was written")
         self.entity, self.received, self.problems, self.line_kind = entity, received, problems, line_kind
+
+
+class IngestBusy(RuntimeError):
+    """Another batch holds the ingest lock (a long backfill): nothing was written; try again later."""
 
 
 class IngestForbidden(PermissionError):
@@ -118,10 +125,20 @@ def _restore_cache(conn: Connection, before: int | None) -> None:
 
 
 def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":  # any write statement takes the database's write lock until commit
-        conn.exec_driver_sql("UPDATE table_versions SET version = version WHERE name = 'ingest'")
-    elif conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+    """Take the ingest lock, waiting up to LOCK_WAIT_SECONDS for a batch that holds it (IngestBusy then)."""
+    try:
+        if conn.dialect.name == "sqlite":  # any write statement takes the database's write lock until commit
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {LOCK_WAIT_SECONDS * 1000}")
+            try:
+                conn.exec_driver_sql("UPDATE table_versions SET version = version WHERE name = 'ingest'")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+    except OperationalError as exc:  # SQLite: "database is locked"; PostgreSQL: lock_timeout
+        raise IngestBusy(f"another batch has held the ingest lock for over {LOCK_WAIT_SECONDS} s") from exc
 
 
 def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list[Problem], parsed: Parsed,
@@ -134,18 +151,21 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     columns = entity.columns(frame, ids)
     rows = pd.DataFrame({name: pd.Series(values, index=frame.index) if not isinstance(values, pd.Series)
                          else values for name, values in columns.items()})
-    outcome, stored = classify(conn, entity.table, entity.key, rows)
+    outcome, stored = classify(conn, entity.table, entity.key, rows, entity.complete)
     if writer.role == m.Role.DEVELOPER.value:
         _check_own(conn, entity, rows, stored, writer)
     write(conn, entity.table, outcome, progress)
     families = set(entity.families) if (outcome.inserted or outcome.updated) else set()
-    if len(outcome.changed) and entity.name in ("executions", "signals"):
-        from data_access.ingest.after_write import after_fills_written, after_signals_written
+    if len(outcome.changed) and entity.name in ("executions", "signals", "strategies"):
+        from data_access.ingest.after_write import (after_fills_written, after_signals_written,
+                                                    after_strategies_written)
 
         if entity.name == "executions":
             touched = after_fills_written(conn, outcome, found["signal_id"])
-        else:
+        elif entity.name == "signals":
             touched = after_signals_written(conn, outcome)
+        else:
+            touched = after_strategies_written(conn, outcome)
         if touched:
             families |= {"positions", "trades"}
     return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged,
@@ -178,18 +198,20 @@ def _numbered(problems: list[Problem], parsed: Parsed) -> list[dict]:
 
 
 def _check_own(conn: Connection, entity: Entity, rows: pd.DataFrame, stored: pd.DataFrame, writer: Writer) -> None:
-    """A developer writes signals and executions of their own strategies only, and moves none
-    out of another's."""
-    own = set(conn.execute(select(m.Strategy.id).where(m.Strategy.developer_id == writer.id)).scalars())
-    if entity.name == "signals":
-        strategies = set(rows["strategy_id"].dropna().astype(int)) | set(stored["strategy_id"].dropna().astype(int))
-    elif entity.name == "executions":
-        signal_ids = set(rows["signal_id"].dropna().astype(int)) | set(stored["signal_id"].dropna().astype(int))
-        strategies = set(rows_by(conn, m.Signal.__table__, "id", sorted(signal_ids), ["strategy_id"])["strategy_id"])
-    else:
+    """A developer writes signals and executions of their own strategies only, and moves none out of
+    another's. The refusal names the batch's rows, not the strategies, which another developer's may be."""
+    if entity.name not in ("signals", "executions"):
         raise IngestForbidden(f"A developer may not write {entity.name}.", {"entity": entity.name})
-    others = strategies - own
-    if others:
-        names = sorted(conn.execute(select(m.Strategy.name).where(m.Strategy.id.in_(sorted(others)))).scalars())
+    own = set(conn.execute(select(m.Strategy.id).where(m.Strategy.developer_id == writer.id)).scalars())
+    key = entity.key[0]
+    before = rows[[key]].merge(stored, on=key, how="left", suffixes=("", "_stored"))
+    if entity.name == "signals":
+        new, old = rows["strategy_id"], before["strategy_id"]
+    else:
+        ids = pd.concat([rows["signal_id"], before["signal_id"]]).dropna().astype(int)
+        owner = rows_by(conn, m.Signal.__table__, "id", sorted(set(ids)), ["strategy_id"]).set_index("id")["strategy_id"]
+        new, old = rows["signal_id"].map(owner), before["signal_id"].map(owner)
+    theirs = (~new.isin(own)).to_numpy() | (old.notna() & ~old.isin(own)).to_numpy()
+    if theirs.any():
         raise IngestForbidden("A developer may write signals and executions of their own strategies only.",
-                              {"strategies_not_yours": names})
+                              {"rows_not_yours": [int(r) + 1 for r in np.flatnonzero(theirs)][:1000]})

@@ -5,7 +5,8 @@ a write of it changes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,18 @@ class Entity:
     rules: Callable[[pd.DataFrame], list[Problem]] | None = None
     columns: Callable[[pd.DataFrame, dict[str, np.ndarray]], dict[str, pd.Series]] | None = None
     example: dict | None = None
+    # An optional value a row leaves out keeps what is stored under its key; a new row gets the default.
+    kept: tuple[str, ...] = ()  # table columns
+    defaults: dict[str, Any] = field(default_factory=dict)  # a value, or a function of the rows
+    then: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # columns that follow from the others
+
+    def complete(self, rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+        """``rows`` with what they leave out taken from ``stored`` (aligned with them; null where new)."""
+        for name in self.kept:
+            rows[name] = rows[name].where(rows[name].notna(), stored[name])
+        for name, default in self.defaults.items():
+            rows[name] = rows[name].where(rows[name].notna(), default(rows) if callable(default) else default)
+        return self.then(rows) if self.then is not None else rows
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -76,18 +89,18 @@ def _both_or_neither(frame: pd.DataFrame, a: str, b: str) -> list[Problem]:
 
 def _accounts(frame, _ids):
     return {"name": frame["account_name"], "broker": frame["broker"],
-            "net_contributions": frame["net_contributions"], "currency": frame["currency"].fillna("USD")}
+            "net_contributions": frame["net_contributions"], "currency": frame["currency"]}
 
 
 def _snapshots(frame, ids):
     return {"account_id": ids["account_name"], "date": frame["date"], "equity": frame["equity"],
             "cash": frame["cash"], "margin_used": frame["margin_used"],
-            "margin_available": frame["margin_available"], "unrealized_pnl": frame["unrealized_pnl"].fillna(0.0)}
+            "margin_available": frame["margin_available"], "unrealized_pnl": frame["unrealized_pnl"]}
 
 
 def _strategies(frame, ids):
     return {"name": frame["strategy_name"], "account_id": ids["account_name"], "allocation": frame["allocation"],
-            "status": frame["status"].fillna("ACTIVE"), "developer_id": ids["developer"]}
+            "status": frame["status"], "developer_id": ids["developer"]}
 
 
 def _signal_rules(frame):
@@ -104,7 +117,7 @@ def _signals(frame, ids):
 def _executions(frame, ids):
     return {"execution_id": frame["execution_id"], "signal_id": ids["signal_id"], "filled_at": frame["filled_at"],
             "price": frame["avg_fill_price"], "quantity": frame["filled_quantity"],
-            "commission": frame["commission"].fillna(0.0)}
+            "commission": frame["commission"]}
 
 
 # --------------------------------------------------------------------------- paper trading
@@ -112,7 +125,7 @@ def _executions(frame, ids):
 
 def _paper_accounts(frame, _ids):
     return {"name": frame["account"], "starting_cash": frame["starting_cash"],
-            "cash": frame["cash"].fillna(frame["starting_cash"])}
+            "cash": frame["cash"]}
 
 
 def _paper_trade_rules(frame):
@@ -120,15 +133,21 @@ def _paper_trade_rules(frame):
 
 
 def _paper_trades(frame, ids):
-    closed = frame["closed_at"].notna()
-    direction = np.where(frame["side"] == "short", -1.0, 1.0)
-    computed = direction * frame["quantity"] * (frame["exit_price"] - frame["entry_price"])
     return {"external_id": frame["trade_id"], "paper_account_id": ids["account"], "source": frame["source"],
             "symbol": frame["symbol"], "side": frame["side"], "quantity": frame["quantity"],
             "entry_price": frame["entry_price"], "opened_at": frame["opened_at"],
-            "status": pd.Series(np.where(closed, "CLOSED", "OPEN"), index=frame.index),
-            "exit_price": frame["exit_price"], "closed_at": frame["closed_at"],
-            "realized_pnl": frame["realized_pnl"].where(frame["realized_pnl"].notna(), computed.round(2))}
+            "status": pd.Series(None, index=frame.index, dtype=object),
+            "exit_price": frame["exit_price"], "closed_at": frame["closed_at"], "realized_pnl": frame["realized_pnl"]}
+
+
+def _paper_trade_state(rows: pd.DataFrame) -> pd.DataFrame:
+    """Open while it has no close; a closed trade's PnL, when not sent, from its prices."""
+    closed = rows["closed_at"].notna()
+    rows["status"] = np.where(closed, "CLOSED", "OPEN")
+    direction = np.where(rows["side"] == "short", -1.0, 1.0)
+    computed = (direction * rows["quantity"] * (rows["exit_price"] - rows["entry_price"])).round(2)
+    rows["realized_pnl"] = rows["realized_pnl"].where(rows["realized_pnl"].notna() | ~closed, computed)
+    return rows
 
 
 def _paper_signal_rules(frame):
@@ -158,7 +177,7 @@ def _bar_rules(frame):
 def _bars(frame, _ids):
     return {"symbol": frame["symbol"], "timeframe": frame["timeframe"], "time": frame["time"],
             "open": frame["open"], "high": frame["high"], "low": frame["low"], "close": frame["close"],
-            "volume": frame["volume"].fillna(0.0)}
+            "volume": frame["volume"]}
 
 
 def _text(name, max_len=64, required=True, description=""):
@@ -176,7 +195,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity("accounts", m.Account.__table__,
            (_text("account_name", 128), _text("broker"), Field("net_contributions", "number"),
             Field("currency", "symbol", False, 8, description="default USD")),
-           ("name",), ("accounts",), columns=_accounts,
+           ("name",), ("accounts",), columns=_accounts, kept=("currency",), defaults={"currency": "USD"},
            example={"account_name": "IBKR Main", "broker": "IBKR", "net_contributions": 2500000, "currency": "USD"}),
     Entity("account-snapshots", m.AccountSnapshot.__table__,
            (_text("account_name", 128), Field("date", "date"), Field("equity", "number"), Field("cash", "number"),
@@ -184,7 +203,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("unrealized_pnl", "number", False, description="default 0")),
            ("account_id", "date"), ("accounts",),
            refs=(Ref("account_name", m.Account.__table__, "name", "account", _ref("account_name", "accounts")),),
-           columns=_snapshots,
+           columns=_snapshots, kept=("unrealized_pnl",), defaults={"unrealized_pnl": 0.0},
            example={"account_name": "IBKR Main", "date": "2026-12-04", "equity": 2614000.5, "cash": 1200000,
                     "margin_used": 350000, "margin_available": 1650000, "unrealized_pnl": 14000.5}),
     Entity("strategies", m.Strategy.__table__,
@@ -195,7 +214,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
            refs=(Ref("account_name", m.Account.__table__, "name", "account", _ref("account_name", "accounts")),
                  Ref("developer", m.User.__table__, "username", "user",
                      "a username made with `tradeboard create-user`")),
-           columns=_strategies,
+           columns=_strategies, kept=("account_id", "status", "developer_id"), defaults={"status": "ACTIVE"},
            example={"strategy_name": "Momentum US", "account_name": "IBKR Main", "allocation": 0.25,
                     "status": "ACTIVE", "developer": "alice"}),
     Entity("signals", m.Signal.__table__,
@@ -205,7 +224,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("filled_at", "time", False)),
            ("signal_id",), ("signals",),
            refs=(Ref("strategy_name", m.Strategy.__table__, "name", "strategy", _ref("strategy_name", "strategies")),),
-           rules=_signal_rules, columns=_signals,
+           rules=_signal_rules, columns=_signals, kept=("reject_reason", "filled_at"),
            example={"signal_id": "sig_1733580000_0001", "strategy_name": "Momentum US", "symbol": "AAPL",
                     "side": "BUY", "quantity": 100, "received_time": "2026-12-07T14:30:00Z",
                     "execution_status": "FILLED", "reject_reason": None, "filled_at": "2026-12-07T14:30:00.850Z"}),
@@ -216,14 +235,15 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
            ("execution_id",), ("signals", "positions", "trades"),
            refs=(Ref("signal_id", m.Signal.__table__, "signal_id", "signal", _ref("signal_id", "signals"),
                      carry=("strategy_id", "symbol", "side", "filled_at")),),
-           columns=_executions,
+           columns=_executions, kept=("commission",), defaults={"commission": 0.0},
            example={"execution_id": "exe_88213", "signal_id": "sig_1733580000_0001",
                     "filled_at": "2026-12-07T14:30:00.850Z", "avg_fill_price": 243.12, "filled_quantity": 100,
                     "commission": 0.35}),
     Entity("paper-accounts", m.PaperAccount.__table__,
            (_text("account", 128), Field("starting_cash", "positive"),
             Field("cash", "number", False, description="default starting_cash")),
-           ("name",), ("paper",), columns=_paper_accounts,
+           ("name",), ("paper",), columns=_paper_accounts, kept=("cash",),
+           defaults={"cash": lambda rows: rows["starting_cash"]},
            example={"account": "Paper Alpha Lab", "starting_cash": 100000, "cash": 100000}),
     Entity("paper-trades", m.PaperTrade.__table__,
            (_text("trade_id"), _text("account", 128), _text("source"), Field("symbol", "symbol", max_len=32),
@@ -233,7 +253,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("realized_pnl", "number", False, description="default (exit - entry) x quantity, signed by side")),
            ("external_id",), ("paper",),
            refs=(Ref("account", m.PaperAccount.__table__, "name", "paper account", _ref("account", "paper-accounts")),),
-           rules=_paper_trade_rules, columns=_paper_trades,
+           rules=_paper_trade_rules, columns=_paper_trades, kept=("exit_price", "closed_at", "realized_pnl"),
+           then=_paper_trade_state,
            example={"trade_id": "pt_5001", "account": "Paper Alpha Lab", "source": "momentum-v2", "symbol": "NVDA",
                     "side": "long", "quantity": 20, "entry_price": 131.4, "opened_at": "2026-12-07T15:02:11Z",
                     "exit_price": None, "closed_at": None, "realized_pnl": None}),
@@ -249,7 +270,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
            refs=(Ref("account", m.PaperAccount.__table__, "name", "paper account", _ref("account", "paper-accounts")),
                  Ref("trade_id", m.PaperTrade.__table__, "external_id", "paper trade",
                      _ref("trade_id", "paper-trades"))),
-           rules=_paper_signal_rules, columns=_paper_signals,
+           rules=_paper_signal_rules, columns=_paper_signals, kept=("reason", "paper_trade_id", "executed_at"),
            example={"signal_id": "ps_9001", "account": "Paper Alpha Lab", "source": "momentum-v2", "symbol": "NVDA",
                     "side": "long", "action": "ENTRY", "quantity": 20, "price": 131.2,
                     "signal_at": "2026-12-07T15:02:10Z", "status": "EXECUTED", "reason": None, "trade_id": "pt_5001",
@@ -258,7 +279,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
            (Field("symbol", "symbol", max_len=32), _choice("timeframe", TIMEFRAMES, case="lower"),
             Field("time", "time"), Field("open", "positive"), Field("high", "positive"), Field("low", "positive"),
             Field("close", "positive"), Field("volume", "nonneg", False, description="default 0")),
-           ("symbol", "timeframe", "time"), ("bars",), rules=_bar_rules, columns=_bars,
+           ("symbol", "timeframe", "time"), ("bars",), rules=_bar_rules, columns=_bars, kept=("volume",),
+           defaults={"volume": 0.0},
            example={"symbol": "SPY", "timeframe": "1d", "time": "2026-12-04T00:00:00Z", "open": 602.1,
                     "high": 606.8, "low": 600.9, "close": 605.3, "volume": 51234000}),
 )}

@@ -101,8 +101,10 @@ def _python(value, day: bool = False):
     return value
 
 
-def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.DataFrame) -> tuple[Outcome, pd.DataFrame]:
-    """What writing ``rows`` would do, and the stored rows under their keys."""
+def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.DataFrame,
+             complete=None) -> tuple[Outcome, pd.DataFrame]:
+    """What writing ``rows`` would do, and the stored rows under their keys. ``complete(rows, stored)``
+    fills in what rows leave out from the stored row of their key (aligned with them) before comparing."""
     compare = [c for c in rows.columns if c not in key]
     for name in rows.columns:
         rows[name] = _normalise(rows[name], table.c[name])
@@ -114,6 +116,12 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
     if not len(stored):  # typed like the rows, so the keys merge (an object column does not merge with times)
         stored = pd.DataFrame({"id": pd.Series(dtype="Int64"),
                                **{c: pd.Series(dtype=rows[c].dtype) for c in [*key, *compare]}})
+    if complete is not None:
+        aligned = rows[list(key)].merge(stored, on=list(key), how="left")
+        aligned.index = rows.index
+        rows = complete(rows, aligned)
+        for name in rows.columns:
+            rows[name] = _normalise(rows[name], table.c[name])
     if len(key) == 1 and not rows.duplicated(list(key)).any():
         outcome = _classify_unique(rows, stored, key[0], compare)
     else:

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import random
 import threading
+import time
 
 import numpy as np
 import orjson
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth import create_token, create_user
-from data_access.models import ClosedTrade, Execution, Position, Signal
+from data_access.models import Account, ClosedTrade, Execution, Position, Signal
 from tests.conftest import build_app
 
 NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -220,8 +221,13 @@ def test_roles_who_may_write_what(app, tokens, users):
     with app.server.extensions["tradeboard"].session() as session:
         other_token = create_token(session, other, "test")
     theirs = post(client, other_token, "signals", book["signals"][:3])
-    assert theirs.status_code == 403 and theirs.get_json()["error"]["details"]["strategies_not_yours"]
+    assert theirs.status_code == 403 and theirs.get_json()["error"]["details"]["rows_not_yours"] == [1, 2, 3]
+    assert "Mean Rev" not in theirs.get_data(as_text=True) and "Breakout" not in theirs.get_data(as_text=True)
     assert post(client, tokens["dev"], "signals", book["signals"][:3]).status_code == 200
+    fills = [e for e in book["executions"] if e["signal_id"] in {s["signal_id"] for s in book["signals"][:3]}]
+    if fills:
+        on_theirs = post(client, other_token, "executions", fills)
+        assert on_theirs.status_code == 403 and on_theirs.get_json()["error"]["details"]["rows_not_yours"]
     feed = {"Authorization": f"Bearer {tokens['feed']}"}
     assert client.get("/api/v1/dashboards/client", headers=feed).status_code == 403  # writes, reads nothing
 
@@ -306,3 +312,57 @@ def test_every_role_against_every_entity(app, tokens, users):
             if status != want:
                 wrong.append(f"{role} {entity}: {status}, expected {want}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_an_optional_value_a_row_leaves_out_keeps_what_is_stored(app, tokens):
+    """A re-sent signal without filled_at keeps the time its first fill gave it; a strategy re-sent without
+    its developer keeps them; both answer unchanged. A default fills only new rows."""
+    client = app.server.test_client()
+    book = random_book(53, strategies=("Mean Rev",))
+    send_book(client, tokens["feed"], book)
+    unfilled = [{**s, "filled_at": None} for s in book["signals"]]
+    again = post(client, tokens["feed"], "signals", unfilled, "text/csv").get_json()
+    assert (again["updated"], again["unchanged"]) == (0, len(unfilled))
+    with app.server.extensions["tradeboard"].session() as session:
+        stamped = session.scalar(select(func.count()).select_from(Signal).where(Signal.filled_at.is_not(None)))
+    assert stamped == sum(1 for s in book["signals"] if s["execution_status"] == "FILLED")
+
+    bare = [{"strategy_name": "Mean Rev", "allocation": 0.4}]  # no account, status or developer
+    assert post(client, tokens["feed"], "strategies", bare).get_json()["unchanged"] == 1
+    dev = {"Authorization": f"Bearer {tokens['dev']}"}
+    assert client.get("/api/v1/dashboards/signal-sender?strategy_name=Mean%20Rev", headers=dev).status_code == 200
+    changed = post(client, tokens["feed"], "strategies", [{**bare[0], "status": "PAUSED"}]).get_json()
+    assert changed["updated"] == 1
+
+
+def test_a_strategy_moved_to_another_account_takes_its_positions_and_trades_along(app, tokens):
+    client = app.server.test_client()
+    book = random_book(59, strategies=("Mean Rev",))
+    send_book(client, tokens["feed"], book)
+    assert post(client, tokens["feed"], "accounts", [{**book["accounts"][0], "account_name": "Other"}]).status_code == 200
+    moved = post(client, tokens["feed"], "strategies", [{**book["strategies"][0], "account_name": "Other"}])
+    assert moved.get_json()["updated"] == 1
+    with app.server.extensions["tradeboard"].session() as session:
+        other = session.scalar(select(Account.id).where(Account.name == "Other"))
+        assert {p.account_id for p in session.scalars(select(Position))} == {other}
+        assert {t.account_id for t in session.scalars(select(ClosedTrade))} == {other}
+
+
+def test_a_batch_that_waits_too_long_for_the_ingest_lock_is_a_503_and_writes_nothing(app, tokens, monkeypatch):
+    """Another transaction (a long backfill) holds the lock past the wait: 503 with Retry-After."""
+    from data_access.ingest import batch
+
+    monkeypatch.setattr(batch, "LOCK_WAIT_SECONDS", 1)
+    engine = app.server.extensions["tradeboard"].engine
+    client = app.server.test_client()
+    accounts = random_book(61)["accounts"]
+    with engine.connect() as holder:
+        holding = holder.begin()
+        batch._lock(holder)
+        started = time.monotonic()
+        response = post(client, tokens["feed"], "accounts", accounts)
+        waited = time.monotonic() - started
+        holding.rollback()
+    assert response.status_code == 503 and response.headers["Retry-After"], response.get_json()
+    assert response.get_json()["error"]["code"] == "ingest_busy" and 0.9 < waited < 10
+    assert post(client, tokens["feed"], "accounts", accounts).get_json()["inserted"] == len(accounts)
