@@ -49,7 +49,7 @@ def ingest_schemas() -> dict[str, Any]:
         "properties": {f.name: _field_schema(f) for f in e.fields},
         "required": list(e.required),
         "additionalProperties": True,
-        "description": f"One {e.name} row. Upserted on ({', '.join(e.key)}). Other properties are ignored and "
+        "description": f"One {e.name} row. Upserted on ({', '.join(e.key_fields)}). Other properties are ignored and "
                        "named in the answer's `ignored_columns`.",
         "examples": [e.example],
     } for e in ENTITIES.values()}
@@ -104,7 +104,7 @@ def ingest_paths() -> dict[str, Any]:
                                                           "application/vnd.apache.parquet"}},
         }}
         references = "; ".join(f"`{r.field}` must name {r.where}" for r in entity.refs)
-        description = (f"Upsert {entity.name} rows on ({', '.join(entity.key)}): all or nothing. The same rows again "
+        description = (f"Upsert {entity.name} rows on ({', '.join(entity.key_fields)}): all or nothing. The same rows again "
                        f"change nothing; a later row with the same key updates its record. "
                        + (f"References that JSON Schema cannot state are checked and answered with a 400: "
                           f"{references}. " if references else ""))

@@ -155,7 +155,7 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     if writer.role == m.Role.DEVELOPER.value:
         _check_own(conn, entity, rows, stored, writer)
     write(conn, entity.table, outcome, progress)
-    families = set(entity.families) if (outcome.inserted or outcome.updated) else set()
+    families = set(entity.families) if len(outcome.changed) else set()  # rows that ended as stored bump nothing
     if len(outcome.changed) and entity.name in ("executions", "signals", "strategies"):
         from data_access.ingest.after_write import (after_fills_written, after_signals_written,
                                                     after_strategies_written)

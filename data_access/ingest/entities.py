@@ -44,6 +44,11 @@ class Entity:
     kept: tuple[str, ...] = ()  # table columns
     defaults: dict[str, Any] = field(default_factory=dict)  # a value, or a function of the rows
     then: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # columns that follow from the others
+    key_names: tuple[str, ...] = ()  # the key as the sender names it, where that differs from the columns
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return self.key_names or self.key
 
     def complete(self, rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
         """``rows`` with what they leave out taken from ``stored`` (aligned with them; null where new)."""
@@ -195,13 +200,13 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity("accounts", m.Account.__table__,
            (_text("account_name", 128), _text("broker"), Field("net_contributions", "number"),
             Field("currency", "symbol", False, 8, description="default USD")),
-           ("name",), ("accounts",), columns=_accounts, kept=("currency",), defaults={"currency": "USD"},
+           ("name",), ("accounts",), key_names=("account_name",), columns=_accounts, kept=("currency",), defaults={"currency": "USD"},
            example={"account_name": "IBKR Main", "broker": "IBKR", "net_contributions": 2500000, "currency": "USD"}),
     Entity("account-snapshots", m.AccountSnapshot.__table__,
            (_text("account_name", 128), Field("date", "date"), Field("equity", "number"), Field("cash", "number"),
             Field("margin_used", "nonneg"), Field("margin_available", "nonneg"),
             Field("unrealized_pnl", "number", False, description="default 0")),
-           ("account_id", "date"), ("accounts",),
+           ("account_id", "date"), ("accounts",), key_names=("account_name", "date"),
            refs=(Ref("account_name", m.Account.__table__, "name", "account", _ref("account_name", "accounts")),),
            columns=_snapshots, kept=("unrealized_pnl",), defaults={"unrealized_pnl": 0.0},
            example={"account_name": "IBKR Main", "date": "2026-12-04", "equity": 2614000.5, "cash": 1200000,
@@ -210,7 +215,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
            (_text("strategy_name", 128), _text("account_name", 128, False), Field("allocation", "fraction"),
             _choice("status", [s.value for s in m.StrategyStatus], False, description="default ACTIVE"),
             _text("developer", 64, False, "a username")),
-           ("name",), ("strategies",),
+           ("name",), ("strategies",), key_names=("strategy_name",),
            refs=(Ref("account_name", m.Account.__table__, "name", "account", _ref("account_name", "accounts")),
                  Ref("developer", m.User.__table__, "username", "user",
                      "a username made with `tradeboard create-user`")),
@@ -242,7 +247,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity("paper-accounts", m.PaperAccount.__table__,
            (_text("account", 128), Field("starting_cash", "positive"),
             Field("cash", "number", False, description="default starting_cash")),
-           ("name",), ("paper",), columns=_paper_accounts, kept=("cash",),
+           ("name",), ("paper",), key_names=("account",), columns=_paper_accounts, kept=("cash",),
            defaults={"cash": lambda rows: rows["starting_cash"]},
            example={"account": "Paper Alpha Lab", "starting_cash": 100000, "cash": 100000}),
     Entity("paper-trades", m.PaperTrade.__table__,
@@ -251,7 +256,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("entry_price", "positive"), Field("opened_at", "time"), Field("exit_price", "positive", False),
             Field("closed_at", "time", False),
             Field("realized_pnl", "number", False, description="default (exit - entry) x quantity, signed by side")),
-           ("external_id",), ("paper",),
+           ("external_id",), ("paper",), key_names=("trade_id",),
            refs=(Ref("account", m.PaperAccount.__table__, "name", "paper account", _ref("account", "paper-accounts")),),
            rules=_paper_trade_rules, columns=_paper_trades, kept=("exit_price", "closed_at", "realized_pnl"),
            then=_paper_trade_state,
@@ -266,7 +271,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             _choice("status", [s.value for s in m.PaperSignalStatus]), _text("reason", 128, False),
             _text("trade_id", 64, False, "the paper trade it opened (ENTRY) or targets (EXIT)"),
             Field("executed_at", "time", False)),
-           ("external_id",), ("paper",),
+           ("external_id",), ("paper",), key_names=("signal_id",),
            refs=(Ref("account", m.PaperAccount.__table__, "name", "paper account", _ref("account", "paper-accounts")),
                  Ref("trade_id", m.PaperTrade.__table__, "external_id", "paper trade",
                      _ref("trade_id", "paper-trades"))),

@@ -87,3 +87,17 @@ def test_parquet_reads_like_csv_and_a_dry_run_writes_nothing(env, tmp_path):
     assert rows(env["DATABASE_URL"], select(func.count()).select_from(Execution)) == [(0,)]
     assert cli(env, "import", "executions", parquet).exit_code == 0
     assert "4 unchanged" in cli(env, "import", "executions", example("executions")).output
+
+
+def test_the_import_command_offers_every_entity_and_the_document_names_keys_as_senders_do():
+    from app.cli.ingest import ENTITY_NAMES
+    from app.openapi import document
+    from data_access.ingest import ENTITIES
+
+    assert ENTITY_NAMES == tuple(ENTITIES)
+    schemas = document()["components"]["schemas"]
+    for entity in ENTITIES.values():
+        fields = {f.name for f in entity.fields}
+        assert set(entity.key_fields) <= fields, entity.name  # a sender finds each key field in the row
+        row = schemas["Ingest" + "".join(p.title() for p in entity.name.split("-")) + "Row"]
+        assert f"({', '.join(entity.key_fields)})" in row["description"]
