@@ -39,7 +39,8 @@ def import_command(entity: str, file: Path, fmt: str | None, dry_run: bool, erro
         parsed = parse_file(file, fmt)
     except UnreadableBody as exc:
         raise click.ClickException(str(exc)) from None
-    echo(f"read {len(parsed.frame):,} rows from {file} in {time.perf_counter() - started:.1f} s")
+    rows = len(parsed.frame)
+    echo(f"read {rows:,} row{'' if rows == 1 else 's'} from {file} in {time.perf_counter() - started:.1f} s")
     ensure_schema(settings.DATABASE_URL, "executions")
     engine = make_engine(settings.DATABASE_URL)
     bar = tqdm(total=len(parsed.frame), unit="rows", unit_scale=True, desc=f"writing {entity}", disable=dry_run)
