@@ -1,7 +1,7 @@
 """The write path's targets (issue 20; a benchmark, not a test), on SQLite and, given a PostgreSQL
 server, on PostgreSQL:
 
-    python bench/ingest.py [--rows N] [--database-url URL] [--parts bulk api visibility] [--no-sqlite]
+    python bench/ingest.py [--rows N] [--database-url URL] [--parts bulk api visibility] [--no-sqlite] [--no-again]
 
 - bulk: N signals and N executions (bench/ingest_book.py: 3 accounts, 8 strategies, 600 symbols, a
   year of signals, a third unfilled and the others filled once or twice) imported from Parquet as
@@ -119,7 +119,7 @@ def import_file(url: str, entity: str, path: Path) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def bulk(url: str, rows: int, work: Path) -> None:
+def bulk(url: str, rows: int, work: Path, again: bool = True) -> None:
     from sqlalchemy import create_engine, text
 
     started = time.perf_counter()
@@ -138,13 +138,15 @@ def bulk(url: str, rows: int, work: Path) -> None:
     line(f"bulk import, {total:,} rows{'' if ok else ' (NOT all inserted)'}", f"{rate:>9,.0f} rows/s",
          f"target >= {TARGET_ROWS_PER_S:,.0f}", ok and rate >= TARGET_ROWS_PER_S)
     at_10m = 20_000_000 / rate
-    line("10M signals + 10M executions" + ("" if total >= 20_000_000 else " (extrapolated)"),
+    line("10M signals + 10M executions" + ("" if rows >= 10_000_000 else " (extrapolated)"),
          f"{at_10m:8.0f} s", "target < 180 s", at_10m < 180)
     engine = create_engine(url)
     with engine.connect() as conn:
         trades, positions = (conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("closed_trades", "positions"))
     engine.dispose()
     line("derived", f"{trades:,} closed trades, {positions:,} positions")
+    if not again:
+        return
     again_s = 0.0
     unchanged = 0
     for entity, path in (("signals", signals_path), ("executions", executions_path)):
@@ -261,13 +263,13 @@ def visibility(server: Server, tokens: dict[str, str]) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def run(label: str, url: str, rows: int, parts: list[str]) -> None:
+def run(label: str, url: str, rows: int, parts: list[str], again: bool = True) -> None:
     print(f"{label}:", flush=True)
     work = Path(tempfile.mkdtemp(prefix="tb-bench-ingest-"))
     try:
         tokens = prepare(url)
         if "bulk" in parts:
-            bulk(url, rows, work)
+            bulk(url, rows, work, again)
         if "api" in parts or "visibility" in parts:
             server = Server(url, work)
             try:
@@ -289,12 +291,13 @@ def main() -> None:
                              "(default: TRADEBOARD_TEST_POSTGRES_URL; none: SQLite only)")
     parser.add_argument("--parts", nargs="+", choices=["bulk", "api", "visibility"], default=["bulk", "api", "visibility"])
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-again", action="store_true", help="skip the bulk part's second import of the same files")
     args = parser.parse_args()
     print(f"ingest benchmark · {os.cpu_count()} cores · {args.rows:,} signals + executions", flush=True)
     if not args.no_sqlite:
-        run("SQLite", sqlite_url(), args.rows, args.parts)
+        run("SQLite", sqlite_url(), args.rows, args.parts, not args.no_again)
     if args.database_url and args.database_url.startswith("postgresql"):
-        run("PostgreSQL", postgres_url(args.database_url), args.rows, args.parts)
+        run("PostgreSQL", postgres_url(args.database_url), args.rows, args.parts, not args.no_again)
 
 
 if __name__ == "__main__":
