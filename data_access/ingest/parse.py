@@ -79,6 +79,7 @@ def _records(records: list, lines: np.ndarray, line_kind: str) -> Parsed:
 
 BOM = b"\xef\xbb\xbf"  # what Excel and some Windows tools put before UTF-8 text
 NULL_WORDS = ["null", "NULL"]  # a CSV cell some exporters write for "no value"
+SPARE_CELLS = 8  # cells a CSV row may have past the header's names, if they are empty
 
 
 def _json(data: bytes) -> Parsed:
@@ -113,22 +114,32 @@ def _ndjson(data: bytes) -> Parsed:
 def _csv(source) -> Parsed:
     if isinstance(source, bytes):
         source = io.BytesIO(source)
-    _refuse_repeated_columns(source)
+    header = _header(source)
+    if header is None:
+        return Parsed(pd.DataFrame(), np.zeros(0, dtype=np.int64), [], "line")
+    # Cells past the header's last column (a trailing comma on every row) land in spare columns, which must
+    # be empty: pandas would otherwise shift the columns (taking the first for a row index) or drop them.
+    spare = [f"\0spare{i}" for i in range(SPARE_CELLS)]
     try:
-        # index_col=False: rows with one more cell than the header (a trailing comma) must not shift the columns
         frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=NULL_WORDS, skipinitialspace=True,
-                            encoding="utf-8-sig", on_bad_lines="error", engine="c", index_col=False)
+                            encoding="utf-8-sig", on_bad_lines="error", engine="c", header=None, skiprows=1,
+                            names=[*header, *spare])
     except pd.errors.EmptyDataError:
         return Parsed(pd.DataFrame(), np.zeros(0, dtype=np.int64), [], "line")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise UnreadableBody(f"the body is not readable CSV: {str(exc).strip()}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    extra = frame[spare].notna() & (frame[spare] != "")
+    if extra.to_numpy().any():
+        line = int(np.flatnonzero(extra.to_numpy().any(axis=1))[0]) + 2
+        raise UnreadableBody(f"line {line} has more values than the header has names ({len(header)})")
+    frame = frame.drop(columns=spare)
     # line numbers as a spreadsheet shows them: the header is line 1 (quoted newlines would shift them)
     return Parsed(frame.astype(object), np.arange(2, len(frame) + 2), [], "line")
 
 
-def _refuse_repeated_columns(source) -> None:
-    """A column named twice would be half ignored (pandas renames the second ``name.1``)."""
+def _header(source) -> list[str] | None:
+    """The header's names (None for an empty body); a name given twice is refused, since pandas would
+    keep one and rename the other ``name.1``."""
     import csv
 
     if isinstance(source, (str, Path)):
@@ -138,13 +149,16 @@ def _refuse_repeated_columns(source) -> None:
         first = source.readline()
         source.seek(0)
     try:
-        names = next(csv.reader([first.decode("utf-8-sig")]), [])
+        names = next(csv.reader([first.decode("utf-8-sig")]), None)
     except UnicodeDecodeError:
-        return  # read_csv says what is wrong with it
+        raise UnreadableBody("the body is not UTF-8 text (save the CSV as UTF-8)") from None
+    if names is None:
+        return None
     seen = [name.strip() for name in names]
     repeated = sorted({name for name in seen if name and seen.count(name) > 1})
     if repeated:
         raise UnreadableBody(f"the header names {', '.join(repeated)} more than once: which one holds the value?")
+    return seen
 
 
 def _parquet(source) -> Parsed:

@@ -66,3 +66,13 @@ def test_a_quantity_too_small_to_hold_is_refused_naming_the_minimum():
     data = b"execution_id,signal_id,filled_at,avg_fill_price,filled_quantity\ne1,s1,2026-12-04T14:30:00Z,10,1e-10\n"
     (problem,) = checked("executions", data, "csv").problems
     assert problem.field == "filled_quantity" and "1e-09" in problem.message
+
+
+def test_a_value_past_the_headers_last_column_is_refused_not_dropped():
+    with pytest.raises(UnreadableBody, match="line 3 has more values than the header has names"):
+        parse(b"account,starting_cash\nP,100\nQ,200,oops\n", "csv")
+
+
+def test_an_empty_or_header_only_csv_is_no_rows():
+    assert len(parse(b"", "csv").frame) == 0
+    assert len(checked("paper-accounts", b"account,starting_cash\n", "csv").frame) == 0
