@@ -1,7 +1,7 @@
-"""Paper-trading dashboard and lite endpoint times, cold (empty cache) and warm, at `demo` and
-`large` scale (a benchmark, not a test).
+"""Paper-trading dashboard and lite endpoint times, cold (empty cache) and warm, at `demo`,
+`large` or `xlarge` scale (a benchmark, not a test).
 
-    python bench/paper_trading_dashboard.py [--scale demo large] [--database-url URL] [--repeat N]
+    python bench/paper_trading_dashboard.py [--scale demo large xlarge] [--database-url URL] [--repeat N]
 
 The full document (limit 20, every section read in parallel; the real-time ones are computed on
 every call, so "warm" still runs their SQL and the price lookups) is timed in-process through
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import cache_on_private_redis, report, seeded_url  # noqa: E402
+from bench.common import SCALES, cache_on_private_redis, growth, report, seeded_url  # noqa: E402
 from data_access import paper_trading as pt  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 
@@ -82,15 +82,18 @@ def measure(url: str, repeat: int, redis_url: str) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=["demo", "large"])
+    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=SCALES)
     parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with cache_on_private_redis() as redis_url:
         print(f"paper-trading dashboard benchmark · {os.cpu_count()} cores · limit 20 · bars prices, simulated GEX")
         runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
+        cold = {}
         for scale, url in runs:
-            report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat, redis_url), TARGETS_MS)
+            medians = report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat, redis_url), TARGETS_MS)
+            cold[scale] = medians["cold"]
+        growth("paper trading cold", cold)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Signal-sender dashboard build times, cold (empty cache) and warm, and one history page, at
-`demo` and `large` scale (a benchmark, not a test).
+`demo`, `large` or `xlarge` scale (a benchmark, not a test).
 
-    python bench/signal_sender_dashboard.py [--scale demo large] [--database-url URL] [--repeat N] [--strategy NAME]
+    python bench/signal_sender_dashboard.py [--scale demo large xlarge] [--database-url URL] [--repeat N]
+                                            [--strategy NAME]
 
 Uses the databases bench/client_dashboard.py seeds into var/bench/<scale>.db (seeding them if
 missing) unless --database-url points at an already seeded database. The strategy measured is the
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.common import cache_on_private_redis, report, seeded_url  # noqa: E402
+from bench.common import SCALES, cache_on_private_redis, growth, report, seeded_url  # noqa: E402
 from data_access import signal_sender_dashboard as ssd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
@@ -75,7 +76,7 @@ def measure(url: str, repeat: int, strategy: str | None) -> tuple[dict[str, list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=["demo", "large"])
+    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=SCALES)
     parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--strategy", help="strategy name (default: the one with the most signals)")
@@ -83,11 +84,15 @@ def main() -> None:
     with cache_on_private_redis():
         print(f"signal-sender dashboard benchmark · {os.cpu_count()} cores · time range 90d")
         runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
+        cold, worst_page = {}, {}
         for scale, url in runs:
             timings, name, count = measure(url, args.repeat, args.strategy)
             label = f"{scale:>6} {url.split(':', 1)[0]:<10}"
             print(f"{label} strategy {name!r} ({count:,} signals in all)")
-            report(label, timings, TARGETS_MS)
+            medians = report(label, timings, TARGETS_MS)
+            cold[scale], worst_page[scale] = medians["cold"], medians["page_sorted_filtered"]
+        growth("signal-sender cold", cold)
+        growth("history sorted+filtered", worst_page)
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,15 @@
 """Strategy-performance aggregation times at 1,000 / 10,000 / 100,000 completed runs, cold (empty
 cache, all four time ranges) and warm, on SQLite and (with --postgres-url) PostgreSQL.
 
-    python bench/strategy_dashboard.py [--runs 1000 10000 100000] [--postgres-url URL] [--repeat N]
+    python bench/strategy_dashboard.py [--runs 1000 10000 100000] [--scale large xlarge] [--postgres-url URL]
+                                       [--repeat N]
 
 Runs are synthetic rows (kinds and parameters from the engine's registry, 12 symbols, completions
 spread over the last 180 days), bulk-inserted into var/bench/strategy-<n>.db (kept) or into a
 fresh PostgreSQL database per size. Target: the cold build of all four ranges under 1 s at 10,000
-runs; warm (one range, from Redis) under 5 ms.
+runs; warm (one range, from Redis) under 5 ms. --scale also measures the seeded databases
+bench/client_dashboard.py keeps in var/bench/<scale>.db (really run backtests: 10,200 at `large`,
+100,000 at `xlarge`), seeding them if missing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np  # noqa: E402
 from sqlalchemy import create_engine, event, insert, text  # noqa: E402
 
 from app.services import PrivateRedis  # noqa: E402
+from bench.common import SCALES, growth, seeded_url  # noqa: E402
 from data_access import strategy_dashboard as sd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
@@ -97,8 +101,11 @@ def drop_postgres_database(server_url: str, url: str) -> None:
     admin.dispose()
 
 
-def measure(url: str, n: int, repeat: int) -> None:
+def measure(url: str, n: int | None, repeat: int, label: str = "") -> float:
     engine = configure_database(url)
+    if n is None:
+        with engine.connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM backtest_runs")).scalar_one()
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
     cold, warm = [], []
@@ -115,20 +122,23 @@ def measure(url: str, n: int, repeat: int) -> None:
             sd.strategy_dashboard("30d")
             warm.append((time.perf_counter() - started) * 1000)
     engine.dispose()
-    target = TARGETS_MS.get(n)
+    target = None if label else TARGETS_MS.get(n)
     cold_ms, warm_ms = float(np.median(cold)), float(np.median(warm))
     verdict = "" if target is None else (f"target < {target:.0f} ms  " + ("ok" if cold_ms < target else "MISSED"))
-    dialect = url.split(":", 1)[0].split("+")[0]
+    dialect = (label + " " if label else "") + url.split(":", 1)[0].split("+")[0]
     print(f"{n:>7,} runs {dialect:<10} cold (4 ranges): median {cold_ms:8.1f} ms (min {min(cold):.1f})  {verdict}")
     print(f"{n:>7,} runs {dialect:<10} warm (30d)     : median {warm_ms:8.2f} ms  target < {WARM_TARGET_MS:.0f} ms  "
           f"{'ok' if warm_ms < WARM_TARGET_MS else 'MISSED'}   SQL statements per cold build: {per_build}")
+    return cold_ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", type=int, default=[1_000, 10_000, 100_000])
+    parser.add_argument("--runs", nargs="*", type=int, default=[1_000, 10_000, 100_000])
     parser.add_argument("--postgres-url", default=os.environ.get("TRADEBOARD_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server URL (a database is created per size and dropped)")
+    parser.add_argument("--scale", nargs="*", default=[], choices=SCALES,
+                        help="also the seeded var/bench/<scale>.db (SQLite)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     redis = PrivateRedis(tempfile.mkdtemp(prefix="tb-bench-redis-")).start()
@@ -148,6 +158,8 @@ def main() -> None:
                     measure(pg, n, args.repeat)
                 finally:
                     drop_postgres_database(args.postgres_url, pg)
+        cold = {scale: measure(seeded_url(scale), None, args.repeat, label=scale) for scale in args.scale}
+        growth("strategy cold (4 ranges)", cold)
     finally:
         redis.stop()
 

@@ -24,6 +24,12 @@ SCALES: dict[str, Scale] = {
     "large": Scale("large", round_trips=500_000, trade_ideas=8_000, backtest_runs=10_200,
                    backtest_windows=(126, 189, 252), backtest_symbols=None, paper_closed=20_000, paper_open=60,
                    chunk=50_000),
+    # ten times large's round trips (signals, executions) on the same capital; closed trades only
+    # 6.3x: tenth-size lots round to a unit or so, so an exit more often matches one lot exactly.
+    # Paper trading as large: its sections read the open book and recent days
+    "xlarge": Scale("xlarge", round_trips=5_000_000, trade_ideas=80_000, backtest_runs=100_000,
+                    backtest_windows=(126, 189, 252), backtest_symbols=None, paper_closed=20_000, paper_open=60,
+                    chunk=50_000),
 }
 
 YEARS = 3

@@ -39,9 +39,10 @@ def seed(url: str, scale: str = "demo", seed: int = 42, reset: bool = False, pro
          as_of: dt.datetime | None = None) -> dict[str, int]:
     """Fill the database at ``url`` with demo data; returns the rows written per table.
 
-    ``scale``: "demo" (a few thousand signals, ~400 backtests; seconds) or "large" (>= 1,000,000
-    signals and executions, >= 10,000 backtests; minutes). ``seed``: the random seed; the same
-    seed and ``as_of`` day give identical rows. ``as_of``: "now" as a naive UTC datetime (default:
+    ``scale``: "demo" (a few thousand signals, ~400 backtests; seconds), "large" (>= 1,000,000
+    signals and executions, >= 10,000 backtests; about half a minute) or "xlarge" (ten times large's
+    signals and executions, 100,000 backtests; about 5 minutes on SQLite). ``seed``: the random
+    seed; the same seed and ``as_of`` day give identical rows. ``as_of``: "now" as a naive UTC datetime (default:
     the current time); bars end on its date. ``reset``: delete the seeded tables' rows first
     (users with role admin and their tokens stay); without it, a database with data raises
     ``DatabaseNotEmpty`` and nothing is written. The schema must exist (``data_access.migrate``).
