@@ -13,13 +13,13 @@ import flask
 
 from app.auth import current_user, json_error, json_response, require_role
 from app.extensions import state
-from data_access.ingest import (CONTENT_TYPES, ENTITIES, IngestBusy, IngestForbidden, IngestRejected, UnreadableBody, Writer,
-                                ingest, parse)
+from data_access.ingest import (CONTENT_TYPES, ENTITIES, IngestBusy, IngestForbidden, IngestRejected, UnreadableBody,
+                                Writer, ingest, parse)
+from data_access.ingest.entities import DEVELOPER_ENTITIES
 
 blueprint = flask.Blueprint("ingest_api", __name__, url_prefix="/api/v1/ingest")
 
 ROLES = ("admin", "ingest", "developer")
-DEVELOPER_ENTITIES = ("signals", "executions")
 TRUE = ("1", "true", "yes")
 
 

@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite connection waits for another's write lock
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -20,7 +23,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
     else:
         kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
@@ -35,6 +38,20 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
     return engine
+
+
+@contextmanager
+def sqlite_lock_wait(conn, seconds: float) -> Iterator[None]:
+    """On SQLite, wait at most ``seconds`` for another connection's write lock in this block, then the
+    usual SQLITE_BUSY_SECONDS again (the connection goes back to the pool). Other databases: nothing."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 SESSION_USER = "uid"
 SESSION_AUTH_HASH = "auth"
 TOKEN_TOUCH_SECONDS = 60
-TOUCH_WAIT_MS = 200  # SQLite: how long recording a token's use may wait for the write lock
-SQLITE_BUSY_MS = 30_000  # the connection's own busy timeout (data_access/db.py), put back after
+TOUCH_WAIT_SECONDS = 0.2  # SQLite: how long recording a token's use may wait for the write lock
 
 # Paths anyone may request. Prefixes end with "/".
 OPEN_PATHS = frozenset({"/login", "/logout", "/api/v1/health", "/favicon.ico", "/_favicon.ico"})
@@ -125,16 +124,11 @@ def _touch(engine, token_id: int, now: dt.datetime) -> None:
     and every request of every token would queue behind it for a timestamp."""
     from sqlalchemy.exc import OperationalError
 
+    from data_access.db import sqlite_lock_wait
+
     try:
-        with engine.begin() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout = {TOUCH_WAIT_MS}")
-            try:
-                conn.execute(TOKEN_TOUCH, {"token_id": token_id, "now": now})
-            finally:
-                if sqlite:
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        with engine.begin() as conn, sqlite_lock_wait(conn, TOUCH_WAIT_SECONDS):
+            conn.execute(TOKEN_TOUCH, {"token_id": token_id, "now": now})
     except OperationalError as exc:
         log.info("token %s: last use not recorded (%s)", token_id, exc)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.ingest_api import ROLES
 from app.openapi.json_schema import obj, ref
 from app.openapi.operations import operation, query
+from data_access.ingest.entities import DEVELOPER_ENTITIES
 from data_access.ingest.fields import LARGEST, SMALLEST
 
-ROLES_INGEST = ("admin", "ingest", "developer")
 ERROR = {"application/json": {"schema": ref("Error")}}
 
 _KIND = {
@@ -74,7 +75,8 @@ def _responses() -> dict[str, Any]:
                                "is not its Content-Type; `invalid_parameter`: a bad dry_run", "content": ERROR},
         "401": {"description": "No session or bearer token (or a revoked one)", "content": ERROR},
         "403": {"description": "The role may not write (analyst, client), or a developer writing another's strategy "
-                               "(`details.rows_not_yours`, the rows' numbers) or an entity other than signals and executions",
+                               "(`details.rows_not_yours`, the rows' numbers) or an entity other than signals and "
+                               "executions",
                 "content": ERROR},
         "405": {"description": "Another method than POST", "content": ERROR},
         "413": {"description": "The body is larger than MAX_INGEST_BYTES (`details.max_bytes`)", "content": ERROR},
@@ -104,16 +106,17 @@ def ingest_paths() -> dict[str, Any]:
                                                           "application/vnd.apache.parquet"}},
         }}
         references = "; ".join(f"`{r.field}` must name {r.where}" for r in entity.refs)
-        description = (f"Upsert {entity.name} rows on ({', '.join(entity.key_fields)}): all or nothing. The same rows again "
-                       f"change nothing; a later row with the same key updates its record. "
+        description = (f"Upsert {entity.name} rows on ({', '.join(entity.key_fields)}): all or nothing. "
+                       "The same rows again change nothing; a later row with the same key updates its record. "
                        + (f"References that JSON Schema cannot state are checked and answered with a 400: "
                           f"{references}. " if references else ""))
         paths[f"/api/v1/ingest/{entity.name}"] = {"post": operation(
             f"ingest_{entity.name.replace('-', '_')}", f"Write {entity.name}",
-            ROLES_INGEST if entity.name in ("signals", "executions") else ROLES_INGEST[:2], _responses(),
+            ROLES if entity.name in DEVELOPER_ENTITIES else tuple(r for r in ROLES if r != "developer"),
+            _responses(),
             [query("dry_run", {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"], "default": "false"},
                    "check the batch and say what it would do, writing nothing")],
             body=body, tag="ingest", description=description
             + ("A developer may write only the signals and executions of their own strategies."
-               if entity.name in ("signals", "executions") else ""))}
+               if entity.name in DEVELOPER_ENTITIES else ""))}
     return paths

@@ -3,7 +3,8 @@ ingest API, ``tradeboard import`` and the demo seeder.
 
 ``parse``/``parse_file`` read a body or file into raw columns; ``ingest`` checks, upserts and
 re-derives in one transaction and returns the counts, or raises ``IngestRejected`` (every bad row;
-nothing written), ``IngestForbidden`` or ``IngestBusy`` (another batch holds the lock). The caller bumps ``result.families`` after it returns.
+nothing written), ``IngestForbidden`` or ``IngestBusy`` (another batch holds the lock). The caller
+bumps ``result.families`` after it returns.
 """
 
 from data_access.ingest.batch import IngestBusy, IngestForbidden, IngestRejected, IngestResult, Writer, ingest

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select, update
 from data_access import models as m
 from data_access.ingest.derive import Written, derive_after_write, derive_fills, rederive
 from data_access.ingest.lookup import rows_by
-from data_access.ingest.upsert import CHUNK, Outcome
+from data_access.ingest.upsert import CHUNK, Outcome, same_values
 
 
 def _signals_of(conn: Connection, signal_ids, known: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -34,7 +34,8 @@ def _signals_of(conn: Connection, signal_ids, known: pd.DataFrame | None = None)
 def _pairs(signals: pd.DataFrame, signal_ids: pd.Series) -> pd.Series:
     """(strategy_id, symbol) of each of ``signal_ids``."""
     at = signals.index.get_indexer(signal_ids.astype(np.int64))
-    return pd.Series(list(zip(signals["strategy_id"].to_numpy()[at].tolist(), signals["symbol"].to_numpy()[at].tolist())),
+    strategies, symbols = signals["strategy_id"].to_numpy()[at].tolist(), signals["symbol"].to_numpy()[at].tolist()
+    return pd.Series(list(zip(strategies, symbols)),
                      index=signal_ids.index, dtype=object)
 
 
@@ -117,13 +118,10 @@ def after_strategies_written(conn: Connection, outcome: Outcome) -> bool:
     a strategy moved to another account takes them along."""
     moved = outcome.changed[outcome.changed["id"].notna()].merge(
         outcome.previous[["id", "account_id"]], on="id", suffixes=("", "_before"))
-    moved = moved[~_same_values(moved["account_id"], moved["account_id_before"])]
+    moved = moved[~same_values(moved["account_id"], moved["account_id_before"])]
     for strategy_id, account_id in zip(moved["id"].astype(int), moved["account_id"]):
         account = None if pd.isna(account_id) else int(account_id)
         for model in (m.Position, m.ClosedTrade):
             conn.execute(update(model).where(model.strategy_id == strategy_id).values(account_id=account))
     return bool(len(moved))
 
-
-def _same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
-    return (a.isna().to_numpy() & b.isna().to_numpy()) | (a.to_numpy(dtype=object) == b.to_numpy(dtype=object))

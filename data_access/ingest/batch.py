@@ -17,7 +17,8 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from data_access import models as m
-from data_access.ingest.entities import ENTITIES, Entity, Ref
+from data_access.db import sqlite_lock_wait
+from data_access.ingest.entities import DEVELOPER_ENTITIES, ENTITIES, Entity, Ref
 from data_access.ingest.fields import Problem
 from data_access.ingest.lookup import rows_by
 from data_access.ingest.parse import Parsed
@@ -26,7 +27,6 @@ from data_access.ingest.validate import check
 
 ADVISORY_LOCK = 7_274_681  # pg_advisory_xact_lock key of the ingest lock
 LOCK_WAIT_SECONDS = 30
-SQLITE_BUSY_MS = 30_000  # the connection's own busy timeout (data_access/db.py), put back once the lock is held
 # SQLite's page cache for a batch, KiB: large indexes grow and sort in memory (1M closed trades
 # into two indexes: 12 s with the default 2 MB, under 5 s so); given back after the batch
 SQLITE_CACHE_KIB = 512 * 1024
@@ -81,7 +81,6 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
     """Write one batch (see the module docstring); ``progress(n)`` is called as chunks of n rows are written."""
     entity = ENTITIES[entity_name]
     checked = check(parsed, entity)
-    received = len(checked.frame)
     with engine.connect() as conn:
         transaction = conn.begin()
         cache = _widen_cache(conn)
@@ -99,7 +98,6 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
             raise
         finally:
             _restore_cache(conn, cache)
-    result.received = received
     return result
 
 
@@ -128,11 +126,8 @@ def _lock(conn: Connection) -> None:
     """Take the ingest lock, waiting up to LOCK_WAIT_SECONDS for a batch that holds it (IngestBusy then)."""
     try:
         if conn.dialect.name == "sqlite":  # any write statement takes the database's write lock until commit
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {LOCK_WAIT_SECONDS * 1000}")
-            try:
+            with sqlite_lock_wait(conn, LOCK_WAIT_SECONDS):
                 conn.exec_driver_sql("UPDATE table_versions SET version = version WHERE name = 'ingest'")
-            finally:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
         elif conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
@@ -200,7 +195,7 @@ def _numbered(problems: list[Problem], parsed: Parsed) -> list[dict]:
 def _check_own(conn: Connection, entity: Entity, rows: pd.DataFrame, stored: pd.DataFrame, writer: Writer) -> None:
     """A developer writes signals and executions of their own strategies only, and moves none out of
     another's. The refusal names the batch's rows, not the strategies, which another developer's may be."""
-    if entity.name not in ("signals", "executions"):
+    if entity.name not in DEVELOPER_ENTITIES:
         raise IngestForbidden(f"A developer may not write {entity.name}.", {"entity": entity.name})
     own = set(conn.execute(select(m.Strategy.id).where(m.Strategy.developer_id == writer.id)).scalars())
     key = entity.key[0]

@@ -174,7 +174,8 @@ def _bar_rules(frame):
     body_high = frame[["open", "close", "low"]].max(axis=1)
     body_low = frame[["open", "close"]].min(axis=1)
     return (_rule(frame, frame["high"] < body_high, "high",
-                  lambda r: f"high {frame['high'].iat[r]:g} is below the bar's open, close or low", "high >= open, close, low")
+                  lambda r: f"high {frame['high'].iat[r]:g} is below the bar's open, close or low",
+                  "high >= open, close, low")
             + _rule(frame, frame["low"] > body_low, "low",
                     lambda r: f"low {frame['low'].iat[r]:g} is above the bar's open or close", "low <= open, close"))
 
@@ -193,6 +194,7 @@ def _choice(name, choices, required=True, case="upper", description=""):
     return Field(name, "choice", required, 16, tuple(choices), case, description=description)
 
 
+DEVELOPER_ENTITIES = ("signals", "executions")  # what a developer may write, for their own strategies
 SIGNAL_STATUSES = tuple(s.value for s in m.SignalStatus)
 SIDES = tuple(s.value for s in m.Side)
 
@@ -200,7 +202,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity("accounts", m.Account.__table__,
            (_text("account_name", 128), _text("broker"), Field("net_contributions", "number"),
             Field("currency", "symbol", False, 8, description="default USD")),
-           ("name",), ("accounts",), key_names=("account_name",), columns=_accounts, kept=("currency",), defaults={"currency": "USD"},
+           ("name",), ("accounts",), key_names=("account_name",), columns=_accounts, kept=("currency",),
+           defaults={"currency": "USD"},
            example={"account_name": "IBKR Main", "broker": "IBKR", "net_contributions": 2500000, "currency": "USD"}),
     Entity("account-snapshots", m.AccountSnapshot.__table__,
            (_text("account_name", 128), Field("date", "date"), Field("equity", "number"), Field("cash", "number"),

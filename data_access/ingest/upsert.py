@@ -48,7 +48,8 @@ def _normalise(series: pd.Series, column) -> pd.Series:
     return series
 
 
-def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+def same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise equality of two aligned columns, nulls equal to nulls."""
     both_null = a.isna().to_numpy() & b.isna().to_numpy()
     if ptypes.is_datetime64_any_dtype(a.dtype) and ptypes.is_datetime64_any_dtype(b.dtype):
         equal = a.to_numpy() == b.to_numpy()
@@ -140,7 +141,7 @@ def _classify_unique(rows: pd.DataFrame, stored: pd.DataFrame, key: str, compare
         for name in compare:
             theirs = stored[name].iloc[take].reset_index(drop=True)
             theirs.index = rows.index
-            same &= _same(rows[name], theirs)
+            same &= same_values(rows[name], theirs)
     write_rows = ~same
     changed = rows[write_rows].copy()
     ids = np.full(len(rows), np.nan)
@@ -168,8 +169,9 @@ def _classify_ordered(rows: pd.DataFrame, stored: pd.DataFrame, key: tuple[str, 
     exists = merged["id"].notna().to_numpy()
     same = np.ones(len(keyed), dtype=bool)
     for name in compare:
-        against_stored = _same(keyed[name], merged[f"{name}_stored"] if f"{name}_stored" in merged else merged[name])
-        against_previous = _same(keyed[name], previous[name])
+        stored_name = f"{name}_stored" if f"{name}_stored" in merged else name
+        against_stored = same_values(keyed[name], merged[stored_name])
+        against_previous = same_values(keyed[name], previous[name])
         same &= np.where(first, against_stored, against_previous)
     inserted = int((first & ~exists).sum())
     unchanged = int((same & ((first & exists) | ~first)).sum())
@@ -177,7 +179,7 @@ def _classify_ordered(rows: pd.DataFrame, stored: pd.DataFrame, key: tuple[str, 
     final = merged[last]
     stored_id = final["id"]
     differs = np.ones(len(final), dtype=bool) if not compare else ~np.logical_and.reduce(
-        [_same(final[c], final[f"{c}_stored"]) for c in compare])
+        [same_values(final[c], final[f"{c}_stored"]) for c in compare])
     write_rows = final[stored_id.isna().to_numpy() | differs]
     changed = write_rows[[*key, *compare, "id"]].copy()
     previous_rows = stored[stored["id"].isin(write_rows["id"].dropna())]
