@@ -142,16 +142,20 @@ def _header(source) -> list[str] | None:
     keep one and rename the other ``name.1``."""
     import csv
 
-    if isinstance(source, (str, Path)):
-        with open(source, "rb") as handle:
-            first = handle.readline()
-    else:
-        first = source.readline()
-        source.seek(0)
+    handle = open(source, "rb") if isinstance(source, (str, Path)) else source
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")  # newline="": csv finds \r, \r\n, \n
     try:
-        names = next(csv.reader([first.decode("utf-8-sig")]), None)
+        names = next(csv.reader(text), None)
     except UnicodeDecodeError:
         raise UnreadableBody("the body is not UTF-8 text (save the CSV as UTF-8)") from None
+    except csv.Error as exc:
+        raise UnreadableBody(f"the body is not readable CSV: {exc}") from None
+    finally:
+        text.detach()
+        if handle is source:
+            source.seek(0)
+        else:
+            handle.close()
     if names is None:
         return None
     seen = [name.strip() for name in names]

@@ -76,3 +76,12 @@ def test_a_value_past_the_headers_last_column_is_refused_not_dropped():
 def test_an_empty_or_header_only_csv_is_no_rows():
     assert len(parse(b"", "csv").frame) == 0
     assert len(checked("paper-accounts", b"account,starting_cash\n", "csv").frame) == 0
+
+
+def test_a_header_ended_by_a_bare_carriage_return_or_holding_garbage_is_read_or_refused_never_a_crash():
+    assert checked("paper-accounts", b"account,starting_cash\rP,100\r", "csv").frame["account"].tolist() == ["P"]
+    for garbage in (b"\xc3\x96\r\xc3\x80t}\x0b\xc2\xbe", b'"unterminated\r\n', b"a\x00b,c\n1,2\n"):
+        try:
+            parse(garbage, "csv")
+        except UnreadableBody:
+            pass
