@@ -279,13 +279,17 @@ TASK_PROGRESS = obj({
 RUN_METRICS = {k: NN for k in ("total_return_pct", "cagr_pct", "max_drawdown_pct", "calmar_ratio", "volatility_pct",
                                 "sharpe_ratio", "sortino_ratio", "var_95", "var_95_parametric", "cvar_95",
                                 "win_rate_pct", "avg_win", "avg_loss", "profit_factor", "expectancy", "exposure_pct")}
+# a sweep member's in-sample / out-of-sample split (analytics.optimization.in_and_out_of_sample); others lack them
+SWEEP_MEMBER_METRICS = {"in_sample_sharpe": NN, "out_of_sample_sharpe": NN, "split": N,
+                        "in_sample_window": arr(S), "out_of_sample_window": arr(S)}
 BACKTEST_RUN = obj({
     "id": I, "strategy": S, "config_key": S, "symbol": S, "timeframe": S, "parameters": ref("StrategyParameters"),
     "start": NS, "end": NS, "cash": N, "status": enum("PENDING", "RUNNING", "COMPLETED", "FAILED"),
     "error": NS, "sweep_id": NI, "created_at": NS, "completed_at": NS, "underlying_volatility_pct": NN,
     "volatility_regime": NS,
     "metrics": null(obj({**RUN_METRICS, "number_of_trades": I, "winning_trades": I, "losing_trades": I,
-                         "total_pnl": N, "initial_cash": N, "final_equity": N, "total_commission": N, "bars": I})),
+                         "total_pnl": N, "initial_cash": N, "final_equity": N, "total_commission": N, "bars": I,
+                         **SWEEP_MEMBER_METRICS}, optional=tuple(SWEEP_MEMBER_METRICS))),
     "trades": arr(obj({
         "entry_time": date_time(), "entry_price": N, "exit_time": date_time(), "exit_price": N, "side": enum(
             "long", "short"), "size": N, "pnl": N, "commission": N, "closed_at_end": B,

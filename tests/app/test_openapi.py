@@ -79,8 +79,10 @@ def demo_facts(dash_app) -> dict:
         run_id = session.query(BacktestRun.id).order_by(BacktestRun.id).first()[0]
         failed_run_id = session.query(BacktestRun.id).filter(BacktestRun.number_of_trades.is_(None)).order_by(
             BacktestRun.id).first()[0]  # a failed run: no trade count
+        sweep_member_id = session.query(BacktestRun.id).filter(BacktestRun.sweep_id.is_not(None),
+                                                               BacktestRun.number_of_trades.is_not(None)).first()[0]
     return {"strategy": strategies[0], "other_strategy": strategies[1], "run_id": run_id,
-            "failed_run_id": failed_run_id}
+            "failed_run_id": failed_run_id, "sweep_member_id": sweep_member_id}
 
 
 def give_strategy_to(dash_app, username: str, strategy_name: str) -> None:
@@ -208,6 +210,8 @@ def test_every_route_answers_what_the_document_says(demo_app, users, spec):  # n
     call("get", f"/api/v1/playback/runs/{facts['failed_run_id']}", 200)
     call("get", f"/api/v1/playback/runs/{facts['failed_run_id']}/chunk?start=0&count=50", 200)
     call("get", f"/api/v1/backtests/{facts['failed_run_id']}", 200)
+    member = call("get", f"/api/v1/backtests/{facts['sweep_member_id']}", 200).get_json()  # with its split metrics
+    assert member["metrics"]["out_of_sample_window"]
     call("get", f"/api/v1/playback/runs/{run_id}/chunk?start=0&count=10000", 200)
     started = call("post", "/api/v1/backtests", 202,
                    json={"strategy": "sma_cross", "params": {"fast": [5, 10], "slow": 30}, "symbol": "SPY"}).get_json()
