@@ -3,7 +3,8 @@
 A few thousand values go in IN lists. More are joined through a temporary table of the values
 (filled by COPY on PostgreSQL, executemany on SQLite): thousands of IN queries would cost more than
 the rows they find. When the values are many against the table (a backfill resolving millions of
-signal ids), the table's few wanted columns are read whole and matched in pandas instead.
+signal ids), the table's few wanted columns are read whole instead (PostgreSQL: COPY TO, parsed by
+Arrow), and the caller matches them by key.
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ KEYS = "ingest_keys"
 
 def rows_by(conn: Connection, table: Table, column: str, values, columns: list[str]) -> pd.DataFrame:
     """The stored rows whose ``column`` is among ``values`` (nulls ignored): a frame of ``column``
-    and ``columns``, as the driver returns them (enums as their stored strings, SQLite times as text)."""
+    and ``columns``, as the driver returns them (enums as their stored strings, SQLite times as text).
+    When the values are many against the table, it is read whole: the frame then holds other rows too."""
     wanted = [column, *[c for c in columns if c != column]]
-    values = pd.unique(pd.Series(values).dropna())
+    values = pd.Series(values).dropna()
+    select = ", ".join(f't."{c}"' for c in wanted)
+    if len(values) > IN_MAX:
+        size = conn.exec_driver_sql(f'SELECT max(id) FROM "{table.name}"').scalar() or 0
+        if len(values) >= SCAN_SHARE * size:
+            return _whole(conn, table, wanted)
+    values = pd.unique(values)
     if not len(values):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in wanted})
-    select = ", ".join(f't."{c}"' for c in wanted)
     if len(values) <= IN_MAX:
         rows = []
         for lo in range(0, len(values), IN_CHUNK):
@@ -36,12 +43,59 @@ def rows_by(conn: Connection, table: Table, column: str, values, columns: list[s
             rows += _fetch(conn, f'SELECT {select} FROM "{table.name}" t WHERE t."{column}" IN ({marks})',
                            tuple(chunk))
         return _frame(rows, wanted)
-    size = conn.exec_driver_sql(f'SELECT max(id) FROM "{table.name}"').scalar() or 0
-    if len(values) >= SCAN_SHARE * size:
-        frame = _frame(_fetch(conn, f'SELECT {select} FROM "{table.name}" t'), wanted)
-        return frame[frame[column].isin(values)].reset_index(drop=True)
     _load_keys(conn, table.c[column].type.compile(conn.dialect), values)
     return _frame(_fetch(conn, f'SELECT {select} FROM {KEYS} k JOIN "{table.name}" t ON t."{column}" = k.k'), wanted)
+
+
+def _whole(conn: Connection, table: Table, wanted: list[str]) -> pd.DataFrame:
+    """``wanted`` columns of every row of ``table``."""
+    select = ", ".join(f'"{c}"' for c in wanted)
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg2":
+        return _frame(_fetch(conn, f'SELECT {select} FROM "{table.name}"'), wanted)
+    import pyarrow as pa
+    from pyarrow import csv
+
+    out = io.BytesIO()
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        cursor.copy_expert(f'COPY (SELECT {select} FROM "{table.name}") TO STDOUT WITH (FORMAT csv)', out)
+    out.seek(0)
+    types = {name: _arrow_type(table.c[name].type) for name in wanted}
+    read = csv.read_csv(out, read_options=csv.ReadOptions(column_names=wanted),
+                        parse_options=csv.ParseOptions(newlines_in_values=True),
+                        convert_options=csv.ConvertOptions(column_types=types, null_values=[""],
+                                                           strings_can_be_null=True, quoted_strings_can_be_null=False,
+                                                           true_values=["t"], false_values=["f"]))
+    frame = {}
+    for name in wanted:
+        array = read.column(name)
+        if pa.types.is_integer(array.type) and array.null_count == 0:
+            frame[name] = pd.Series(array.to_numpy(), dtype=np.int64)
+        elif pa.types.is_floating(array.type):
+            frame[name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+        elif pa.types.is_timestamp(array.type):
+            frame[name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype="datetime64[us]")
+        elif pa.types.is_integer(array.type):  # with nulls
+            frame[name] = pd.Series(array.to_pylist(), dtype=object)
+        else:  # text, dates, booleans: Python objects, None for null
+            frame[name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.DataFrame(frame)
+
+
+def _arrow_type(sql_type):
+    import pyarrow as pa
+    from sqlalchemy import Boolean, Date, DateTime, Float, Integer
+
+    if isinstance(sql_type, Boolean):
+        return pa.bool_()
+    if isinstance(sql_type, Integer):
+        return pa.int64()
+    if isinstance(sql_type, Float):
+        return pa.float64()
+    if isinstance(sql_type, DateTime):
+        return pa.timestamp("us")
+    if isinstance(sql_type, Date):
+        return pa.date32()
+    return pa.string()
 
 
 def _fetch(conn: Connection, sql: str, params: tuple = ()) -> list[tuple]:

@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from sqlalchemy import Connection, Date, DateTime, Float, Integer, Table, and_, select
 
+from data_access.ingest.keys import has_duplicates, positions
 from data_access.ingest.lookup import rows_by
 from data_access.ingest.rebuild import indexes_built_after, worth_it
 
@@ -123,7 +124,7 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
         rows = complete(rows, aligned)
         for name in rows.columns:
             rows[name] = _normalise(rows[name], table.c[name])
-    if len(key) == 1 and not rows.duplicated(list(key)).any():
+    if len(key) == 1 and not has_duplicates(rows[key[0]]):
         outcome = _classify_unique(rows, stored, key[0], compare)
     else:
         outcome = _classify_ordered(rows, stored, key, compare)
@@ -133,7 +134,7 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
 
 def _classify_unique(rows: pd.DataFrame, stored: pd.DataFrame, key: str, compare: list[str]) -> Outcome:
     """Each row its own key: compared with the stored row of its key only."""
-    at = pd.Index(stored[key]).get_indexer(rows[key]) if len(stored) else np.full(len(rows), -1)
+    at = positions(rows[key], stored[key]) if len(stored) else np.full(len(rows), -1)
     exists = at >= 0
     same = exists.copy()
     if exists.any():
