@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 TIME_HINT = "an ISO 8601 time, e.g. 2026-12-07T14:30:00Z (without an offset: UTC)"
@@ -20,6 +22,7 @@ MAX_SHOWN = 60  # characters of a bad value quoted in a message
 # No account, price or quantity comes near it, and sums and products of such numbers stay finite
 # (a quantity of 1e200 times a price of 1e200 would be stored as infinity and break every dashboard).
 LARGEST = 1e15
+ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what Python's str.strip() takes off ASCII text
 SMALLEST = 1e-9  # a positive quantity or price must be above it: FIFO takes what is left below it for nothing
 
 
@@ -79,6 +82,10 @@ class Field:
 
 
 def is_missing(raw: pd.Series) -> np.ndarray:
+    ascii_text = _ascii(raw)
+    if ascii_text is not None:
+        blank = pc.equal(pc.utf8_length(pc.ascii_trim(ascii_text, characters=ASCII_SPACE)), 0)
+        return blank.fill_null(True).to_numpy(zero_copy_only=False)
     missing = raw.isna().to_numpy()
     if raw.dtype == object or ptypes.is_string_dtype(raw.dtype):
         text = raw.astype("string")
@@ -113,7 +120,59 @@ def _as_text(value) -> str:
     return str(value).strip()
 
 
+def _ascii(raw: pd.Series) -> pa.Array | None:
+    """``raw`` as Arrow text when every value is ASCII text or null, else None. Arrow's string
+    kernels then do what pandas' per-value ones do, several times faster on millions of rows; on
+    ASCII they agree exactly with Python's str methods (other text takes the pandas path)."""
+    if not len(raw) or not (raw.dtype == object or ptypes.is_string_dtype(raw.dtype)):
+        return None
+    try:
+        if raw.dtype == object:
+            if pd.api.types.infer_dtype(raw, skipna=True) != "string":
+                return None
+            array = pa.array(raw.to_numpy(), type=pa.string(), from_pandas=True)
+        else:
+            array = pa.array(raw.array)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type == pa.large_string():  # pandas' own Arrow text
+        array = array.cast(pa.string()) if array.nbytes < 2**31 - 1 else None
+    if array is None or array.type != pa.string():
+        return None
+    return array if pc.all(pc.string_is_ascii(array)).as_py() is not False else None
+
+
+def _ascii_text(text: pa.Array, present: np.ndarray, field: Field, index: pd.Index):
+    """``_text`` on ASCII text (see ``_ascii``)."""
+    text = pc.ascii_trim(text, characters=ASCII_SPACE)
+    if field.kind == "symbol" or (field.kind == "choice" and field.case == "upper"):
+        text = pc.ascii_upper(text)
+    elif field.kind == "choice":
+        text = pc.ascii_lower(text)
+    too_long = pc.greater(pc.utf8_length(text), field.max_len).fill_null(False).to_numpy(zero_copy_only=False)
+    too_long &= present
+    unknown = np.zeros(len(text), dtype=bool)
+    if field.kind == "choice":
+        known = pc.is_in(text, value_set=pa.array(list(field.choices), type=pa.string()))
+        unknown = ~known.fill_null(False).to_numpy(zero_copy_only=False) & present & ~too_long
+    values = text.to_numpy(zero_copy_only=False)
+    values[~(present & ~too_long & ~unknown)] = None
+    return pd.Series(values, index=index, dtype=object), too_long, unknown
+
+
 def _text(raw: pd.Series, present: np.ndarray, field: Field):
+    ascii_text = _ascii(raw)
+    if ascii_text is not None:
+        values, too_long, unknown = _ascii_text(ascii_text, present, field, raw.index)
+
+        def ascii_message(i: int) -> str:
+            if too_long[i]:
+                return f"is longer than {field.max_len} characters"
+            return f"{_quote(raw.iat[i])} is not one of {', '.join(field.choices)}"
+
+        return values, too_long | unknown, ascii_message
     nested = _scalar_kind(raw) & present
     booleans = _flags(raw, bool)
     if ptypes.is_float_dtype(raw.dtype) or (raw.dtype == object and pd.api.types.infer_dtype(
