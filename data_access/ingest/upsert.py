@@ -277,11 +277,21 @@ def _csv(frame: pd.DataFrame, table: Table) -> io.BytesIO:
         elif _numeric(series):
             arrays[name] = pa.array(series.to_numpy(), from_pandas=True)
         else:
-            arrays[name] = pa.array(series.astype(object).where(series.notna(), None).tolist())
+            arrays[name] = _arrow_text(series)
     out = io.BytesIO()
     csv.write_csv(pa.table(arrays), out, csv.WriteOptions(include_header=False, quoting_style="needed"))
     out.seek(0)
     return out
+
+
+def _arrow_text(series: pd.Series):
+    """A text column for Arrow, from its object array in C where every value is text or null."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, TypeError):
+        return pa.array(series.astype(object).where(series.notna(), None).tolist())
 
 
 def _executemany(conn: Connection, statement: str, rows: list[tuple], progress=None) -> None:
