@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 
 from analytics import metrics
 from data_access.cache import cached_section
@@ -42,11 +42,11 @@ from data_access.models import (
     Account,
     AccountSnapshot,
     Bar,
-    ClosedTrade,
     Position,
     Signal,
     Strategy,
     StrategyStatus,
+    TradeDay,
 )
 from data_access.prices import PriceProvider, Quotes
 
@@ -137,17 +137,14 @@ def account_balances(as_of: str, accounts: tuple[str, ...] = ()) -> list[dict[st
 def strategy_daily_pnl(time_range: str, as_of: str, accounts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Every strategy (on ``accounts`` when given) with its realized PnL, trade and win counts per day of the range."""
     start = range_start(time_range, dt.date.fromisoformat(as_of))
-    day = func.date(ClosedTrade.closed_at)
-    in_range = ClosedTrade.strategy_id == Strategy.id
+    in_range = TradeDay.strategy_id == Strategy.id
     if start is not None:
-        in_range = and_(in_range, ClosedTrade.closed_at >= dt.datetime.combine(start, dt.time()))
+        in_range = and_(in_range, TradeDay.day >= start)
     query = (
-        select(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, day,
-               func.sum(ClosedTrade.realized_pnl), func.count(ClosedTrade.id),
-               func.sum(case((ClosedTrade.realized_pnl > 0, 1), else_=0)))
-        .outerjoin(ClosedTrade, in_range)
-        .group_by(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, day)
-        .order_by(Strategy.name, day)
+        select(Strategy.id, Strategy.name, Strategy.allocation, Strategy.status, TradeDay.day,
+               TradeDay.realized_pnl, TradeDay.trades, TradeDay.wins)
+        .outerjoin(TradeDay, in_range)
+        .order_by(Strategy.name, TradeDay.day)
     )
     if accounts:
         query = query.where(Strategy.account_id.in_(_scoped_account_ids(accounts)))

@@ -108,6 +108,7 @@ def derive_positions_once(url: str) -> bool:
                 "WHERE EXISTS (SELECT 1 FROM executions e WHERE e.signal_id = s.id)")).all()
             if pairs:
                 connection.execute(text("DELETE FROM closed_trades"))
+                connection.execute(text("DELETE FROM trade_days"))
                 connection.execute(text("DELETE FROM positions"))
                 rederive(connection, [tuple(p) for p in pairs])
             connection.execute(text("INSERT INTO table_versions (name, epoch, version) VALUES (:name, '', 1)"),

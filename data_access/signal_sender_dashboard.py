@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 
 from analytics import metrics
 from data_access.cache import cached_section
@@ -46,7 +46,8 @@ from data_access.client_dashboard import (
 from data_access.db import current_engine
 from data_access.document import SectionReader, utc_now_iso
 from data_access.marking import price_provider_for
-from data_access.models import Account, Bar, ClosedTrade, Execution, Position, Side, Signal, SignalStatus, Strategy, User
+from data_access.models import (Account, Bar, Execution, Position, Side, Signal, SignalStatus, Strategy, TradeDay,
+                                 User)
 from data_access.prices import PriceProvider
 
 __all__ = ["DEFAULT_TIME_RANGE", "TIME_RANGES", "StrategyNotFound", "InvalidPageRequest", "signal_sender_dashboard",
@@ -163,19 +164,16 @@ def signal_stats(strategy_id: int, time_range: str, as_of: str) -> dict[str, Any
 @cached_section(("trades", "strategies", "accounts"), "medium")
 def trade_results(strategy_name: str, time_range: str, as_of: str, periods_per_year: float,
                   risk_free: float) -> dict[str, Any]:
-    """Realized PnL stats over the range (aggregated per day in SQL), the Sharpe of the strategy's
+    """Realized PnL stats over the range (from the strategy's trade days), the Sharpe of the strategy's
     daily equity (allocated capital + cumulative realized PnL, calendar days, as on /client) and
     the cumulative PnL curve."""
     info = strategy_info(strategy_name)
-    day = func.date(ClosedTrade.closed_at)
-    pnl = ClosedTrade.realized_pnl
-    rows = _rows(
-        select(day, func.sum(pnl), func.count(), func.sum(case((pnl > 0, 1), else_=0)),
-               func.sum(case((pnl < 0, 1), else_=0)), func.sum(case((pnl > 0, pnl), else_=0.0)),
-               func.sum(case((pnl < 0, pnl), else_=0.0)))
-        .where(ClosedTrade.strategy_id == info["strategy_id"], _in_range(ClosedTrade.closed_at, time_range, as_of))
-        .group_by(day).order_by(day)
-    )
+    start = range_start(time_range, dt.date.fromisoformat(as_of))
+    in_range = and_(TradeDay.strategy_id == info["strategy_id"], TradeDay.day <= dt.date.fromisoformat(as_of))
+    if start is not None:
+        in_range = and_(in_range, TradeDay.day >= start)
+    rows = _rows(select(TradeDay.day, TradeDay.realized_pnl, TradeDay.trades, TradeDay.wins, TradeDay.losses,
+                        TradeDay.gross_win, TradeDay.gross_loss).where(in_range).order_by(TradeDay.day))
     days = [(_day(d).isoformat(), float(total or 0.0)) for d, total, *_ in rows]
     trades = sum(int(r[2]) for r in rows)
     wins = sum(int(r[3] or 0) for r in rows)

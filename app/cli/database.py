@@ -34,3 +34,29 @@ def seed(scale: str, seed_value: int, reset: bool) -> None:
     for key, value in (summary or {}).items():
         echo(f"  {key}: {value}")
     bump_cache(settings)  # every table was written: no cached section stays
+
+
+@commands.command("rebuild-aggregates")
+def rebuild_aggregates() -> None:
+    """Sum the daily rollups (trade_days) again from the stored closed trades. They are kept as
+    trades are written; this is for a database changed by hand or restored in part. It holds the
+    ingest lock, so no batch writes meanwhile."""
+    import time
+
+    from data_access.aggregates import rebuild_trade_days
+    from data_access.db import make_engine
+    from data_access.ingest.batch import IngestBusy, lock_ingest
+
+    settings = load_settings()
+    engine = make_engine(settings.DATABASE_URL)
+    started = time.perf_counter()
+    try:
+        with engine.begin() as conn:
+            lock_ingest(conn)
+            days = rebuild_trade_days(conn)
+    except IngestBusy as exc:
+        raise click.ClickException(f"{exc}: nothing was changed; run it again") from None
+    finally:
+        engine.dispose()
+    bump_cache(settings, "trades")
+    echo(f"trade_days: {days:,} strategy days summed from the closed trades ({time.perf_counter() - started:.1f} s)")

@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, func, inspect, select
 
 import data_access.models as m
 from app.config import Settings
@@ -232,6 +232,7 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
                                               names[book.sig_symbol[book.exe_signal]].tolist())}
     for table, count in rederive(conn, pairs).items():
         w.counts[table] = w.counts.get(table, 0) + count
+    w.counts["trade_days"] = int(conn.execute(select(func.count()).select_from(m.TradeDay.__table__)).scalar_one())
 
     # -------- paper trading
     paper0 = _next_id(conn, m.PaperAccount.__table__)

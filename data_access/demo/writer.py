@@ -84,7 +84,7 @@ class _Writer:
 
 SEEDED_TABLES: tuple[Table, ...] = tuple(
     model.__table__
-    for model in (m.Execution, m.Signal, m.Position, m.ClosedTrade, m.AccountSnapshot, m.Strategy, m.PaperSignal,
+    for model in (m.Execution, m.Signal, m.Position, m.ClosedTrade, m.TradeDay, m.AccountSnapshot, m.Strategy, m.PaperSignal,
                   m.PaperTrade, m.PaperAccount, m.BacktestEquityCurve, m.BacktestTrade, m.BacktestRun, m.BacktestSweep,
                   m.Bar, m.Account)
 )  # children first: the order rows are deleted in
@@ -98,7 +98,7 @@ def _has_data(conn: Connection) -> list[str]:
     """Tables (other than admin users and their tokens) that hold rows."""
     busy = []
     for table in SEEDED_TABLES:
-        if conn.execute(select(table.c.id if "id" in table.c else table.c.run_id).limit(1)).first():
+        if conn.execute(select(list(table.primary_key.columns)[0]).limit(1)).first():
             busy.append(table.name)
     if conn.execute(select(m.User.id).where(m.User.role != m.Role.ADMIN).limit(1)).first():
         busy.append("users")

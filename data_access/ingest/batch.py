@@ -86,7 +86,7 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
         cache = _widen_cache(conn)
         transaction = conn.begin()
         try:
-            _lock(conn)
+            lock_ingest(conn)
             result = _apply(conn, entity, checked.frame, checked.problems, parsed, writer, None if dry_run else progress)
             result.ignored_columns, result.dry_run = checked.ignored_columns, dry_run
             if dry_run:
@@ -132,7 +132,7 @@ def _restore_cache(conn: Connection, before: int | None) -> None:
             conn.invalidate()
 
 
-def _lock(conn: Connection) -> None:
+def lock_ingest(conn: Connection) -> None:
     """Take the ingest lock, waiting up to LOCK_WAIT_SECONDS for a batch that holds it (IngestBusy then)."""
     try:
         if conn.dialect.name == "sqlite":  # any write statement takes the database's write lock until commit

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 import data_access.models as m
 from analytics import fifo
+from data_access import aggregates
 from data_access.ingest.rebuild import indexes_built_after, is_empty, worth_it
 from data_access.ingest.upsert import sqlite_times
 
@@ -197,14 +198,22 @@ def _strategy_accounts(conn: Connection, pairs: list[Pair]) -> dict[int, int | N
     return out
 
 
-def _delete(conn: Connection, table: str) -> None:
+def _delete(conn: Connection, table: str) -> set[aggregates.Key]:
+    """Delete the pairs' rows of ``table``; for closed trades, returns the (strategy, day) they were on."""
     # the IN lets SQLite reach the rows through the table's strategy index instead of scanning it
-    conn.exec_driver_sql(
-        f"DELETE FROM {table} WHERE strategy_id IN (SELECT strategy_id FROM {_PAIRS}) AND EXISTS (SELECT 1 "
-        f"FROM {_PAIRS} p WHERE p.strategy_id = {table}.strategy_id AND p.symbol = {table}.symbol)")
+    def of(alias: str) -> str:
+        return (f"{alias}.strategy_id IN (SELECT strategy_id FROM {_PAIRS}) AND EXISTS (SELECT 1 FROM {_PAIRS} p "
+                f"WHERE p.strategy_id = {alias}.strategy_id AND p.symbol = {alias}.symbol)")
+
+    days = aggregates.trade_days_of(conn, of("c")) if table == "closed_trades" else set()
+    conn.exec_driver_sql(f"DELETE FROM {table} WHERE {of(table)}")
+    return days
 
 
-def _write(conn: Connection, pairs: list[Pair], result: fifo.Derivation) -> dict[str, int]:
+def _write(conn: Connection, pairs: list[Pair], result: fifo.Derivation,
+           emptied_days: set[aggregates.Key] = frozenset()) -> dict[str, int]:
+    """Insert the derivation's closed trades and positions, and bring ``trade_days`` up to date:
+    ``emptied_days``, whose trades were deleted before, are summed again; the new trades' other days added to."""
     accounts = _strategy_accounts(conn, pairs)
     strategy = np.array([s for s, _ in pairs], dtype=np.int64)
     symbol = np.array([sym for _, sym in pairs], dtype=object)
@@ -219,6 +228,8 @@ def _write(conn: Connection, pairs: list[Pair], result: fifo.Derivation) -> dict
                 [strategy[g], account[g], symbol[g], closed.side, closed.quantity, closed.entry_price,
                  closed.exit_price, _times_out(conn, closed.opened_at), _times_out(conn, closed.closed_at),
                  closed.commission, closed.realized_pnl])
+    aggregates.recount_trade_days(conn, emptied_days)
+    aggregates.add_trade_days(conn, strategy[g], closed.closed_at, closed.realized_pnl, skip=emptied_days)
     positions = result.positions
     g = positions.group
     _insert(conn, "positions", ["strategy_id", "account_id", "symbol", "quantity", "entry_price", "opened_at"],
@@ -237,11 +248,11 @@ def rederive(conn: Connection, pairs: Iterable[Pair]) -> dict[str, int]:
     if not pairs:
         return {"closed_trades": 0, "positions": 0}
     _load_pairs(conn, pairs)
-    _delete(conn, "closed_trades")
+    emptied = _delete(conn, "closed_trades")
     _delete(conn, "positions")
     fills = _read_fills(conn, fast=False)
     result = fifo.derive(fills.code, fills.time, fills.quantity, fills.price, fills.commission)
-    return _write(conn, pairs, result)
+    return _write(conn, pairs, result, emptied)
 
 
 def derive_fills(conn: Connection, pairs: list[Pair], code: np.ndarray, time_us: np.ndarray,
@@ -253,13 +264,13 @@ def derive_fills(conn: Connection, pairs: list[Pair], code: np.ndarray, time_us:
     if not pairs:
         return {"closed_trades": 0, "positions": 0}
     _load_pairs(conn, pairs)
-    _delete(conn, "closed_trades")
+    emptied = _delete(conn, "closed_trades")
     _delete(conn, "positions")
     fills = _ordered(_Fills(np.asarray(code, dtype=np.int64), np.asarray(time_us, dtype=np.int64),
                             np.asarray(execution_id, dtype=object), np.asarray(quantity, dtype=np.float64),
                             np.asarray(price, dtype=np.float64), np.asarray(commission, dtype=np.float64)))
     result = fifo.derive(fills.code, fills.time, fills.quantity, fills.price, fills.commission)
-    return _write(conn, pairs, result)
+    return _write(conn, pairs, result, emptied)
 
 
 def derive_after_write(conn: Connection, touched: Mapping[Pair, Written]) -> dict[str, int]:

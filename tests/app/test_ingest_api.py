@@ -358,7 +358,7 @@ def test_a_batch_that_waits_too_long_for_the_ingest_lock_is_a_503_and_writes_not
     accounts = random_book(61)["accounts"]
     with engine.connect() as holder:
         holding = holder.begin()
-        batch._lock(holder)
+        batch.lock_ingest(holder)
         started = time.monotonic()
         response = post(client, tokens["feed"], "accounts", accounts)
         waited = time.monotonic() - started

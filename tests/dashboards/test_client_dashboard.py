@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, text
 
+from data_access.aggregates import rebuild_trade_days
 from data_access import client_dashboard as cd
 from data_access.db import Base, configure_database, make_session_factory, session_scope
 from data_access.models import (
@@ -67,6 +68,8 @@ def build_fund(url: str):
                          received_at=received, status=SignalStatus.FILLED if n % 3 else SignalStatus.REJECTED,
                          reject_reason=None if n % 3 else "risk limit exceeded",
                          filled_at=received + dt.timedelta(seconds=5) if n % 3 else None))
+    with engine.begin() as conn:  # trades written by hand: their days summed as rebuild-aggregates does
+        rebuild_trade_days(conn)
     return engine
 
 

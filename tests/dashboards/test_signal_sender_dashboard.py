@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from data_access.aggregates import rebuild_trade_days
 from data_access import signal_sender_dashboard as ssd
 from data_access.cache import sections
 from data_access.db import Base, configure_database, make_session_factory, session_scope
@@ -77,6 +78,8 @@ def build(url: str, extra_signals: int = 0):
             t = dt.datetime.combine(AS_OF - dt.timedelta(days=days_ago), dt.time())
             s.add_all([Bar(symbol="AAPL", timeframe="1d", time=t, open=aapl, high=aapl, low=aapl, close=aapl),
                        Bar(symbol="MSFT", timeframe="1d", time=t, open=msft, high=msft, low=msft, close=msft)])
+    with engine.begin() as conn:  # trades written by hand: their days summed as rebuild-aggregates does
+        rebuild_trade_days(conn)
     return engine
 
 

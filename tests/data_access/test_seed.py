@@ -79,9 +79,8 @@ def table_digests(url: str) -> dict[str, str]:
             for table in Base.metadata.sorted_tables:
                 if table.name == "table_versions":  # a change counter (random epoch), not data
                     continue
-                key = table.c.id if "id" in table.c else table.c.run_id
                 digest = hashlib.sha256()
-                for row in conn.execute(select(table).order_by(key)):
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
                     digest.update(repr([norm(v) for v in row]).encode())
                 out[table.name] = digest.hexdigest()
     finally:
