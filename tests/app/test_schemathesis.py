@@ -27,7 +27,7 @@ def config(token: str, seed: int) -> schemathesis.Config:
     return schemathesis.Config.from_dict({
         "seed": seed,
         "headers": {"Authorization": f"Bearer {token}"},
-        "generation": {"max-examples": 15, "database": "none", "mode": "all"},
+        "generation": {"max-examples": 10, "database": "none", "mode": "all"},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
         "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False},
                    "fuzzing": {"enabled": True}, "stateful": {"enabled": True, "max-steps": 6}},
