@@ -47,7 +47,7 @@ def beat_schedule(settings) -> dict[str, dict]:
                                             "schedule": float(settings.SCHEDULE_PAPER_TRADING_REFRESH_SECONDS)},
         "generate-eod-summary": {"task": "tasks.dashboards.generate_eod_summary",
                                  "schedule": crontab(hour=hour, minute=minute, day_of_week="mon-fri")},
-        "beat-pulse": {"task": "tasks.heartbeat.beat_pulse", "schedule": 30.0},
+        "beat-pulse": {"task": "tasks.heartbeat.beat_pulse", "schedule": float(settings.SCHEDULE_BEAT_PULSE_SECONDS)},
     }
 
 

@@ -103,7 +103,8 @@ def test_beat_fires_a_short_schedule_and_the_worker_warms_what_the_page_reads(sq
     configure_database(sqlite_url)
     assert not client_is_warm(settings)  # that read computed the sections: start again from cold
     redis_client.flushdb()
-    fast = {"SCHEDULE_CLIENT_REFRESH_SECONDS": "2", "SCHEDULE_PAPER_TRADING_REFRESH_SECONDS": "2"}
+    fast = {"SCHEDULE_CLIENT_REFRESH_SECONDS": "2", "SCHEDULE_PAPER_TRADING_REFRESH_SECONDS": "2",
+            "SCHEDULE_BEAT_PULSE_SECONDS": "2"}
     with running_worker(redis_url, sqlite_url, f"ops-{uuid.uuid4().hex[:6]}@localhost", **fast) as worker, \
             running_beat(redis_url, sqlite_url, tmp_path / "beat-schedule", **fast) as beat:
         wait_until(lambda: task_runs.task_stats(["tasks.dashboards.refresh_client_dashboard"])
