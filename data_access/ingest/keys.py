@@ -1,6 +1,6 @@
 """Hashing of key columns for batches of millions of rows, through Arrow: text keys hash several
 times faster there than as pandas' Python objects (10M signal ids matched against 10M stored:
-about 2 s here, 17 s with pandas' isin and get_indexer)."""
+4.5 s here, 15 s with pandas' get_indexer)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 HASH_FROM = 100_000  # values: fewer are checked by pandas directly
+
 
 def _arrow(values) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
