@@ -244,22 +244,6 @@ class ClosedTrade(Base):
     realized_pnl: Mapped[float] = mapped_column(Float)
 
 
-class TradeDay(Base):
-    """A strategy's closed trades of one UTC day, summed (data_access/aggregates.py): kept in the
-    transaction that writes the trades, so dashboards read days, not trades."""
-
-    __tablename__ = "trade_days"
-
-    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    realized_pnl: Mapped[float] = mapped_column(Float)
-    trades: Mapped[int] = mapped_column(Integer)
-    wins: Mapped[int] = mapped_column(Integer)  # realized PnL above 0
-    losses: Mapped[int] = mapped_column(Integer)  # below 0
-    gross_win: Mapped[float] = mapped_column(Float)
-    gross_loss: Mapped[float] = mapped_column(Float)  # a sum of negative PnL
-
-
 # --------------------------------------------------------------------------- paper trading
 
 
@@ -468,3 +452,6 @@ class TableVersion(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     epoch: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+from data_access.rollup_models import SignalDay, SignalLagDay, TradeDay  # noqa: E402  (re-exported)

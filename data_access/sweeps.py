@@ -164,6 +164,34 @@ def member_run_id(sweep_id: int, configuration: str, symbol: str) -> int | None:
                                                          BacktestRun.symbol == symbol)).scalar_one_or_none()
 
 
+def stalled(idle_seconds: float) -> list[tuple[int, bool]]:
+    """(sweep id, cancelled) of each sweep still open - not finished - with nothing stored for it
+    for ``idle_seconds``, counted from its newest run, or from its creation when it has none."""
+    cutoff = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=idle_seconds)
+    with current_engine().connect() as conn:
+        open_sweeps = conn.execute(select(BacktestSweep.id, BacktestSweep.created_at, BacktestSweep.cancelled_at)
+                                   .where(BacktestSweep.completed_at.is_(None))).all()
+        if not open_sweeps:
+            return []
+        newest = dict(conn.execute(select(BacktestRun.sweep_id, func.max(BacktestRun.created_at))
+                                   .where(BacktestRun.sweep_id.in_([row.id for row in open_sweeps]))
+                                   .group_by(BacktestRun.sweep_id)).all())
+    return [(row.id, row.cancelled_at is not None) for row in open_sweeps
+            if (newest.get(row.id) or row.created_at) < cutoff]
+
+
+def missing_members(sweep_id: int) -> list[tuple[dict[str, Any], str]]:
+    """The members of a sweep with no stored run (completed or failed) yet."""
+    from data_access.seed import config_key
+
+    spec = sweep_spec(sweep_id)
+    with current_engine().connect() as conn:
+        stored = set(conn.execute(select(BacktestRun.config_key, BacktestRun.symbol)
+                                  .where(BacktestRun.sweep_id == sweep_id)).all())
+    return [(params, symbol) for params, symbol in members(spec)
+            if (config_key(spec["strategy"], params), symbol) not in stored]
+
+
 def _outcomes(sweep_id: int) -> tuple[int, int]:
     with current_engine().connect() as conn:
         done, failed = conn.execute(

@@ -47,6 +47,8 @@ def beat_schedule(settings) -> dict[str, dict]:
                                             "schedule": float(settings.SCHEDULE_PAPER_TRADING_REFRESH_SECONDS)},
         "generate-eod-summary": {"task": "tasks.dashboards.generate_eod_summary",
                                  "schedule": crontab(hour=hour, minute=minute, day_of_week="mon-fri")},
+        "recover-stalled-sweeps": {"task": "tasks.backtests.recover_sweeps",
+                                   "schedule": float(settings.SCHEDULE_SWEEP_RECOVERY_SECONDS)},
         "beat-pulse": {"task": "tasks.heartbeat.beat_pulse", "schedule": float(settings.SCHEDULE_BEAT_PULSE_SECONDS)},
     }
 

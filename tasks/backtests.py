@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import uuid
 
+from amqp.exceptions import ChannelError
 from celery import chord
 from sqlalchemy.exc import IntegrityError
 
@@ -125,6 +126,39 @@ def run_sweep_here(spec: dict, report=None) -> dict:
         sweeps.finish(sweep_id)
         invalidate_strategy_cache()
     return sweeps.progress(task_id)
+
+
+@celery_app.task(name="tasks.backtests.recover_sweeps", time_limit=300, soft_time_limit=240)
+def recover_sweeps() -> dict:
+    """Beat's watchdog over sweeps that would never finish by themselves. kombu's Redis transport
+    moves a message to its unacknowledged set only after the worker has popped it, so a worker
+    killed in between loses that member (celery/kombu#1836), and the chord waits for it forever.
+    Once the default queue is empty and nothing has been stored for a sweep for longer than a dead
+    worker's task takes to come back (visibility timeout + restore interval), its missing members
+    are queued again in a new chord; a member stored meanwhile is not run twice. A cancelled sweep
+    is finished as it stands."""
+    from data_access import sweeps
+
+    options = celery_app.conf.broker_transport_options
+    with celery_app.connection_for_read() as connection:
+        try:
+            waiting = connection.default_channel.queue_declare(celery_app.conf.task_default_queue,
+                                                               passive=True).message_count
+        except ChannelError:  # the Redis transport: a queue never sent to or drained to empty does not exist
+            waiting = 0
+    if waiting:
+        return {"queued_messages": waiting, "recovered": []}
+    idle = float(options.get("visibility_timeout", 3600)) + float(options.get("unacked_restore_interval", 10))
+    recovered = []
+    for sweep_id, cancelled in sweeps.stalled(idle):
+        missing = [] if cancelled else sweeps.missing_members(sweep_id)
+        if missing:
+            chord([run_member.s(sweep_id, params, symbol) for params, symbol in missing])(finish_sweep.si(sweep_id))
+        else:
+            finish_sweep.delay(sweep_id)
+        log.warning("sweep %s stalled with %d member(s) missing: queued again", sweep_id, len(missing))
+        recovered.append({"sweep_id": sweep_id, "requeued_members": len(missing)})
+    return {"queued_messages": 0, "recovered": recovered}
 
 
 @celery_app.task(name="tasks.backtests.finish_sweep", time_limit=300, soft_time_limit=240, max_retries=3,

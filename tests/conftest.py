@@ -264,6 +264,16 @@ def screenshot_dir() -> Path:
 # --------------------------------------------------------------------------- browser (dash[testing])
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker process starts dash[testing]'s servers from its own port range
+    (gw0 from 58050, gw1 from 59050, ...), so two workers' browser tests never bind the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        from dash.testing.application_runners import BaseDashRunner
+
+        BaseDashRunner._next_port = 58050 + 1000 * int(worker[2:])
+
+
 def pytest_setup_options():
     """Chrome options for dash[testing]'s browser fixtures: headless Chromium as root, no network chatter."""
     from selenium.webdriver.chrome.options import Options

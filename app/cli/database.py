@@ -38,12 +38,12 @@ def seed(scale: str, seed_value: int, reset: bool) -> None:
 
 @commands.command("rebuild-aggregates")
 def rebuild_aggregates() -> None:
-    """Sum the daily rollups (trade_days) again from the stored closed trades. They are kept as
-    trades are written; this is for a database changed by hand or restored in part. It holds the
-    ingest lock, so no batch writes meanwhile."""
+    """Sum the daily rollups again from the raw rows: trade_days from the closed trades, signal_days
+    and signal_lag_days from the signals. They are kept as rows are written; this is for a database
+    changed by hand or restored in part. It holds the ingest lock, so no batch writes meanwhile."""
     import time
 
-    from data_access.aggregates import rebuild_trade_days
+    from data_access.aggregates import rebuild_aggregates as rebuild
     from data_access.db import make_engine
     from data_access.ingest.batch import IngestBusy, lock_ingest
 
@@ -53,10 +53,11 @@ def rebuild_aggregates() -> None:
     try:
         with engine.begin() as conn:
             lock_ingest(conn)
-            days = rebuild_trade_days(conn)
+            days = rebuild(conn)
     except IngestBusy as exc:
         raise click.ClickException(f"{exc}: nothing was changed; run it again") from None
     finally:
         engine.dispose()
-    bump_cache(settings, "trades")
-    echo(f"trade_days: {days:,} strategy days summed from the closed trades ({time.perf_counter() - started:.1f} s)")
+    bump_cache(settings, "trades", "signals")
+    echo(f"trade_days: {days['trade_days']:,} strategy days summed from the closed trades; signal_days: "
+         f"{days['signal_days']:,} strategy days counted from the signals ({time.perf_counter() - started:.1f} s)")

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, inspect, select
 
 import data_access.models as m
 from app.config import Settings
+from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
 from data_access.db import make_engine
 from data_access.demo.backtests import _write_backtests, _write_demo_sweep, plan_backtests
 from data_access.demo.book import account_snapshots, derive_book, simulate_book
@@ -215,6 +216,9 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
         "reject_reason": np.array([*REJECT_REASONS, None], dtype=object)[book.sig_reason],  # -1 -> None
         "filled_at": w.times(book.sig_filled),
     })
+    apply_signal_changes(conn, signal_frame(
+        strategy_ids[book.sig_strategy], book.sig_received, np.array(STATUS_CODES, dtype=object)[book.sig_status],
+        np.array([*REJECT_REASONS, None], dtype=object)[book.sig_reason], book.sig_filled))
     execution_ids = np.arange(book.exe_signal.size) + _next_id(conn, m.Execution.__table__)
     w.insert(m.Execution.__table__, {
         "id": execution_ids,
@@ -232,7 +236,8 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
                                               names[book.sig_symbol[book.exe_signal]].tolist())}
     for table, count in rederive(conn, pairs).items():
         w.counts[table] = w.counts.get(table, 0) + count
-    w.counts["trade_days"] = int(conn.execute(select(func.count()).select_from(m.TradeDay.__table__)).scalar_one())
+    for model in (m.TradeDay, m.SignalDay, m.SignalLagDay):
+        w.counts[model.__tablename__] = int(conn.execute(select(func.count()).select_from(model.__table__)).scalar_one())
 
     # -------- paper trading
     paper0 = _next_id(conn, m.PaperAccount.__table__)

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from data_access import models as m
+from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
 from data_access.ingest.derive import Written, derive_after_write, derive_fills, rederive
 from data_access.ingest.lookup import rows_by
 from data_access.ingest.upsert import CHUNK, Outcome, same_values
@@ -84,12 +85,23 @@ def _derive_all(conn: Connection, fills: pd.DataFrame, signals: pd.DataFrame) ->
 
 
 def _fill_missing_filled_at(conn: Connection, signal_ids) -> None:
+    """Stamp each signal without a fill time with its first fill's; a filled one's lag joins its day's sketch."""
     listed = sorted(int(s) for s in signal_ids)
     first_fill = (select(m.Execution.filled_at).where(m.Execution.signal_id == m.Signal.id)
                   .order_by(m.Execution.filled_at).limit(1).scalar_subquery())
+    columns = ["strategy_id", "received_at", "status", "reject_reason", "filled_at"]
     for lo in range(0, len(listed), CHUNK):
-        conn.execute(update(m.Signal).where(m.Signal.id.in_(listed[lo:lo + CHUNK]), m.Signal.filled_at.is_(None))
+        part = listed[lo:lo + CHUNK]
+        before = rows_by(conn, m.Signal.__table__, "id", pd.Series(part), columns)
+        before = before[before["id"].isin(part) & before["filled_at"].isna()]  # rows_by may read more
+        if not len(before):
+            continue
+        conn.execute(update(m.Signal).where(m.Signal.id.in_(part), m.Signal.filled_at.is_(None))
                      .values(filled_at=first_fill))
+        after = rows_by(conn, m.Signal.__table__, "id", before["id"], columns)
+        after = after[after["id"].isin(before["id"])]
+        apply_signal_changes(conn, *(signal_frame(rows["strategy_id"], rows["received_at"], rows["status"],
+                                                  rows["reject_reason"], rows["filled_at"]) for rows in (after, before)))
 
 
 def after_signals_written(conn: Connection, outcome: Outcome) -> bool:

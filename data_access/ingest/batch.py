@@ -17,13 +17,14 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from data_access import models as m
+from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
 from data_access.db import sqlite_lock_wait
 from data_access.ingest.entities import DEVELOPER_ENTITIES, ENTITIES, Entity, Ref
 from data_access.ingest.fields import Problem
 from data_access.ingest.keys import positions
 from data_access.ingest.lookup import rows_by
 from data_access.ingest.parse import Parsed
-from data_access.ingest.upsert import classify, write
+from data_access.ingest.upsert import Outcome, classify, write
 from data_access.ingest.validate import check
 
 ADVISORY_LOCK = 7_274_681  # pg_advisory_xact_lock key of the ingest lock
@@ -160,6 +161,8 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     if writer.role == m.Role.DEVELOPER.value:
         _check_own(conn, entity, rows, stored, writer)
     write(conn, entity.table, outcome, progress)
+    if entity.name == "signals" and len(outcome.changed):
+        _count_signals(conn, outcome)
     families = set(entity.families) if len(outcome.changed) else set()  # rows that ended as stored bump nothing
     if len(outcome.changed) and entity.name in ("executions", "signals", "strategies"):
         from data_access.ingest.after_write import (after_fills_written, after_signals_written,
@@ -175,6 +178,15 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
             families |= {"positions", "trades"}
     return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged,
                         families=tuple(sorted(families)))
+
+
+def _count_signals(conn: Connection, outcome: Outcome) -> None:
+    """The signal rollups follow the write: the rows written added, the rows they replaced taken away."""
+    def frame(rows: pd.DataFrame) -> pd.DataFrame:
+        return signal_frame(rows["strategy_id"], rows["received_at"], rows["status"], rows["reject_reason"],
+                            rows["filled_at"])
+
+    apply_signal_changes(conn, frame(outcome.changed), frame(outcome.previous) if len(outcome.previous) else None)
 
 
 def _resolve(conn: Connection, ref: Ref, names: pd.Series, problems: list[Problem]) -> tuple[np.ndarray, pd.DataFrame]:

@@ -142,10 +142,10 @@ def test_a_book_ingested_reads_back_through_the_dashboards_as_computed_independe
         assert performance["total_signals_sent"] == len(mine)
         assert performance["fill_rate"] == pytest.approx(len(filled) / len(mine) * 100)
         assert performance["realized_pnl"] == pytest.approx(realized[strategy], abs=1e-6)
-        latency = doc["lag_metrics"]
-        assert latency["median_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 50), abs=1e-3)
-        assert latency["p95_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 95), abs=1e-3)
-        assert latency["p99_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 99), abs=1e-3)
+        latency = doc["lag_metrics"]  # percentiles from the daily lag sketches: within 1 % (docs/metrics.md)
+        assert latency["median_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 50), rel=0.01)
+        assert latency["p95_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 95), rel=0.01)
+        assert latency["p99_signal_to_fill_seconds"] == pytest.approx(np.percentile(lags, 99), rel=0.01)
         positions = {p["symbol"]: p["quantity"] for p in doc["current_positions"]}
         assert positions == {sym: q for (s, sym), q in open_qty.items() if s == strategy}
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, text
 
-from data_access.aggregates import rebuild_trade_days
+from data_access.aggregates import rebuild_aggregates
 from data_access import client_dashboard as cd
 from data_access.db import Base, configure_database, make_session_factory, session_scope
 from data_access.models import (
@@ -69,7 +69,7 @@ def build_fund(url: str):
                          reject_reason=None if n % 3 else "risk limit exceeded",
                          filled_at=received + dt.timedelta(seconds=5) if n % 3 else None))
     with engine.begin() as conn:  # trades written by hand: their days summed as rebuild-aggregates does
-        rebuild_trade_days(conn)
+        rebuild_aggregates(conn)
     return engine
 
 

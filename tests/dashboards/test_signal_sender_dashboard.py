@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from data_access.aggregates import rebuild_trade_days
+from data_access.aggregates import rebuild_aggregates
 from data_access import signal_sender_dashboard as ssd
 from data_access.cache import sections
 from data_access.db import Base, configure_database, make_session_factory, session_scope
@@ -79,7 +79,7 @@ def build(url: str, extra_signals: int = 0):
             s.add_all([Bar(symbol="AAPL", timeframe="1d", time=t, open=aapl, high=aapl, low=aapl, close=aapl),
                        Bar(symbol="MSFT", timeframe="1d", time=t, open=msft, high=msft, low=msft, close=msft)])
     with engine.begin() as conn:  # trades written by hand: their days summed as rebuild-aggregates does
-        rebuild_trade_days(conn)
+        rebuild_aggregates(conn)
     return engine
 
 
@@ -117,17 +117,19 @@ def test_counts_fill_rate_and_rejection_reasons(strategy):
 
 
 def test_lag_percentiles_by_linear_interpolation_and_histogram(strategy):
+    """Lags 1, 2, 3, 4, 10 s: the mean exact, numpy's linear-interpolation percentiles and the max
+    within the rollup sketch's 1 %."""
     doc = ssd.signal_sender_dashboard("Alpha", "30d", as_of=AS_OF)
     lag = doc["lag_metrics"]
     assert lag["avg_signal_to_fill_seconds"] == pytest.approx(4.0)
-    assert lag["median_signal_to_fill_seconds"] == pytest.approx(3.0)
-    assert lag["p95_signal_to_fill_seconds"] == pytest.approx(4 + 0.8 * 6)  # rank 3.8 between 4 and 10
-    assert lag["p99_signal_to_fill_seconds"] == pytest.approx(4 + 0.96 * 6)
-    assert lag["max_signal_to_fill_seconds"] == pytest.approx(10.0)
+    assert lag["median_signal_to_fill_seconds"] == pytest.approx(3.0, rel=0.01)
+    assert lag["p95_signal_to_fill_seconds"] == pytest.approx(4 + 0.8 * 6, rel=0.01)  # rank 3.8 between 4 and 10
+    assert lag["p99_signal_to_fill_seconds"] == pytest.approx(4 + 0.96 * 6, rel=0.01)
+    assert lag["max_signal_to_fill_seconds"] == pytest.approx(10.0, rel=0.01)
     hist = doc["latency_histogram"]
     # bins from 0 to p99 (9.76 s); the 10 s fill beyond it is the overflow
     assert len(hist["counts"]) == ssd.HISTOGRAM_BINS and len(hist["bin_edges"]) == ssd.HISTOGRAM_BINS + 1
-    assert hist["bin_edges"][0] == 0 and hist["bin_edges"][-1] == pytest.approx(4 + 0.96 * 6)
+    assert hist["bin_edges"][0] == 0 and hist["bin_edges"][-1] == pytest.approx(4 + 0.96 * 6, rel=0.01)
     assert sum(hist["counts"]) == 4 and hist["overflow"] == 1
 
 

@@ -19,7 +19,7 @@ from app.services import PrivateRedis
 from data_access.migrate import upgrade
 
 from data_access.seed import seed
-from tests.celery_worker import output_tail, result_or_worker_output, running_worker
+from tests.celery_worker import output_tail, result_or_worker_output, running_beat, running_worker
 from tests.conftest import build_app
 from tests.providers.http_server import ProviderServer
 
@@ -97,22 +97,51 @@ def test_redis_stopped_under_load_no_5xx_degraded_then_caching_resumes(app_setti
     assert cached_again is not None and cached_again - back_at < 10, "caching did not resume"
 
 
-def test_a_worker_killed_mid_sweep_the_sweep_completes_on_another_and_nothing_is_stored_twice(app_settings, redis_url,
-                                                                                               redis_client):
-    dash_app = seeded_app(app_settings)
-    admin = dash_app.server.test_client()
-    settings = {"CELERY_VISIBILITY_TIMEOUT_SECONDS": "3", "CELERY_RESTORE_SECONDS": "1"}
-    body = {"strategy": "sma_cross", "params": {"fast": list(range(2, 42)), "slow": 60}, "symbols": ["SPY", "QQQ"]}
-    response = admin.post("/api/v1/backtests", json=body, headers=bearer(dash_app))
+# A dead worker's task comes back after 3 s + 1 s; beat's watchdog looks for stalled sweeps every 2 s.
+RECOVERY = {"CELERY_VISIBILITY_TIMEOUT_SECONDS": "3", "CELERY_RESTORE_SECONDS": "1",
+            "SCHEDULE_SWEEP_RECOVERY_SECONDS": "2"}
+
+
+def started_sweep(dash_app, body: dict) -> tuple[dict, callable]:
+    """POST the sweep; returns its 202 answer and a function counting its stored runs."""
+    response = dash_app.server.test_client().post("/api/v1/backtests", json=body, headers=bearer(dash_app))
     assert response.status_code == 202, response.get_json()
     started = response.get_json()
-    total = started["runs"]
     engine = dash_app.server.extensions["tradeboard"].engine
 
     def stored() -> int:
         with engine.connect() as conn:
             return conn.execute(text("SELECT count(*) FROM backtest_runs WHERE sweep_id = :s"),
                                 {"s": started["sweep_id"]}).scalar_one()
+
+    return started, stored
+
+
+def finished_status(dash_app, started: dict, worker, seconds: float = 120) -> dict:
+    """Poll the sweep's status until SUCCESS (or fail with the worker's output)."""
+    admin, status = dash_app.server.test_client(), {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = admin.get(started["status_url"], headers=bearer(dash_app)).get_json()
+        if status["state"] == "SUCCESS":
+            return status
+        time.sleep(0.3)
+    raise AssertionError((status.get("progress"), output_tail(worker)))
+
+
+def stored_once(dash_app, started: dict) -> tuple[int, int]:
+    with dash_app.server.extensions["tradeboard"].engine.connect() as conn:
+        return tuple(conn.execute(text("SELECT count(*), count(DISTINCT config_key || symbol) FROM backtest_runs "
+                                       "WHERE sweep_id = :s"), {"s": started["sweep_id"]}).one())
+
+
+def test_a_worker_killed_mid_sweep_the_sweep_completes_on_another_and_nothing_is_stored_twice(app_settings, redis_url,
+                                                                                               redis_client, tmp_path):
+    dash_app = seeded_app(app_settings)
+    settings = RECOVERY
+    body = {"strategy": "sma_cross", "params": {"fast": list(range(2, 42)), "slow": 60}, "symbols": ["SPY", "QQQ"]}
+    started, stored = started_sweep(dash_app, body)
+    total = started["runs"]
 
     with running_worker(redis_url, app_settings.DATABASE_URL, "doomed@localhost", **settings) as doomed:
         deadline = time.monotonic() + 60
@@ -122,20 +151,30 @@ def test_a_worker_killed_mid_sweep_the_sweep_completes_on_another_and_nothing_is
         doomed.wait(10)
     partial = stored()
     assert 5 <= partial < total, (partial, total)
-    with running_worker(redis_url, app_settings.DATABASE_URL, "rescuer@localhost", **settings) as rescuer:
-        deadline = time.monotonic() + 120
-        status = {}
-        while time.monotonic() < deadline:
-            status = admin.get(started["status_url"], headers=bearer(dash_app)).get_json()
-            if status["state"] == "SUCCESS":
-                break
-            time.sleep(0.3)
-        assert status.get("state") == "SUCCESS", (status.get("progress"), output_tail(rescuer))
+    # beat too: a worker killed between popping a message and recording it unacknowledged loses
+    # that member (kombu's Redis transport), and only beat's watchdog queues it again
+    with running_worker(redis_url, app_settings.DATABASE_URL, "rescuer@localhost", **settings) as rescuer, \
+            running_beat(redis_url, app_settings.DATABASE_URL, tmp_path / "beat-schedule", **settings):
+        status = finished_status(dash_app, started, rescuer)
     assert status["progress"] == {"total": total, "completed": total, "failed": 0, "percent": 100.0}
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*), count(DISTINCT config_key || symbol) FROM backtest_runs "
-                                 "WHERE sweep_id = :s"), {"s": started["sweep_id"]}).one()
-    assert tuple(rows) == (total, total)  # every member once
+    assert stored_once(dash_app, started) == (total, total)  # every member once
+
+
+def test_a_sweep_member_whose_message_is_lost_is_queued_again_by_beat_and_the_sweep_finishes(app_settings, redis_url,
+                                                                                               redis_client, tmp_path):
+    dash_app = seeded_app(app_settings)
+    body = {"strategy": "sma_cross", "params": {"fast": [5, 10, 15], "slow": 60}, "symbols": ["SPY", "QQQ"]}
+    started, stored = started_sweep(dash_app, body)
+    lost = redis_client.rpop("celery")  # the next member a worker would take, gone as with a killed worker
+    assert lost is not None and b"tasks.backtests.run_member" in lost
+    with running_worker(redis_url, app_settings.DATABASE_URL, "lone@localhost", **RECOVERY) as worker, \
+            running_beat(redis_url, app_settings.DATABASE_URL, tmp_path / "beat-schedule", **RECOVERY):
+        status = finished_status(dash_app, started, worker, seconds=60)
+        log = output_tail(worker, 200_000)
+    assert status["progress"] == {"total": 6, "completed": 6, "failed": 0, "percent": 100.0}
+    assert stored_once(dash_app, started) == (6, 6)
+    assert f"sweep {started['sweep_id']} stalled with 1 member(s) missing" in log
+    assert status["recommendation"] is not None
 
 
 def test_one_section_losing_its_table_is_a_partial_200(app_settings):

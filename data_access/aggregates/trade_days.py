@@ -1,6 +1,5 @@
-"""Daily rollups kept at write time, so a dashboard's cost follows the days it shows, not the rows
-behind them: ``trade_days``, a strategy's closed trades of one UTC day summed (realized PnL, trades,
-wins, losses, gross win and loss).
+"""``trade_days``: a strategy's closed trades of one UTC day summed (realized PnL, trades, wins,
+losses, gross win and loss).
 
 Closed trades are only ever written by the FIFO derivation (data_access/ingest/derive.py), which
 calls, in its own transaction: ``trade_days_of`` for the trades it is about to delete, then, after
@@ -12,40 +11,25 @@ therefore never sees trades without their days. ``rebuild_trade_days`` sums ever
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-Key = tuple[int, dt.date]  # (strategy_id, day)
+from data_access.aggregates.days import KEYS_TABLE, Key, as_date, day_of, day_param, load_keys
 
 COLUMNS = ("strategy_id", "day", "realized_pnl", "trades", "wins", "losses", "gross_win", "gross_loss")
 _SUMS = ("SUM(c.realized_pnl), COUNT(*), SUM(CASE WHEN c.realized_pnl > 0 THEN 1 ELSE 0 END), "
          "SUM(CASE WHEN c.realized_pnl < 0 THEN 1 ELSE 0 END), "
          "SUM(CASE WHEN c.realized_pnl > 0 THEN c.realized_pnl ELSE 0 END), "
          "SUM(CASE WHEN c.realized_pnl < 0 THEN c.realized_pnl ELSE 0 END)")
-_KEYS = "trade_day_keys"
-
-
-def _day(conn: Connection, column: str) -> str:
-    """The UTC day of a stored time, as the dialect stores a Date (SQLite: 'YYYY-MM-DD' text)."""
-    return f"date({column})" if conn.dialect.name == "sqlite" else f"CAST({column} AS DATE)"
-
-
-def _day_param(conn: Connection, day: dt.date):
-    return day.isoformat() if conn.dialect.name == "sqlite" else day
-
-
-def _as_date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def rebuild_trade_days(conn: Connection) -> int:
     """Sum every closed trade again into ``trade_days``; returns the days written."""
     conn.execute(text("DELETE FROM trade_days"))
-    day = _day(conn, "c.closed_at")
+    day = day_of(conn, "c.closed_at")
     conn.execute(text(f"INSERT INTO trade_days ({', '.join(COLUMNS)}) SELECT c.strategy_id, {day}, {_SUMS} "
                       f"FROM closed_trades c GROUP BY c.strategy_id, {day}"))
     return int(conn.execute(text("SELECT count(*) FROM trade_days")).scalar())
@@ -53,9 +37,9 @@ def rebuild_trade_days(conn: Connection) -> int:
 
 def trade_days_of(conn: Connection, where: str) -> set[Key]:
     """The (strategy, day) of the closed trades ``c`` that match the SQL condition ``where``."""
-    rows = conn.execute(text(f"SELECT DISTINCT c.strategy_id, {_day(conn, 'c.closed_at')} FROM closed_trades c "
+    rows = conn.execute(text(f"SELECT DISTINCT c.strategy_id, {day_of(conn, 'c.closed_at')} FROM closed_trades c "
                              f"WHERE {where}")).all()
-    return {(int(s), _as_date(d)) for s, d in rows}
+    return {(int(s), as_date(d)) for s, d in rows}
 
 
 def recount_trade_days(conn: Connection, keys: Iterable[Key]) -> None:
@@ -64,22 +48,13 @@ def recount_trade_days(conn: Connection, keys: Iterable[Key]) -> None:
     keys = sorted(set(keys))
     if not keys:
         return
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (strategy_id INTEGER NOT NULL, "
-                             "day DATE NOT NULL, next_day DATE NOT NULL) ON COMMIT DELETE ROWS")
-    else:
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (strategy_id INTEGER NOT NULL, "
-                             "day DATE NOT NULL, next_day DATE NOT NULL)")
-    conn.exec_driver_sql(f"DELETE FROM {_KEYS}")
-    conn.execute(text(f"INSERT INTO {_KEYS} (strategy_id, day, next_day) VALUES (:s, :d, :n)"),
-                 [{"s": s, "d": _day_param(conn, d), "n": _day_param(conn, d + dt.timedelta(days=1))}
-                  for s, d in keys])
-    conn.exec_driver_sql(f"DELETE FROM trade_days WHERE EXISTS (SELECT 1 FROM {_KEYS} k "
+    load_keys(conn, keys)
+    conn.exec_driver_sql(f"DELETE FROM trade_days WHERE EXISTS (SELECT 1 FROM {KEYS_TABLE} k "
                          "WHERE k.strategy_id = trade_days.strategy_id AND k.day = trade_days.day)")
     # each day's trades through the (strategy_id, closed_at) index; the day bounds compare with
     # the stored times on both dialects (SQLite: as text, 'YYYY-MM-DD' sorting before that day's times)
     conn.exec_driver_sql(
-        f"INSERT INTO trade_days ({', '.join(COLUMNS)}) SELECT k.strategy_id, k.day, {_SUMS} FROM {_KEYS} k "
+        f"INSERT INTO trade_days ({', '.join(COLUMNS)}) SELECT k.strategy_id, k.day, {_SUMS} FROM {KEYS_TABLE} k "
         "JOIN closed_trades c ON c.strategy_id = k.strategy_id AND c.closed_at >= k.day AND c.closed_at < k.next_day "
         "GROUP BY k.strategy_id, k.day")
 
@@ -103,7 +78,7 @@ def add_trade_days(conn: Connection, strategy_id: np.ndarray, closed_at_us: np.n
         day = pd.Timestamp(values.day).date()
         if (int(values.strategy_id), day) in skip:
             continue
-        rows.append({"s": int(values.strategy_id), "d": _day_param(conn, day), "p": float(values.realized_pnl),
+        rows.append({"s": int(values.strategy_id), "d": day_param(conn, day), "p": float(values.realized_pnl),
                      "t": int(values.trades), "w": int(values.wins), "l": int(values.losses),
                      "gw": float(values.gross_win), "gl": float(values.gross_loss)})
     if not rows:
