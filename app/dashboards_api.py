@@ -102,6 +102,7 @@ def signal_sender_signals():
     """One page of the strategy's whole signal history: ?start=&end= rows, ?sort=<column>&dir=asc|desc."""
     from app.auth import current_user
     from data_access import signal_sender_dashboard as ssd
+    from data_access.signal_history import TEXT_FILTERABLE
 
     info, error = _readable_strategy(current_user())
     fmt, format_error = requested_format()
@@ -111,7 +112,7 @@ def signal_sender_signals():
     sort = args.get("sort")
     sort_model = [{"colId": sort, "sort": args.get("dir", "asc")}] if sort else None
     filter_model = {}
-    for column in sorted(ssd._TEXT):  # ?symbol=AAPL -> a case-insensitive "contains" text filter
+    for column in TEXT_FILTERABLE:  # ?symbol=AAPL -> a case-insensitive "contains" text filter
         if args.get(column):
             filter_model[column] = {"filterType": "text", "type": "contains", "filter": args[column]}
     try:

@@ -5,8 +5,8 @@ assembly, freshness per section and an error per failed section. A cold build ru
 number of statements whatever the number of signals:
 
 1. the strategy (id, developer, allocation, total AUM)          ``strategy_info``
-2. signal counts per (status, reject reason) - grouped in SQL   ``signal_stats``
-3. (received_at, filled_at) of the filled signals in range       ``signal_stats`` (lags -> numpy)
+2. signal counts per (status, reject reason) from signal_days   ``signal_stats``
+3. the days' lag sketches from signal_lag_days, merged           ``signal_stats``
 4. realized PnL per day with win/loss sums - grouped in SQL     ``trade_results``
 5. open positions (without prices)                               ``positions``
 6. the latest N signals with their executions aggregated         ``recent_history``
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import and_, func, select
 
 from analytics import metrics
 from data_access.aggregates.signal_days import lag_sketch, signal_counts
@@ -37,7 +37,6 @@ from data_access.client_dashboard import (
     DEFAULT_TIME_RANGE,
     TIME_RANGES,
     _day,
-    _iso,
     _rows,
     check_time_range,
     mark_positions,
@@ -47,27 +46,23 @@ from data_access.client_dashboard import (
 from data_access.db import current_engine
 from data_access.document import SectionReader, utc_now_iso
 from data_access.marking import price_provider_for
-from data_access.models import (Account, Bar, Execution, Position, Side, Signal, SignalStatus, Strategy, TradeDay,
-                                 User)
+from data_access.models import Account, Position, Signal, SignalStatus, Strategy, TradeDay, User
 from data_access.prices import PriceProvider
+from data_access.signal_history import (CSV_ROWS, FILTERABLE, MAX_PAGE_ROWS, SORTABLE, InvalidPageRequest,
+                                        signal_columns, signal_page, signal_row)
 
-__all__ = ["DEFAULT_TIME_RANGE", "TIME_RANGES", "StrategyNotFound", "InvalidPageRequest", "signal_sender_dashboard",
-           "signal_page", "strategy_info", "strategies_for"]
+__all__ = ["CSV_ROWS", "DEFAULT_TIME_RANGE", "FILTERABLE", "MAX_PAGE_ROWS", "SORTABLE", "TIME_RANGES",
+           "StrategyNotFound", "InvalidPageRequest", "signal_sender_dashboard", "signal_page", "strategy_info",
+           "strategies_for"]
 
 HISTORY_LIMIT = 50
 HISTOGRAM_BINS = 20
-MAX_PAGE_ROWS = 500
-CSV_ROWS = 10_000  # the history grid's CSV: the first rows of the current sort and filter
 
 
 class StrategyNotFound(LookupError):
     def __init__(self, name: str):
         super().__init__(f"no strategy named {name!r}")
         self.name = name
-
-
-class InvalidPageRequest(ValueError):
-    pass
 
 
 def _day_end(as_of: str) -> dt.datetime:
@@ -195,13 +190,6 @@ def trade_results(strategy_name: str, time_range: str, as_of: str, periods_per_y
     }
 
 
-def _latest_close(symbol_column, as_of: str):
-    return (select(Bar.close)
-            .where(Bar.symbol == symbol_column, Bar.timeframe == "1d", Bar.time < _day_end(as_of))
-            .order_by(Bar.time.desc()).limit(1)
-            .scalar_subquery())
-
-
 @cached_section(("positions",), "short")
 def positions(strategy_id: int) -> list[dict[str, Any]]:
     """The strategy's open positions (symbol, signed quantity, entry price), without prices: the
@@ -211,170 +199,12 @@ def positions(strategy_id: int) -> list[dict[str, Any]]:
     return [{"symbol": symbol, "quantity": quantity, "entry_price": entry} for symbol, quantity, entry in rows]
 
 
-def _filled_quantity():
-    return (select(func.sum(Execution.quantity)).where(Execution.signal_id == Signal.id)
-            .correlate(Signal).scalar_subquery())
-
-
-def _fill_notional():
-    return (select(func.sum(Execution.quantity * Execution.price)).where(Execution.signal_id == Signal.id)
-            .correlate(Signal).scalar_subquery())
-
-
-def _signal_columns(as_of: str):
-    return (Signal.signal_id, Signal.received_at, Signal.symbol, Signal.side, Signal.quantity, Signal.status,
-            Signal.reject_reason, _filled_quantity(), _fill_notional(), _latest_close(Signal.symbol, as_of))
-
-
-def _signal_row(row) -> dict[str, Any]:
-    sid, received, symbol, side, quantity, status, reason, filled, notional, close = row
-    fill_price = notional / filled if filled else None
-    pnl = None
-    if filled and close is not None:
-        direction = 1.0 if _value(side) == Side.BUY.value else -1.0
-        pnl = (close - fill_price) * filled * direction
-    return {"signal_id": sid, "sent_at": _iso(received), "symbol": symbol, "side": _value(side),
-            "quantity_requested": quantity, "quantity_filled": float(filled or 0.0), "fill_price": fill_price,
-            "status": _value(status), "reject_reason": reason, "pnl": pnl}
-
-
 @cached_section(("signals", "bars"), "short")
 def recent_history(strategy_id: int, limit: int, as_of: str) -> list[dict[str, Any]]:
     """The latest ``limit`` signals, newest first, with their fills aggregated."""
-    rows = _rows(select(*_signal_columns(as_of)).where(Signal.strategy_id == strategy_id)
+    rows = _rows(select(*signal_columns(as_of)).where(Signal.strategy_id == strategy_id)
                  .order_by(Signal.received_at.desc(), Signal.id.desc()).limit(limit))
-    return [_signal_row(r) for r in rows]
-
-
-# --------------------------------------------------------------------------- server-side paging (not cached)
-
-SORTABLE = {"sent_at": Signal.received_at, "symbol": Signal.symbol, "side": Signal.side, "status": Signal.status,
-            "quantity": Signal.quantity, "quantity_requested": Signal.quantity}
-_TEXT = {"symbol": Signal.symbol, "side": cast(Signal.side, String), "status": cast(Signal.status, String),
-         "reject_reason": Signal.reject_reason, "sent_at": cast(Signal.received_at, String)}
-_SETS = {"side": (Signal.side, Side), "status": (Signal.status, SignalStatus), "symbol": (Signal.symbol, None)}
-_NUMBERS = {"quantity": Signal.quantity, "quantity_requested": Signal.quantity}
-_DATES = {"sent_at": Signal.received_at}
-FILTERABLE = sorted(set(_TEXT) | set(_SETS) | set(_NUMBERS) | set(_DATES))
-
-
-def _like(text: str) -> str:
-    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _text_condition(column, kind: str, value: Any):
-    if kind in ("blank", "notBlank"):
-        return column.is_(None) if kind == "blank" else column.is_not(None)
-    if not isinstance(value, str):
-        raise InvalidPageRequest("a text filter needs a string 'filter'")
-    lowered, pattern = func.lower(column), _like(value)
-    return {
-        "contains": lambda: lowered.like(f"%{pattern}%", escape="\\"),
-        "notContains": lambda: ~lowered.like(f"%{pattern}%", escape="\\"),
-        "startsWith": lambda: lowered.like(f"{pattern}%", escape="\\"),
-        "endsWith": lambda: lowered.like(f"%{pattern}", escape="\\"),
-        "equals": lambda: lowered == value.lower(),
-        "notEqual": lambda: lowered != value.lower(),
-    }.get(kind, lambda: (_ for _ in ()).throw(InvalidPageRequest(f"unknown text filter type {kind!r}")))()
-
-
-def _compare(column, kind: str, value, value_to=None):
-    ops = {"equals": column == value, "notEqual": column != value, "greaterThan": column > value,
-           "greaterThanOrEqual": column >= value, "lessThan": column < value, "lessThanOrEqual": column <= value}
-    if kind == "inRange":
-        if value_to is None:
-            raise InvalidPageRequest("an inRange filter needs 'filterTo'/'dateTo'")
-        return and_(column >= value, column <= value_to)
-    if kind not in ops:
-        raise InvalidPageRequest(f"unknown filter type {kind!r}")
-    return ops[kind]
-
-
-def _parse_date(raw: Any) -> dt.datetime:
-    try:
-        return dt.datetime.fromisoformat(str(raw).replace("Z", ""))
-    except ValueError:
-        raise InvalidPageRequest(f"not a date: {raw!r}") from None
-
-
-def _one_filter(col: str, spec: dict):
-    if "conditions" in spec or "operator" in spec:
-        parts = [_one_filter(col, {"filterType": spec.get("filterType"), **c}) for c in spec.get("conditions") or []]
-        if not parts:
-            raise InvalidPageRequest(f"filter on {col!r} has no conditions")
-        return or_(*parts) if str(spec.get("operator", "AND")).upper() == "OR" else and_(*parts)
-    kind_of = spec.get("filterType", "text")
-    kind = spec.get("type", "contains")
-    if kind_of == "text" and col in _TEXT:
-        return _text_condition(_TEXT[col], kind, spec.get("filter"))
-    if kind_of == "set" and col in _SETS:
-        column, enum = _SETS[col]
-        values = spec.get("values")
-        if not isinstance(values, list):
-            raise InvalidPageRequest("a set filter needs a list of 'values'")
-        if enum is not None:
-            try:
-                values = [enum(v) for v in values]
-            except ValueError:
-                raise InvalidPageRequest(f"{col} values must be among {[e.value for e in enum]}") from None
-        return column.in_(values)
-    if kind_of == "number" and col in _NUMBERS:
-        try:
-            value = float(spec["filter"]) if kind not in ("blank", "notBlank") else None
-            value_to = float(spec["filterTo"]) if spec.get("filterTo") is not None else None
-        except (KeyError, TypeError, ValueError):
-            raise InvalidPageRequest(f"a number filter on {col!r} needs a numeric 'filter'") from None
-        return _compare(_NUMBERS[col], kind, value, value_to)
-    if kind_of == "date" and col in _DATES:
-        value_to = _parse_date(spec["dateTo"]) if spec.get("dateTo") else None
-        return _compare(_DATES[col], kind, _parse_date(spec.get("dateFrom")), value_to)
-    raise InvalidPageRequest(f"cannot filter {col!r} with a {kind_of!r} filter; filterable: {', '.join(FILTERABLE)}")
-
-
-def page_conditions(strategy_id: int, filter_model: dict | None) -> list:
-    conditions = [Signal.strategy_id == strategy_id]
-    for col, spec in (filter_model or {}).items():
-        if not isinstance(spec, dict):
-            raise InvalidPageRequest(f"filter on {col!r} must be an object")
-        conditions.append(_one_filter(col, spec))
-    return conditions
-
-
-def page_order(sort_model: list[dict] | None) -> list:
-    order = []
-    for item in sort_model or []:
-        col, direction = item.get("colId"), str(item.get("sort", "asc")).lower()
-        if col not in SORTABLE:
-            raise InvalidPageRequest(f"cannot sort by {col!r}; sortable: {', '.join(sorted(SORTABLE))}")
-        if direction not in ("asc", "desc"):
-            raise InvalidPageRequest(f"sort direction must be asc or desc, got {direction!r}")
-        order.append(SORTABLE[col].desc() if direction == "desc" else SORTABLE[col].asc())
-    return order + [Signal.received_at.desc(), Signal.id.desc()]  # newest first, then a stable tiebreak
-
-
-def signal_page(strategy_id: int, start_row: int, end_row: int, sort_model: list[dict] | None = None,
-                filter_model: dict | None = None, *, as_of: dt.date | None = None,
-                max_rows: int = MAX_PAGE_ROWS) -> dict[str, Any]:
-    """Rows ``[start_row, end_row)`` of the strategy's whole signal history, sorted and filtered in
-    SQL (LIMIT/OFFSET + COUNT: two statements), and the filtered row count."""
-    try:
-        start_row, end_row = int(start_row), int(end_row)
-    except (TypeError, ValueError):
-        raise InvalidPageRequest("start and end must be integers") from None
-    if start_row < 0 or end_row <= start_row or end_row - start_row > max_rows:
-        raise InvalidPageRequest(f"need 0 <= start < end and at most {max_rows} rows per page")
-    conditions = page_conditions(strategy_id, filter_model)
-    order = page_order(sort_model)
-    as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
-    with current_engine().connect() as connection:
-        # pick the page's ids first, so the per-row fill and price subqueries run for its rows only
-        # (not for every row the sort has to look at)
-        page_ids = (select(Signal.id).where(*conditions).order_by(*order)
-                    .offset(start_row).limit(end_row - start_row).subquery())
-        rows = connection.execute(select(*_signal_columns(as_of_day)).join(page_ids, page_ids.c.id == Signal.id)
-                                  .order_by(*order)).all()
-        count = connection.execute(select(func.count()).select_from(Signal).where(*conditions)).scalar_one()
-    return {"rows": [_signal_row(r) for r in rows], "row_count": int(count)}
+    return [signal_row(r) for r in rows]
 
 
 # --------------------------------------------------------------------------- assembly (pure)

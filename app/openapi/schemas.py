@@ -103,11 +103,21 @@ SIGNAL_SENDER_DASHBOARD = obj({
         "expectancy": NN, "sharpe_ratio": NN,
     })),
     "signal_history": null(arr(ref("SignalRow"))),
-    "lag_metrics": null(obj({f"{k}_signal_to_fill_seconds": NN for k in ("avg", "median", "p95", "p99", "max")})),
+    "lag_metrics": null(obj(
+        {"avg_signal_to_fill_seconds": {**NN, "description": "the mean lag of the range's filled signals: exact"},
+         **{f"{k}_signal_to_fill_seconds": {**NN, "description": f"{label} lag, within 1 % of the exact value: read "
+                                            "from per-day log-bucket sketches (numpy's linear interpolation "
+                                            "between the two nearest ranks, each rank within 1 %)"}
+            for k, label in (("median", "the median"), ("p95", "the 95th percentile"),
+                             ("p99", "the 99th percentile"), ("max", "the largest"))}},
+        description="Signal-to-fill lag in seconds over the range's filled signals (null: none filled).")),
     "current_positions": null(arr(ref("Position"))),
     "rejection_reasons": null(arr(obj({"reason": S, "count": I}))),
     "cumulative_pnl": null(arr(obj({"date": date(), "pnl": N}))),
-    "latency_histogram": null(obj({"bin_edges": arr(N), "counts": arr(I), "overflow": I, "overflow_from": NN})),
+    "latency_histogram": null(obj({"bin_edges": arr(N), "counts": arr(I), "overflow": I, "overflow_from": NN},
+                                  description="Filled signals in equal bins from 0 to the p99 lag, each counted "
+                                              "at its sketch bucket's value (within 1 % of its lag); `overflow`: "
+                                              "the slower ones beyond `overflow_from`.")),
     "sections": SECTIONS, "errors": ref("SectionErrors"), "metadata": ref("Metadata"),
 }, optional=("errors",))
 
