@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,18 +16,14 @@ from sqlalchemy import String, cast, func, select
 from data_access import migrate
 from data_access.db import configure_database
 from data_access.ingest import Writer, ingest
-from data_access.ingest.parse import Parsed
 from data_access.models import Signal
 from data_access.signal_history import page_conditions, rollup_count, signal_page
+from tests.ingest_books import parsed as _parsed
+from tests.ingest_books import with_strategies
 
 STATUSES = ["PENDING", "FILLED", "REJECTED", "CANCELLED"]
 REASONS = [None, "Insufficient margin", "Symbol halted", "Max position_size 100%"]
 T0 = dt.datetime(2026, 3, 2, 9, 0)
-
-
-def _parsed(rows: list[dict]) -> Parsed:
-    frame = pd.DataFrame(rows).astype(object)
-    return Parsed(frame, np.arange(1, len(frame) + 1))
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +31,7 @@ def book(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'book.db'}"
     migrate.upgrade(url)
     engine = configure_database(url)
-    ingest(engine, "accounts", _parsed([{"account_name": "Main", "broker": "IBKR", "net_contributions": 1e6}]),
-           Writer("admin"))
-    ingest(engine, "strategies", _parsed([{"strategy_name": "Alpha", "account_name": "Main", "allocation": 1.0}]),
-           Writer("admin"))
+    with_strategies(engine, ("Alpha",))
     rng = np.random.default_rng(2)
     rows = []
     for i in range(400):

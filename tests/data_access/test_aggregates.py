@@ -18,14 +18,10 @@ from data_access import migrate
 from data_access.aggregates import rebuild_trade_days
 from data_access.db import make_engine
 from data_access.ingest import Writer, ingest
-from data_access.ingest.parse import Parsed
+from tests.ingest_books import parsed as _parsed
+from tests.ingest_books import with_strategies
 
 T0 = dt.datetime(2026, 3, 2, 9, 0)
-
-
-def _parsed(rows: list[dict]) -> Parsed:
-    frame = pd.DataFrame(rows).astype(object)
-    return Parsed(frame, np.arange(1, len(frame) + 1))
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +31,7 @@ def template(tmp_path_factory):
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     engine = make_engine(url)
-    ingest(engine, "accounts", _parsed([{"account_name": "Main", "broker": "IBKR", "net_contributions": 1e6}]),
-           Writer("admin"))
-    ingest(engine, "strategies", _parsed([{"strategy_name": n, "account_name": "Main", "allocation": 0.5}
-                                          for n in ("Alpha", "Beta")]), Writer("admin"))
+    with_strategies(engine)
     engine.dispose()
     return path
 
