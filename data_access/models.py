@@ -180,8 +180,10 @@ class Signal(Base):
     __table_args__ = (
         Index("ix_signals_strategy_received", "strategy_id", "received_at"),
         Index("ix_signals_received", "received_at"),
-        Index("ix_signals_strategy_status", "strategy_id", "status"),
-        Index("ix_signals_strategy_symbol", "strategy_id", "symbol"),  # a pair's fills, for the FIFO derivation
+        # the history grid's sortable columns, each with its strategy and the receipt time that breaks
+        # ties; symbol's prefix also finds a pair's fills for the FIFO derivation
+        *(Index(f"ix_signals_strategy_{column}_received", "strategy_id", column, "received_at")
+          for column in ("symbol", "status", "side", "quantity")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -227,15 +227,20 @@ def page_conditions(strategy_id: int, filter_model: dict | None) -> list:
 
 
 def page_order(sort_model: list[dict] | None) -> list:
-    order = []
+    """The sort's columns, then receipt time and id as tie-breaks in the first column's direction
+    (newest first without a sort): an index on (strategy, column, received_at) then serves the
+    page walked either way, where a fixed "newest first" would sort each tie group."""
+    order, first = [], None
     for item in sort_model or []:
         col, direction = item.get("colId"), str(item.get("sort", "asc")).lower()
         if col not in SORTABLE:
             raise InvalidPageRequest(f"cannot sort by {col!r}; sortable: {', '.join(sorted(SORTABLE))}")
         if direction not in ("asc", "desc"):
             raise InvalidPageRequest(f"sort direction must be asc or desc, got {direction!r}")
+        first = first or direction
         order.append(SORTABLE[col].desc() if direction == "desc" else SORTABLE[col].asc())
-    return order + [Signal.received_at.desc(), Signal.id.desc()]  # newest first, then a stable tiebreak
+    ties = [] if any(item.get("colId") == "sent_at" for item in sort_model or []) else [Signal.received_at]
+    return order + [column.asc() if first == "asc" else column.desc() for column in (*ties, Signal.id)]
 
 
 def rollup_count(connection, strategy_id: int, filter_model: dict | None) -> int | None:

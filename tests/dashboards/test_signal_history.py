@@ -104,3 +104,21 @@ def test_a_filter_beyond_the_rollups_is_counted_in_sql_and_the_page_agrees(book)
     by_status = signal_page(1, 0, 10, [{"colId": "symbol", "sort": "asc"}], {"status": model["status"]})
     assert by_status["row_count"] > page["row_count"]
     assert [r["symbol"] for r in by_status["rows"]] == sorted(r["symbol"] for r in by_status["rows"])
+
+
+def test_ties_follow_the_sorts_direction_and_every_sortable_column_is_walked_in_an_index(book):
+    asc = signal_page(1, 0, 500, [{"colId": "symbol", "sort": "asc"}])["rows"]
+    desc = signal_page(1, 0, 500, [{"colId": "symbol", "sort": "desc"}])["rows"]
+    assert [(r["symbol"], r["sent_at"]) for r in asc] == sorted((r["symbol"], r["sent_at"]) for r in asc)
+    assert [r["signal_id"] for r in desc] == [r["signal_id"] for r in reversed(asc)]  # the same index, walked back
+    from sqlalchemy import select as sql_select
+
+    from data_access.signal_history import SORTABLE, page_order
+    for column in SORTABLE:
+        for direction in ("asc", "desc"):
+            query = (sql_select(Signal.id).where(*page_conditions(1, None)).order_by(*page_order(
+                [{"colId": column, "sort": direction}])).limit(100))
+            with book.connect() as conn:
+                plan = " | ".join(row[3] for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + str(query.compile(book, compile_kwargs={"literal_binds": True}))).all())
+            assert "USING" in plan and "TEMP B-TREE" not in plan, (column, direction, plan)
