@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, event, insert, text  # noqa: E402
 from app.services import PrivateRedis  # noqa: E402
 from bench.common import SCALES, growth, seeded_url  # noqa: E402
 from data_access import strategy_dashboard as sd  # noqa: E402
+from data_access.aggregates.backtest_days import rebuild_backtest_days  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
@@ -82,6 +83,7 @@ def fill(url: str, n: int) -> None:
         rows = synthetic_runs(n)
         for lo in range(0, n, 5000):
             conn.execute(insert(BacktestRun.__table__), rows[lo:lo + 5000])
+        rebuild_backtest_days(conn)  # the dashboard reads the daily rollups the store keeps
     engine.dispose()
 
 

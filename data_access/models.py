@@ -456,4 +456,5 @@ class TableVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger)
 
 
-from data_access.rollup_models import SignalDay, SignalLagDay, TradeDay  # noqa: E402  (re-exported)
+from data_access.rollup_models import (  # noqa: E402  (re-exported)
+    BacktestConfigDay, BacktestSymbolDay, SignalDay, SignalLagDay, TradeDay)

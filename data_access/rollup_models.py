@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data_access.db import Base
@@ -51,3 +51,50 @@ class SignalLagDay(Base):
     fills: Mapped[int] = mapped_column(Integer)
     lag_sum: Mapped[float] = mapped_column(Float)
     sketch: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BacktestSymbolDay(Base):
+    """Completed backtest runs of one UTC day per symbol and volatility regime ('' for none), summed
+    (data_access/aggregates/backtest_days.py): sums and non-null counts of each averaged metric."""
+
+    __tablename__ = "backtest_symbol_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    volatility_regime: Mapped[str] = mapped_column(String(8), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)
+    return_sum: Mapped[float | None] = mapped_column(Float)
+    return_n: Mapped[int] = mapped_column(Integer)
+    sharpe_sum: Mapped[float | None] = mapped_column(Float)
+    sharpe_n: Mapped[int] = mapped_column(Integer)
+    drawdown_sum: Mapped[float | None] = mapped_column(Float)
+    drawdown_n: Mapped[int] = mapped_column(Integer)
+    win_rate_sum: Mapped[float | None] = mapped_column(Float)
+    win_rate_n: Mapped[int] = mapped_column(Integer)
+    trades: Mapped[int] = mapped_column(Integer)
+    last_completed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class BacktestConfigDay(Base):
+    """Completed backtest runs of one UTC day per strategy kind and configuration, summed as above,
+    with the best Sharpe, the latest run (and latest with trades) and the symbols run (comma-joined)."""
+
+    __tablename__ = "backtest_config_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    strategy_kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    config_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)
+    return_sum: Mapped[float | None] = mapped_column(Float)
+    return_n: Mapped[int] = mapped_column(Integer)
+    sharpe_sum: Mapped[float | None] = mapped_column(Float)
+    sharpe_n: Mapped[int] = mapped_column(Integer)
+    drawdown_sum: Mapped[float | None] = mapped_column(Float)
+    drawdown_n: Mapped[int] = mapped_column(Integer)
+    win_rate_sum: Mapped[float | None] = mapped_column(Float)
+    win_rate_n: Mapped[int] = mapped_column(Integer)
+    trades: Mapped[int] = mapped_column(Integer)
+    sharpe_max: Mapped[float | None] = mapped_column(Float)
+    latest_id: Mapped[int] = mapped_column(Integer)
+    latest_traded_id: Mapped[int | None] = mapped_column(Integer)
+    symbols: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,8 @@
-"""The strategy-performance dashboard: completed backtests aggregated in SQL.
+"""The strategy-performance dashboard: completed backtests aggregated from their daily rollups.
 
-One grouped statement per section (METRICS.md "Backtest aggregation"), each cached in the long tier
+One grouped statement per section (METRICS.md "Backtest aggregation") over ``backtest_symbol_days``
+or ``backtest_config_days`` (data_access/aggregates/backtest_days.py: runs summed per completion day,
+so the cost follows the days and configurations shown, not the runs), each cached in the long tier
 under the "backtests" family (a stored run or sweep bumps it):
 
 - ``summary``: ``backtest_count`` and ``last_updated`` (the latest completion) in the range;
@@ -26,7 +28,7 @@ from analytics.backtest import STRATEGIES
 from data_access.cache import cached_section
 from data_access.client_dashboard import _day, _iso, _rows
 from data_access.document import SectionReader, utc_now_iso
-from data_access.models import BacktestRun, BacktestSweep, RunStatus
+from data_access.models import BacktestConfigDay, BacktestRun, BacktestSweep, BacktestSymbolDay, RunStatus
 
 TIME_RANGES = {"7d": 7, "30d": 30, "90d": 90, "all": None}
 DEFAULT_TIME_RANGE = "30d"
@@ -51,51 +53,63 @@ def check_time_range(time_range: str) -> str:
     return time_range
 
 
-def _in_range(time_range: str, as_of: str):
-    """Completed runs whose completion falls in the range ending with the as-of day."""
-    end = dt.datetime.combine(dt.date.fromisoformat(as_of) + dt.timedelta(days=1), dt.time())
-    condition = and_(BacktestRun.status == RunStatus.COMPLETED, BacktestRun.completed_at < end)
+def _days(time_range: str, as_of: str) -> tuple[dt.date | None, dt.date]:
+    """The first and last completion day of the range ending with the as-of day (first None: all)."""
+    last = dt.date.fromisoformat(as_of)
     days = TIME_RANGES[time_range]
-    if days is not None:
-        condition = and_(condition, BacktestRun.completed_at >= end - dt.timedelta(days=days))
-    return condition
+    return (None if days is None else last - dt.timedelta(days=days - 1)), last
 
 
-def _stats_columns():
-    return (func.count(), func.avg(BacktestRun.total_return_pct), func.avg(BacktestRun.sharpe_ratio),
-            func.avg(BacktestRun.max_drawdown_pct), func.avg(BacktestRun.win_rate_pct),
-            func.coalesce(func.sum(BacktestRun.number_of_trades), 0))
+def _in_range(model, time_range: str, as_of: str):
+    """A rollup's rows of the range: completed on the days from ``_days``."""
+    first, last = _days(time_range, as_of)
+    condition = model.day <= last
+    return condition if first is None else and_(condition, model.day >= first)
+
+
+def _stats_columns(model):
+    """Count, mean return %, mean Sharpe, mean max drawdown %, mean win rate % and total trades of
+    the runs behind a rollup's rows: each mean a sum over a count of the runs that have the metric."""
+    def mean(name: str):
+        count, total = func.sum(getattr(model, f"{name}_n")), func.sum(getattr(model, f"{name}_sum"))
+        return case((count > 0, total / cast(count, Float)))
+
+    return (func.sum(model.runs), mean("return"), mean("sharpe"), mean("drawdown"), mean("win_rate"),
+            func.coalesce(func.sum(model.trades), 0))
 
 
 def _stats(row) -> dict[str, Any]:
     count, ret, sharpe, dd, win, trades = row
-    number = lambda v: None if v is None else float(v)  # noqa: E731 - AVG is null over nulls only
-    return {"count": int(count), "avg_return_pct": number(ret), "avg_sharpe": number(sharpe),
+    number = lambda v: None if v is None else float(v)  # noqa: E731 - null where no run has the metric
+    return {"count": int(count or 0), "avg_return_pct": number(ret), "avg_sharpe": number(sharpe),
             "avg_max_drawdown_pct": number(dd), "avg_win_rate_pct": number(win), "total_trades": int(trades or 0)}
 
 
 # --------------------------------------------------------------------------- sections
 
+BySymbol, ByConfig = BacktestSymbolDay, BacktestConfigDay
+
 
 @cached_section(FAMILIES, "long")
 def summary(time_range: str, as_of: str) -> dict[str, Any]:
-    count, last = _rows(select(func.count(), func.max(BacktestRun.completed_at)).where(_in_range(time_range, as_of)))[0]
-    return {"backtest_count": int(count), "last_updated": _iso(last) if last else None}
+    count, last = _rows(select(func.sum(BySymbol.runs), func.max(BySymbol.last_completed_at))
+                        .where(_in_range(BySymbol, time_range, as_of)))[0]
+    return {"backtest_count": int(count or 0), "last_updated": _iso(last) if last else None}
 
 
 @cached_section(FAMILIES, "long")
 def by_volatility(time_range: str, as_of: str) -> list[dict[str, Any]]:
-    rows = _rows(select(BacktestRun.volatility_regime, *_stats_columns()).where(_in_range(time_range, as_of))
-                 .group_by(BacktestRun.volatility_regime))
-    out = [{"regime": regime, **_stats(rest)} for regime, *rest in rows]
+    rows = _rows(select(BySymbol.volatility_regime, *_stats_columns(BySymbol))
+                 .where(_in_range(BySymbol, time_range, as_of)).group_by(BySymbol.volatility_regime))
+    out = [{"regime": regime or None, **_stats(rest)} for regime, *rest in rows]
     rank = {r: i for i, r in enumerate(REGIME_ORDER)}
     return sorted(out, key=lambda r: (rank.get(r["regime"], len(rank)), str(r["regime"])))
 
 
 @cached_section(FAMILIES, "long")
 def by_symbol(time_range: str, as_of: str) -> list[dict[str, Any]]:
-    rows = _rows(select(BacktestRun.symbol, *_stats_columns()).where(_in_range(time_range, as_of))
-                 .group_by(BacktestRun.symbol).order_by(BacktestRun.symbol))
+    rows = _rows(select(BySymbol.symbol, *_stats_columns(BySymbol)).where(_in_range(BySymbol, time_range, as_of))
+                 .group_by(BySymbol.symbol).order_by(BySymbol.symbol))
     return [{"symbol": symbol, **_stats(rest)} for symbol, *rest in rows]
 
 
@@ -103,30 +117,31 @@ def by_symbol(time_range: str, as_of: str) -> list[dict[str, Any]]:
 def configurations(time_range: str, as_of: str, limit: int = MAX_CONFIGURATIONS) -> list[dict[str, Any]]:
     """Per configuration (kind + parameters), best mean Sharpe first; with one representative run
     (the latest with trades) to drill into and its parameters."""
-    sharpe = func.avg(BacktestRun.sharpe_ratio)
-    rows = _rows(select(BacktestRun.strategy_kind, BacktestRun.config_key, *_stats_columns(),
-                        func.max(BacktestRun.sharpe_ratio), func.count(func.distinct(BacktestRun.symbol)),
-                        # the run to drill into: the latest with trades (else the latest)
-                        func.coalesce(func.max(case((BacktestRun.number_of_trades > 0, BacktestRun.id))),
-                                      func.max(BacktestRun.id)))
-                 .where(_in_range(time_range, as_of))
-                 .group_by(BacktestRun.strategy_kind, BacktestRun.config_key)
-                 .order_by(sharpe.desc().nulls_last(), BacktestRun.config_key).limit(limit))
+    stats = _stats_columns(ByConfig)
+    in_range = _in_range(ByConfig, time_range, as_of)
+    rows = _rows(select(ByConfig.strategy_kind, ByConfig.config_key, *stats, func.max(ByConfig.sharpe_max),
+                        func.coalesce(func.max(ByConfig.latest_traded_id), func.max(ByConfig.latest_id)))
+                 .where(in_range).group_by(ByConfig.strategy_kind, ByConfig.config_key)
+                 .order_by(stats[2].desc().nulls_last(), ByConfig.config_key).limit(limit))
+    symbols: dict[tuple[str, str], set[str]] = {}
+    for kind, key, joined in _rows(select(ByConfig.strategy_kind, ByConfig.config_key, ByConfig.symbols)
+                                   .where(in_range)):
+        symbols.setdefault((kind, key), set()).update(joined.split(","))
     params = dict(_rows(select(BacktestRun.id, BacktestRun.params).where(BacktestRun.id.in_([r[-1] for r in rows]))))
     out = []
     for row in rows:
-        kind, key, stats, (best, symbols, latest) = row[0], row[1], row[2:8], row[8:11]
-        out.append({"strategy_kind": kind, "configuration": key, "parameters": params.get(latest), **_stats(stats),
-                    "best_sharpe": None if best is None else float(best), "symbols": int(symbols),
+        kind, key, stats_row, (best, latest) = row[0], row[1], row[2:8], row[8:10]
+        out.append({"strategy_kind": kind, "configuration": key, "parameters": params.get(latest), **_stats(stats_row),
+                    "best_sharpe": None if best is None else float(best), "symbols": len(symbols.get((kind, key), ())),
                     "latest_run_id": latest})
     return out
 
 
 @cached_section(FAMILIES, "long")
 def sharpe_over_time(time_range: str, as_of: str) -> list[dict[str, Any]]:
-    day = func.date(BacktestRun.completed_at)
-    rows = _rows(select(day, func.sum(BacktestRun.sharpe_ratio), func.count(BacktestRun.sharpe_ratio), func.count())
-                 .where(_in_range(time_range, as_of)).group_by(day).order_by(day))
+    rows = _rows(select(BySymbol.day, func.sum(BySymbol.sharpe_sum), func.sum(BySymbol.sharpe_n),
+                        func.sum(BySymbol.runs))
+                 .where(_in_range(BySymbol, time_range, as_of)).group_by(BySymbol.day).order_by(BySymbol.day))
     buckets: dict[dt.date, list[float]] = {}
     for d, total, with_sharpe, runs in rows:
         d = _day(d)
@@ -162,21 +177,33 @@ def heatmap_axes(kind: str | None, x: str | None, y: str | None, available: list
 
 @cached_section(FAMILIES, "long")
 def strategy_kinds(time_range: str, as_of: str) -> list[str]:
-    return [k for (k,) in _rows(select(BacktestRun.strategy_kind).where(_in_range(time_range, as_of))
-                                .group_by(BacktestRun.strategy_kind).order_by(BacktestRun.strategy_kind))]
+    return [k for (k,) in _rows(select(ByConfig.strategy_kind).where(_in_range(ByConfig, time_range, as_of))
+                                .group_by(ByConfig.strategy_kind).order_by(ByConfig.strategy_kind))]
 
 
 @cached_section(FAMILIES, "long")
 def heatmap(time_range: str, as_of: str, kind: str, x: str, y: str) -> list[dict[str, Any]]:
-    """Mean Sharpe per (x, y) of ``kind``'s runs, the parameters read from their JSON in SQL."""
-    x_value = cast(BacktestRun.params[x].as_float(), Float)
-    y_value = cast(BacktestRun.params[y].as_float(), Float)
-    rows = _rows(select(x_value, y_value, func.avg(BacktestRun.sharpe_ratio), func.count())
-                 .where(_in_range(time_range, as_of), BacktestRun.strategy_kind == kind)
-                 .group_by(x_value, y_value).order_by(x_value, y_value))
-    return [{"strategy_kind": kind, "x_param": x, "x": float(xv), "y_param": y, "y": float(yv),
-             "avg_sharpe": None if s is None else float(s), "count": int(n)}
-            for xv, yv, s, n in rows if xv is not None and yv is not None]
+    """Mean Sharpe per (x, y) of ``kind``'s runs: its configurations' sums in the range, each placed by
+    the parameters of its latest run."""
+    rows = _rows(select(ByConfig.config_key, func.sum(ByConfig.sharpe_sum), func.sum(ByConfig.sharpe_n),
+                        func.sum(ByConfig.runs), func.max(ByConfig.latest_id))
+                 .where(_in_range(ByConfig, time_range, as_of), ByConfig.strategy_kind == kind)
+                 .group_by(ByConfig.config_key))
+    params = dict(_rows(select(BacktestRun.id, BacktestRun.params).where(BacktestRun.id.in_([r[-1] for r in rows]))))
+    cells: dict[tuple[float, float], list[float]] = {}
+    for _key, total, with_sharpe, runs, latest in rows:
+        values = params.get(latest) or {}
+        try:
+            point = (float(values[x]), float(values[y]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        cell = cells.setdefault(point, [0.0, 0, 0])
+        cell[0] += float(total or 0.0)
+        cell[1] += int(with_sharpe)
+        cell[2] += int(runs)
+    return [{"strategy_kind": kind, "x_param": x, "x": xv, "y_param": y, "y": yv,
+             "avg_sharpe": total / n if n else None, "count": runs}
+            for (xv, yv), (total, n, runs) in sorted(cells.items())]
 
 
 @cached_section(FAMILIES, "long")

@@ -22,6 +22,9 @@ def day_param(conn: Connection, day: dt.date):
 
 
 def as_date(value) -> dt.date:
+    """A day from a date, a datetime (its day) or text starting 'YYYY-MM-DD'."""
+    if isinstance(value, dt.datetime):
+        return value.date()
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, inspect, select
 
 import data_access.models as m
 from app.config import Settings
+from data_access.aggregates.backtest_days import rebuild_backtest_days
 from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
 from data_access.db import make_engine
 from data_access.demo.backtests import _write_backtests, _write_demo_sweep, plan_backtests
@@ -290,6 +291,7 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
 
     # -------- backtests: run them, in batches
     _write_backtests(conn, w, market, plans, settings, spec, names)
+    w.counts["backtest_days"] = rebuild_backtest_days(conn)
     _reset_sequences(conn)
     _write_demo_sweep(conn, w, market, settings, names, now)  # through the ORM: after the sequences are set
     return dict(sorted(w.counts.items()))

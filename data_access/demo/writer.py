@@ -86,7 +86,8 @@ SEEDED_TABLES: tuple[Table, ...] = tuple(
     model.__table__
     for model in (m.Execution, m.Signal, m.Position, m.ClosedTrade, m.TradeDay, m.SignalDay, m.SignalLagDay,
                   m.AccountSnapshot, m.Strategy, m.PaperSignal, m.PaperTrade, m.PaperAccount, m.BacktestEquityCurve,
-                  m.BacktestTrade, m.BacktestRun, m.BacktestSweep, m.Bar, m.Account)
+                  m.BacktestTrade, m.BacktestRun, m.BacktestSweep, m.BacktestSymbolDay, m.BacktestConfigDay, m.Bar,
+                  m.Account)
 )  # children first: the order rows are deleted in
 
 
