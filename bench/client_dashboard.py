@@ -26,9 +26,10 @@ from sqlalchemy import event  # noqa: E402
 from data_access import client_dashboard as cd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
-from bench.common import SCALES, cache_on_private_redis, growth, report, seeded_url  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_database_arguments, cache_on_private_redis, databases, growth_by_dialect, report)
 
-TARGETS_MS = {"cold": 500.0, "warm": 5.0}
+TARGETS_MS = {"cold": 300.0, "warm": 5.0}
 
 
 def measure(url: str, repeat: int) -> dict[str, list[float]]:
@@ -54,18 +55,17 @@ def measure(url: str, repeat: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=SCALES)
-    parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
+    add_database_arguments(parser)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with cache_on_private_redis():
         print(f"client dashboard benchmark · {os.cpu_count()} cores · time range 90d")
-        runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
         cold = {}
-        for scale, url in runs:
-            medians = report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat), TARGETS_MS)
-            cold[scale] = medians["cold"]
-        growth("client cold (90d)", cold)
+        for dialect, scale, url in databases(args):
+            medians = report(f"{scale:>6} {dialect:<10}", measure(url, args.repeat), TARGETS_MS)
+            cold[dialect, scale] = medians["cold"]
+        growth_by_dialect("client cold (90d)", cold)
+
 
 if __name__ == "__main__":
     main()

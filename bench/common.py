@@ -69,6 +69,67 @@ def seeded_url(scale: str) -> str:
     return url
 
 
+def seeded_postgres_url(server_url: str, scale: str) -> str:
+    """The database tb_bench_<scale> on the PostgreSQL server of ``server_url``: created, migrated and
+    seeded once (then analysed), kept for later runs; says how long seeding took, then or when it was."""
+    from sqlalchemy import create_engine, text
+
+    from data_access.migrate import is_empty, upgrade
+    from data_access.seed import seed
+
+    name = f"tb_bench_{scale}"
+    admin = create_engine(server_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = server_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    record = _bench_path(f"pg-{scale}").with_suffix(".seeding.json")
+    if is_empty(url):
+        print(f"seeding {scale} into PostgreSQL {name} (once; later runs reuse it)", flush=True)
+        started = time.perf_counter()
+        seed(url, scale=scale, progress=True)
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+        engine.dispose()
+        seconds = time.perf_counter() - started
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"seconds": round(seconds, 1), "cores": os.cpu_count(),
+                                      "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}))
+        print(f"seeded {scale} into PostgreSQL in {seconds:.1f} s (with VACUUM ANALYZE)")
+    elif record.exists():
+        done = json.loads(record.read_text())
+        print(f"reusing PostgreSQL {name}: seeding it took {done['seconds']:.1f} s ({done['at']}, {done['cores']} cores)")
+    return url
+
+
+def add_database_arguments(parser) -> None:
+    """--scale, --database-url and --postgres-url, as the dashboard benchmarks take them."""
+    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=SCALES)
+    parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
+    parser.add_argument("--postgres-url", help="a PostgreSQL server URL: each scale also on its database "
+                                               "tb_bench_<scale> there (seeded once and kept)")
+
+
+def databases(args) -> list[tuple[str, str, str]]:
+    """(dialect, scale, URL) of each database to measure: the seeded SQLite file of each scale, and
+    each scale's PostgreSQL database when --postgres-url is given; or --database-url alone."""
+    if args.database_url:
+        return [(args.database_url.split(":", 1)[0].split("+")[0], "custom", args.database_url)]
+    out = [("sqlite", scale, seeded_url(scale)) for scale in args.scale]
+    if args.postgres_url:
+        out += [("postgresql", scale, seeded_postgres_url(args.postgres_url, scale)) for scale in args.scale]
+    return out
+
+
+def growth_by_dialect(label: str, figures: dict[tuple[str, str], float]) -> None:
+    """``growth`` per dialect, from figures keyed by (dialect, scale)."""
+    for dialect in sorted({d for d, _s in figures}):
+        growth(f"{label} {dialect}", {s: v for (d, s), v in figures.items() if d == dialect})
+
+
 def growth(label: str, medians: dict[str, float], limit: float = 1.5) -> None:
     """Each scale's figure beside `large`'s, with the ratio (issue 22: xlarge at most 1.5x large)."""
     base = medians.get("large")
@@ -76,7 +137,7 @@ def growth(label: str, medians: dict[str, float], limit: float = 1.5) -> None:
         if scale in ("large", "demo") or base is None:
             continue
         ratio = value / base
-        print(f"growth {label:<24}: large {base:9.2f} ms  {scale} {value:9.2f} ms  ratio {ratio:5.2f}x  "
+        print(f"growth {label:<34}: large {base:9.2f} ms  {scale} {value:9.2f} ms  ratio {ratio:5.2f}x  "
               f"target <= {limit}x  {'ok' if ratio <= limit else 'MISSED'}")
 
 

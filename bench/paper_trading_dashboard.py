@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import SCALES, cache_on_private_redis, growth, report, seeded_url  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_database_arguments, cache_on_private_redis, databases, growth_by_dialect, report)
 from data_access import paper_trading as pt  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 
-TARGETS_MS = {"cold": 500.0, "warm": 50.0, "lite warm": 2.0, "lite HTTP warm": 2.0}
+TARGETS_MS = {"cold": 300.0, "warm": 50.0, "lite warm": 2.0, "lite HTTP warm": 2.0}
 GEX = ("simulated", None, 2.0, 4, 2)
 
 
@@ -82,18 +83,16 @@ def measure(url: str, repeat: int, redis_url: str) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=SCALES)
-    parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
+    add_database_arguments(parser)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with cache_on_private_redis() as redis_url:
         print(f"paper-trading dashboard benchmark · {os.cpu_count()} cores · limit 20 · bars prices, simulated GEX")
-        runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
         cold = {}
-        for scale, url in runs:
-            medians = report(f"{scale:>6} {url.split(':', 1)[0]:<10}", measure(url, args.repeat, redis_url), TARGETS_MS)
-            cold[scale] = medians["cold"]
-        growth("paper trading cold", cold)
+        for dialect, scale, url in databases(args):
+            medians = report(f"{scale:>6} {dialect:<10}", measure(url, args.repeat, redis_url), TARGETS_MS)
+            cold[dialect, scale] = medians["cold"]
+        growth_by_dialect("paper trading cold", cold)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
     python bench/run_all.py [--postgres-url URL] [--skip NAME ...] [--quick]
 
 Runs: analytics and the engine; the client, signal-sender and paper-trading dashboards (cold and
-warm, `demo` and `large`, SQLite, and PostgreSQL when a server URL is given: the large data is
-seeded once into the database `tb_bench_large`, kept for later runs); the strategy aggregation at
-1k/10k/100k runs (SQLite and PostgreSQL); playback (bytes per event, live poll, browser per-tick
-time); ingest (bulk import, API batches, visibility: SQLite, and PostgreSQL when a server URL is
-given). Each script prints its figures next to its targets; this collects them with the machine's
+warm, `demo`, `large` and `xlarge` side by side with the growth ratio, SQLite, and PostgreSQL when a
+server URL is given: each scale is seeded once into var/bench/<scale>.db and the database
+`tb_bench_<scale>`, kept for later runs; seeding `xlarge` takes about 10 minutes the first time);
+the strategy aggregation at 1k/10k/100k runs and at `large`/`xlarge` (SQLite and PostgreSQL);
+playback (bytes per event, live poll, browser per-tick time); ingest (bulk import, API batches,
+visibility: SQLite, and PostgreSQL when a server URL is given). Each script prints its figures next to its targets; this collects them with the machine's
 core count and the date. The load test (bench/load.py) is separate: it takes ~10 minutes and wants
 a quiet machine. `--quick`: demo scale only, fewer repeats, strategy aggregation at 1k/10k.
 """
@@ -24,40 +25,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_DATABASE = "tb_bench_large"
-
-
-def postgres_large(server_url: str) -> str:
-    """``server_url``'s database tb_bench_large, created and seeded at `large` scale once."""
-    from sqlalchemy import create_engine, text
-
-    from data_access.migrate import is_empty, upgrade
-    from data_access.seed import seed
-
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_DATABASE}).first():
-            conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    url = server_url.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
-    upgrade(url)
-    if is_empty(url):
-        started = time.perf_counter()
-        seed(url, scale="large", progress=False)
-        print(f"seeded PostgreSQL large in {time.perf_counter() - started:.0f} s", flush=True)
-    return url
 
 
 def jobs(pg_url: str | None, quick: bool) -> list[tuple[str, list[str]]]:
-    scales = ["demo"] if quick else ["demo", "large"]
+    """(name, command) of each benchmark; with ``pg_url`` (a server URL) the dashboards measure each
+    scale on SQLite and on that server's tb_bench_<scale> database, side by side."""
+    scales = ["demo"] if quick else ["demo", "large", "xlarge"]
     repeat = ["--repeat", "2" if quick else "5"]
+    postgres = ["--postgres-url", pg_url] if pg_url and not quick else []
     out = [("analytics", ["bench/analytics.py"])]
     for name in ("client_dashboard", "signal_sender_dashboard", "paper_trading_dashboard"):
-        out.append((f"{name} (SQLite)", [f"bench/{name}.py", "--scale", *scales, *repeat]))
-        if pg_url and not quick:
-            out.append((f"{name} (PostgreSQL, large)", [f"bench/{name}.py", "--database-url", pg_url, *repeat]))
+        out.append((name, [f"bench/{name}.py", "--scale", *scales, *repeat, *postgres]))
     runs = ["1000", "10000"] if quick else ["1000", "10000", "100000"]
-    strategy = ["bench/strategy_dashboard.py", "--runs", *runs]
+    strategy = ["bench/strategy_dashboard.py", "--runs", *runs, *([] if quick else ["--scale", "large", "xlarge"])]
     if pg_url:
         strategy += ["--postgres-url", pg_url.rsplit("/", 1)[0] + "/postgres"]
     out.append(("strategy_dashboard", strategy))
@@ -78,7 +58,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    pg_url = postgres_large(args.postgres_url) if args.postgres_url and not args.quick else args.postgres_url
+    pg_url = args.postgres_url
     started = dt.datetime.now(dt.UTC)
     sections = []
     failures = 0

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.common import SCALES, cache_on_private_redis, growth, report, seeded_url  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_database_arguments, cache_on_private_redis, databases, growth_by_dialect, report)
 from data_access import signal_sender_dashboard as ssd  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 from data_access.db import configure_database  # noqa: E402
@@ -76,23 +77,22 @@ def measure(url: str, repeat: int, strategy: str | None) -> tuple[dict[str, list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", nargs="+", default=["demo", "large"], choices=SCALES)
-    parser.add_argument("--database-url", help="an already seeded database (then only one scale is measured)")
+    add_database_arguments(parser)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--strategy", help="strategy name (default: the one with the most signals)")
     args = parser.parse_args()
     with cache_on_private_redis():
         print(f"signal-sender dashboard benchmark · {os.cpu_count()} cores · time range 90d")
-        runs = [("custom", args.database_url)] if args.database_url else [(s, seeded_url(s)) for s in args.scale]
         cold, worst_page = {}, {}
-        for scale, url in runs:
+        for dialect, scale, url in databases(args):
             timings, name, count = measure(url, args.repeat, args.strategy)
-            label = f"{scale:>6} {url.split(':', 1)[0]:<10}"
+            label = f"{scale:>6} {dialect:<10}"
             print(f"{label} strategy {name!r} ({count:,} signals in all)")
             medians = report(label, timings, TARGETS_MS)
-            cold[scale], worst_page[scale] = medians["cold"], medians["page_sorted_filtered"]
-        growth("signal-sender cold", cold)
-        growth("history sorted+filtered", worst_page)
+            cold[dialect, scale], worst_page[dialect, scale] = medians["cold"], medians["page_sorted_filtered"]
+        growth_by_dialect("signal-sender cold", cold)
+        growth_by_dialect("history sorted+filtered", worst_page)
+
 
 if __name__ == "__main__":
     main()

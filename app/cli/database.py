@@ -39,8 +39,9 @@ def seed(scale: str, seed_value: int, reset: bool) -> None:
 @commands.command("rebuild-aggregates")
 def rebuild_aggregates() -> None:
     """Sum the daily rollups again from the raw rows: trade_days from the closed trades, signal_days
-    and signal_lag_days from the signals. They are kept as rows are written; this is for a database
-    changed by hand or restored in part. It holds the ingest lock, so no batch writes meanwhile."""
+    and signal_lag_days from the signals, backtest_symbol_days and backtest_config_days from the
+    backtest runs. They are kept as rows are written; this is for a database changed by hand or
+    restored in part. It holds the ingest lock, so no batch writes meanwhile."""
     import time
 
     from data_access.aggregates import rebuild_aggregates as rebuild
@@ -58,6 +59,7 @@ def rebuild_aggregates() -> None:
         raise click.ClickException(f"{exc}: nothing was changed; run it again") from None
     finally:
         engine.dispose()
-    bump_cache(settings, "trades", "signals")
+    bump_cache(settings, "trades", "signals", "backtests")
     echo(f"trade_days: {days['trade_days']:,} strategy days summed from the closed trades; signal_days: "
-         f"{days['signal_days']:,} strategy days counted from the signals ({time.perf_counter() - started:.1f} s)")
+         f"{days['signal_days']:,} strategy days counted from the signals; backtest days: {days['backtest_days']:,} "
+         f"({time.perf_counter() - started:.1f} s)")

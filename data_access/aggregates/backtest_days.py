@@ -51,8 +51,15 @@ def _count(conn: Connection, where: str, params: dict) -> None:
         f"GROUP BY {day}, r.strategy_kind, r.config_key"), params)
 
 
+def _lock(conn: Connection) -> None:
+    """PostgreSQL: one recount at a time (SQLite's write lock already serialises them)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+
+
 def rebuild_backtest_days(conn: Connection) -> int:
     """Count every completed run again into both rollups; returns the days written."""
+    _lock(conn)
     conn.exec_driver_sql("DELETE FROM backtest_symbol_days")
     conn.exec_driver_sql("DELETE FROM backtest_config_days")
     _count(conn, "1 = 1", {})
@@ -61,8 +68,7 @@ def rebuild_backtest_days(conn: Connection) -> int:
 
 def recount_backtest_day(conn: Connection, completed_at: dt.datetime) -> None:
     """Count the completed runs of ``completed_at``'s day again (after a run of that day was stored)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+    _lock(conn)
     day = as_date(completed_at)
     bounds = {"day": day_param(conn, day), "start": dt.datetime.combine(day, dt.time()),
               "end": dt.datetime.combine(day + dt.timedelta(days=1), dt.time())}
