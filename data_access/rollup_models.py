@@ -53,7 +53,23 @@ class SignalLagDay(Base):
     sketch: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class BacktestSymbolDay(Base):
+class _RunSums:
+    """What a backtest rollup row sums of its runs: how many, and each averaged metric as a sum and a
+    count of the runs that have it (SQL's AVG skips nulls), and their trades."""
+
+    runs: Mapped[int] = mapped_column(Integer)
+    return_sum: Mapped[float | None] = mapped_column(Float)
+    return_n: Mapped[int] = mapped_column(Integer)
+    sharpe_sum: Mapped[float | None] = mapped_column(Float)
+    sharpe_n: Mapped[int] = mapped_column(Integer)
+    drawdown_sum: Mapped[float | None] = mapped_column(Float)
+    drawdown_n: Mapped[int] = mapped_column(Integer)
+    win_rate_sum: Mapped[float | None] = mapped_column(Float)
+    win_rate_n: Mapped[int] = mapped_column(Integer)
+    trades: Mapped[int] = mapped_column(Integer)
+
+
+class BacktestSymbolDay(_RunSums, Base):
     """Completed backtest runs of one UTC day per symbol and volatility regime ('' for none), summed
     (data_access/aggregates/backtest_days.py): sums and non-null counts of each averaged metric."""
 
@@ -62,20 +78,10 @@ class BacktestSymbolDay(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     volatility_regime: Mapped[str] = mapped_column(String(8), primary_key=True)
-    runs: Mapped[int] = mapped_column(Integer)
-    return_sum: Mapped[float | None] = mapped_column(Float)
-    return_n: Mapped[int] = mapped_column(Integer)
-    sharpe_sum: Mapped[float | None] = mapped_column(Float)
-    sharpe_n: Mapped[int] = mapped_column(Integer)
-    drawdown_sum: Mapped[float | None] = mapped_column(Float)
-    drawdown_n: Mapped[int] = mapped_column(Integer)
-    win_rate_sum: Mapped[float | None] = mapped_column(Float)
-    win_rate_n: Mapped[int] = mapped_column(Integer)
-    trades: Mapped[int] = mapped_column(Integer)
     last_completed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class BacktestConfigDay(Base):
+class BacktestConfigDay(_RunSums, Base):
     """Completed backtest runs of one UTC day per strategy kind and configuration, summed as above,
     with the best Sharpe, the latest run (and latest with trades) and the symbols run (comma-joined)."""
 
@@ -84,16 +90,6 @@ class BacktestConfigDay(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     strategy_kind: Mapped[str] = mapped_column(String(64), primary_key=True)
     config_key: Mapped[str] = mapped_column(String(256), primary_key=True)
-    runs: Mapped[int] = mapped_column(Integer)
-    return_sum: Mapped[float | None] = mapped_column(Float)
-    return_n: Mapped[int] = mapped_column(Integer)
-    sharpe_sum: Mapped[float | None] = mapped_column(Float)
-    sharpe_n: Mapped[int] = mapped_column(Integer)
-    drawdown_sum: Mapped[float | None] = mapped_column(Float)
-    drawdown_n: Mapped[int] = mapped_column(Integer)
-    win_rate_sum: Mapped[float | None] = mapped_column(Float)
-    win_rate_n: Mapped[int] = mapped_column(Integer)
-    trades: Mapped[int] = mapped_column(Integer)
     sharpe_max: Mapped[float | None] = mapped_column(Float)
     latest_id: Mapped[int] = mapped_column(Integer)
     latest_traded_id: Mapped[int | None] = mapped_column(Integer)

@@ -291,8 +291,10 @@ def _generate_and_write(conn: Connection, spec: Scale, seed_value: int, now: dt.
 
     # -------- backtests: run them, in batches
     _write_backtests(conn, w, market, plans, settings, spec, names)
-    w.counts["backtest_days"] = rebuild_backtest_days(conn)
+    rebuild_backtest_days(conn)
     _reset_sequences(conn)
     _write_demo_sweep(conn, w, market, settings, names, now)  # through the ORM: after the sequences are set
+    for model in (m.BacktestSymbolDay, m.BacktestConfigDay):  # the sweep's runs recounted their day
+        w.counts[model.__tablename__] = int(conn.execute(select(func.count()).select_from(model.__table__)).scalar_one())
     return dict(sorted(w.counts.items()))
 

@@ -139,6 +139,14 @@ def _stored(engine) -> list:
                 for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2, 3")).all()]
 
 
+def _assert_rebuild_keeps(engine) -> None:
+    """rebuild-aggregates ends where the writes did."""
+    kept = _stored(engine)
+    with engine.begin() as conn:
+        rebuild_backtest_days(conn)
+    assert _stored(engine) == kept
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(book=runs, cuts=st.lists(st.integers(0, 40), max_size=3))
 def test_the_strategy_sections_from_rollups_equal_the_runs_aggregated(tmp_path_factory, book, cuts):
@@ -152,10 +160,7 @@ def test_the_strategy_sections_from_rollups_equal_the_runs_aggregated(tmp_path_f
     for lo, hi in zip(bounds, bounds[1:]):  # a second sweep of the same runs: each day recounted again
         _store(engine, book[lo:hi])
     _assert_sections_match(engine)
-    kept = _stored(engine)
-    with engine.begin() as conn:
-        rebuild_backtest_days(conn)
-    assert _stored(engine) == kept
+    _assert_rebuild_keeps(engine)
     engine.dispose()
 
 
@@ -171,8 +176,5 @@ def test_on_postgresql_the_rollups_follow_the_runs(postgres_url):
     for lo in range(0, len(book), 40):
         _store(engine, book[lo:lo + 40])
     _assert_sections_match(engine)
-    kept = _stored(engine)
-    with engine.begin() as conn:
-        rebuild_backtest_days(conn)
-    assert _stored(engine) == kept
+    _assert_rebuild_keeps(engine)
     engine.dispose()

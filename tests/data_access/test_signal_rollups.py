@@ -100,6 +100,14 @@ def _stored(engine) -> tuple[list, list]:
     return [tuple(map(str, r)) for r in days], [(*map(str, r[:3]), round(r[3], 6), bytes(r[4])) for r in lags]
 
 
+def _assert_rebuild_keeps(engine) -> None:
+    """rebuild-aggregates ends where the writes did."""
+    kept = _stored(engine)
+    with engine.begin() as conn:
+        rebuild_aggregates(conn)
+    assert _stored(engine) == kept
+
+
 signals = st.lists(st.tuples(st.sampled_from(["Alpha", "Beta"]), st.sampled_from(STATUSES), st.integers(0, 2),
                              st.integers(0, 12 * 24 * 60), st.one_of(st.none(), st.integers(0, 90_000))),
                    min_size=1, max_size=40)
@@ -143,10 +151,7 @@ def test_the_signal_section_from_rollups_equals_the_raw_signals_whatever_the_bat
              "filled_at": (pd.Timestamp(received[sid]) + pd.Timedelta(seconds=7)).isoformat()} for sid in chosen]),
             Writer("admin"))
         _assert_section_matches(engine)
-    kept = _stored(engine)
-    with engine.begin() as conn:  # and rebuild-aggregates ends where the writes did
-        rebuild_aggregates(conn)
-    assert _stored(engine) == kept
+    _assert_rebuild_keeps(engine)
     engine.dispose()
 
 
@@ -163,8 +168,5 @@ def test_on_postgresql_the_signal_rollups_follow_inserts_corrections_and_fills(p
     ingest(engine, "signals", _parsed([_signal(i, ["Alpha", "Beta"][i % 2], "FILLED", 0, 600 + i, 1_500)
                                        for i in range(0, 120, 7)]), Writer("admin"))
     _assert_section_matches(engine)
-    kept = _stored(engine)
-    with engine.begin() as conn:
-        rebuild_aggregates(conn)
-    assert _stored(engine) == kept
+    _assert_rebuild_keeps(engine)
     engine.dispose()

@@ -203,11 +203,13 @@ def test_section_cache_redis_down_costs_no_redis_retries(server, dead_redis, res
 # --------------------------------------------------------------------------- bars and simulated
 
 
-def test_bars_provider_returns_each_latest_daily_close_in_one_statement(bars_db):
+def test_bars_provider_returns_each_latest_daily_close_in_one_statement(bars_db, redis_url):
     from data_access.cache import sections
 
-    if sections.enabled:  # stored closes are cached in the "bars" family: start cold
-        sections.clear("latest_closes:*")
+    # stored closes are cached in the "bars" family: on this test's Redis, emptied (an earlier test
+    # in this process may have left the cache on a Redis of its own, stopped since)
+    sections.configure(cache_type="RedisCache", redis_url=redis_url, ttl=Settings().ttl_tiers)
+    sections.redis.flushdb()
     provider = BarsPriceProvider(clock=Clock(T0))
     with StatementCounter(bars_db) as counter:
         quotes = provider.latest_prices(["SPY", "QQQ", "AAPL", "NOPE"])
