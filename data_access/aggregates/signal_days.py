@@ -122,14 +122,18 @@ def _stored_lags(conn: Connection, keys: list[Key]) -> pd.DataFrame:
     load_keys(conn, keys)
     found = conn.exec_driver_sql(f"SELECT d.strategy_id, d.day, d.lag_sum, d.sketch FROM signal_lag_days d JOIN "
                                  f"{KEYS_TABLE} k ON k.strategy_id = d.strategy_id AND k.day = d.day").all()
-    frames = []
-    for s, d, total, blob in found:
-        sketch = LagSketch.from_bytes(bytes(blob))
-        sums = np.zeros(len(sketch.buckets))
-        sums[:1] = total
-        frames.append(pd.DataFrame({"strategy_id": int(s), "day": np.datetime64(as_date(d), "D"),
-                                    "bucket": sketch.buckets, "fills": sketch.counts, "lag_sum": sums}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not found:
+        return pd.DataFrame()
+    strategy, day, total, blobs = zip(*found)
+    blobs = [bytes(b) for b in blobs]
+    sizes = np.array([len(b) // 8 for b in blobs], dtype=np.int64)  # int32 pairs per sketch
+    pairs = np.frombuffer(b"".join(blobs), dtype="<i4").reshape(-1, 2).astype(np.int64)
+    sums = np.zeros(len(pairs))
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    sums[starts[sizes > 0]] = np.asarray(total, dtype=float)[sizes > 0]
+    return pd.DataFrame({"strategy_id": np.repeat(np.asarray(strategy, dtype=np.int64), sizes),
+                         "day": np.repeat(np.array([np.datetime64(as_date(d), "D") for d in day]), sizes),
+                         "bucket": pairs[:, 0], "fills": pairs[:, 1], "lag_sum": sums})
 
 
 def _encoded(conn: Connection, lags: pd.DataFrame) -> list[dict]:
