@@ -5,8 +5,8 @@ The count is what grows with the book: a filter on a strategy's millions of sign
 look at each. Filters on what the daily rollups key by - status and rejection reason, by value or
 by text - are counted from ``signal_days`` instead (a few thousand rows per strategy, summed in
 SQL, then matched here with SQL's own text and null rules); any other filter is counted in SQL. A
-text filter on ``side`` or ``status`` is resolved here against their few values into an ``IN``
-list, which the (strategy, status) index serves.
+text filter on ``side``, ``status`` or ``symbol`` is resolved here against their few values (a
+strategy's symbols found by a skip over its index) into an ``IN`` list, which the indexes serve.
 """
 
 from __future__ import annotations
@@ -127,10 +127,20 @@ def text_matches(stored: str | None, kind: str, value: Any) -> bool | None:
             "endsWith": have.endswith(want), "equals": have == want, "notEqual": have != want}[kind]
 
 
-def _enum_text_condition(column, enum, kind: str, value: Any):
-    """A text filter on a never-null enum column as the IN list of the values it matches."""
-    matching = [e for e in enum if text_matches(e.value, kind, value)]
+def _values_condition(column, values, kind: str, value: Any):
+    """A text filter on a never-null column of few values (``values``: all it holds) as the IN list
+    of those it matches."""
+    matching = [v for v in values if text_matches(getattr(v, "value", v), kind, value)]
     return column.in_(matching) if matching else false()
+
+
+def strategy_symbols(connection, strategy_id: int) -> list[str]:
+    """The symbols a strategy has signals in: one index seek per symbol (a recursive skip over the
+    (strategy, symbol, received_at) index), not a scan of its signals."""
+    return [symbol for (symbol,) in connection.execute(text(
+        "WITH RECURSIVE s(symbol) AS (SELECT MIN(symbol) FROM signals WHERE strategy_id = :s UNION ALL "
+        "SELECT (SELECT MIN(g.symbol) FROM signals g WHERE g.strategy_id = :s AND g.symbol > s.symbol) FROM s "
+        "WHERE s.symbol IS NOT NULL) SELECT symbol FROM s WHERE symbol IS NOT NULL"), {"s": strategy_id}).all()]
 
 
 def _compare(column, kind: str, value, value_to=None):
@@ -175,15 +185,18 @@ def _parts(col: str, spec: dict) -> tuple[list[dict], bool] | None:
     return parts, str(spec.get("operator", "AND")).upper() == "OR"
 
 
-def _one_filter(col: str, spec: dict):
+def _one_filter(col: str, spec: dict, symbols: list[str] | None = None):
     combined = _parts(col, spec)
     if combined is not None:
-        parts = [_one_filter(col, part) for part in combined[0]]
+        parts = [_one_filter(col, part, symbols) for part in combined[0]]
         return or_(*parts) if combined[1] else and_(*parts)
     kind_of = spec.get("filterType", "text")
     kind = spec.get("type", "contains")
     if kind_of == "text" and col in _ENUM_TEXT:
-        return _enum_text_condition(*_ENUM_TEXT[col], kind, spec.get("filter"))
+        column, enum = _ENUM_TEXT[col]
+        return _values_condition(column, list(enum), kind, spec.get("filter"))
+    if kind_of == "text" and col == "symbol" and symbols is not None:
+        return _values_condition(Signal.symbol, symbols, kind, spec.get("filter"))
     if kind_of == "text" and col in _TEXT:
         return _text_condition(_TEXT[col], kind, spec.get("filter"))
     if kind_of == "set" and col in _SETS:
@@ -217,12 +230,14 @@ def _matches(col: str, spec: dict, stored: str | None) -> bool | None:
     raise InvalidPageRequest(f"cannot filter {col!r} with a {kind_of!r} filter; filterable: {', '.join(FILTERABLE)}")
 
 
-def page_conditions(strategy_id: int, filter_model: dict | None) -> list:
+def page_conditions(strategy_id: int, filter_model: dict | None, symbols: list[str] | None = None) -> list:
+    """The WHERE of a page; with ``symbols`` (all the strategy's, from ``strategy_symbols``) a text
+    filter on symbol becomes the IN list of those it matches, else a LIKE."""
     conditions = [Signal.strategy_id == strategy_id]
     for col, spec in (filter_model or {}).items():
         if not isinstance(spec, dict):
             raise InvalidPageRequest(f"filter on {col!r} must be an object")
-        conditions.append(_one_filter(col, spec))
+        conditions.append(_one_filter(col, spec, symbols))
     return conditions
 
 
@@ -270,10 +285,12 @@ def signal_page(strategy_id: int, start_row: int, end_row: int, sort_model: list
         raise InvalidPageRequest("start and end must be integers") from None
     if start_row < 0 or end_row <= start_row or end_row - start_row > max_rows:
         raise InvalidPageRequest(f"need 0 <= start < end and at most {max_rows} rows per page")
-    conditions = page_conditions(strategy_id, filter_model)
+    page_conditions(strategy_id, filter_model)  # a bad filter is refused before any statement
     order = page_order(sort_model)
     as_of_day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
     with current_engine().connect() as connection:
+        symbols = strategy_symbols(connection, strategy_id) if "symbol" in (filter_model or {}) else None
+        conditions = page_conditions(strategy_id, filter_model, symbols)
         # pick the page's ids first, so the per-row fill and price subqueries run for its rows only
         # (not for every row the sort has to look at)
         page_ids = (select(Signal.id).where(*conditions).order_by(*order)

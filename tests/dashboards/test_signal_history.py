@@ -17,7 +17,7 @@ from data_access import migrate
 from data_access.db import configure_database
 from data_access.ingest import Writer, ingest
 from data_access.models import Signal
-from data_access.signal_history import page_conditions, rollup_count, signal_page
+from data_access.signal_history import page_conditions, rollup_count, signal_page, strategy_symbols
 from tests.ingest_books import parsed as _parsed
 from tests.ingest_books import with_strategies
 
@@ -72,12 +72,17 @@ def test_the_count_from_the_rollups_equals_sqls_count(book, status, reason):
     assert from_rollups == counted
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(column=st.sampled_from(["status", "side"]), spec=text_filter)
-def test_a_text_filter_on_status_or_side_selects_what_like_would(book, column, spec):
-    stored = cast(getattr(Signal, "status" if column == "status" else "side"), String)
+@settings(max_examples=90, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(column=st.sampled_from(["status", "side", "symbol"]),
+       spec=st.one_of(text_filter, text_filter.map(lambda f: {**f, "filter": {"fill": "ts", "e": "A", "p": "l"}.get(
+           f["filter"], f["filter"])})))
+def test_a_text_filter_on_status_side_or_symbol_selects_what_like_would(book, column, spec):
+    stored = cast(getattr(Signal, column), String)
     with book.connect() as conn:
-        ids = {i for (i,) in conn.execute(select(Signal.signal_id).where(*page_conditions(1, {column: spec})))}
+        symbols = strategy_symbols(conn, 1)
+        assert symbols == sorted(s for (s,) in conn.execute(select(Signal.symbol).where(Signal.strategy_id == 1)
+                                                            .distinct()))
+        ids = {i for (i,) in conn.execute(select(Signal.signal_id).where(*page_conditions(1, {column: spec}, symbols)))}
         if spec["type"] in ("blank", "notBlank"):
             like = stored.is_(None) if spec["type"] == "blank" else stored.is_not(None)
         else:
