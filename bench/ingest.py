@@ -38,10 +38,11 @@ import numpy as np
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+# the project's root first: run as a script, bench/ is on the path and its analytics.py would
+# shadow the analytics package
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
-import ingest_book  # noqa: E402
+from bench import ingest_book  # noqa: E402
 
 PG_DATABASE = "tb_bench_ingest"
 TARGET_ROWS_PER_S = 20_000_000 / 180  # 10M signals + 10M executions in 3 minutes

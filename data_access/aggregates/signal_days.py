@@ -12,6 +12,7 @@ everything again from the signals (``tradeboard rebuild-aggregates``).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 import numpy as np
@@ -38,17 +39,26 @@ def _micros(values: Any) -> np.ndarray:
     return np.where(stamps.isna().to_numpy(), -1, us)
 
 
+def _texts(values: Any) -> np.ndarray:
+    """Statuses (strings or enum members) as strings, vectorised."""
+    series = pd.Series(values, dtype=object)
+    if len(series) and isinstance(series.iloc[0], enum.Enum):
+        series = series.map(_value)
+    return series.to_numpy(dtype=object)
+
+
+def _us(values: Any) -> np.ndarray:
+    array = np.asarray(values)
+    return array.astype(np.int64) if array.dtype.kind == "i" else _micros(values)
+
+
 def signal_frame(strategy_id: Any, received_at: Any, status: Any, reject_reason: Any, filled_at: Any) -> pd.DataFrame:
     """Signals in the form the rollups are computed from (times as epoch microseconds, -1 none)."""
+    reasons = pd.Series(reject_reason, dtype=object)
     return pd.DataFrame({
-        "strategy_id": np.asarray(strategy_id, dtype=np.int64),
-        "received_us": np.asarray(received_at, dtype=np.int64) if np.asarray(received_at).dtype.kind == "i"
-        else _micros(received_at),
-        "status": [_value(s) for s in status],
-        "reject_reason": [NO_REASON if r is None or (isinstance(r, float) and np.isnan(r)) else str(r)
-                          for r in reject_reason],
-        "filled_us": np.asarray(filled_at, dtype=np.int64) if np.asarray(filled_at).dtype.kind == "i"
-        else _micros(filled_at),
+        "strategy_id": np.asarray(strategy_id, dtype=np.int64), "received_us": _us(received_at),
+        "status": _texts(status), "reject_reason": reasons.where(reasons.notna(), NO_REASON).to_numpy(dtype=object),
+        "filled_us": _us(filled_at),
     })
 
 
