@@ -274,6 +274,15 @@ def pytest_configure(config):
         BaseDashRunner._next_port = 58050 + 1000 * int(worker[2:])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (--dist loadgroup) the browser tests share one group, so they run one after
+    another on one worker: two headless Chromiums at once on two cores starved the playback's
+    timing checks. The other worker takes the rest of the suite meanwhile."""
+    for item in items:
+        if "dash_duo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def pytest_setup_options():
     """Chrome options for dash[testing]'s browser fixtures: headless Chromium as root, no network chatter."""
     from selenium.webdriver.chrome.options import Options
