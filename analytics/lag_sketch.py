@@ -27,6 +27,11 @@ ZERO_BUCKET = -(2 ** 20)  # the bucket of lags of exactly 0 (clock skew clipped 
 _DTYPE = np.dtype("<i4")
 
 
+def stored_pairs(blobs) -> np.ndarray:
+    """The (bucket, count) rows of stored sketches (``to_bytes``), one after the other, as int64."""
+    return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype=_DTYPE).reshape(-1, 2).astype(np.int64)
+
+
 def bucket_of(lags: np.ndarray) -> np.ndarray:
     """The bucket index of each lag in seconds (>= 0)."""
     lags = np.asarray(lags, dtype=float)
@@ -80,7 +85,7 @@ class LagSketch:
 
     @classmethod
     def from_bytes(cls, blob: bytes, total: float = 0.0) -> LagSketch:
-        pairs = np.frombuffer(blob, dtype=_DTYPE).reshape(-1, 2).astype(np.int64)
+        pairs = stored_pairs([blob])
         return cls(pairs[:, 0].copy(), pairs[:, 1].copy(), float(total))
 
     def _at_ranks(self, ranks: np.ndarray) -> np.ndarray:

@@ -65,22 +65,6 @@ class StrategyNotFound(LookupError):
         self.name = name
 
 
-def _day_end(as_of: str) -> dt.datetime:
-    return dt.datetime.combine(dt.date.fromisoformat(as_of) + dt.timedelta(days=1), dt.time())
-
-
-def _in_range(column, time_range: str, as_of: str):
-    start = range_start(time_range, dt.date.fromisoformat(as_of))
-    condition = column < _day_end(as_of)
-    if start is not None:
-        condition = and_(condition, column >= dt.datetime.combine(start, dt.time()))
-    return condition
-
-
-def _value(v):
-    return getattr(v, "value", v)
-
-
 # --------------------------------------------------------------------------- sections (one query each)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import case, func, select, update
 
 from analytics import backtest as bt
 from analytics.optimization import recommend
+from data_access.backtest_store import config_key
 from data_access.bars_import import check_symbol, check_timeframe, stored_series
 from data_access.db import current_engine
 from data_access.models import BacktestRun, BacktestSweep, RunStatus
@@ -182,8 +183,6 @@ def stalled(idle_seconds: float) -> list[tuple[int, bool]]:
 
 def missing_members(sweep_id: int) -> list[tuple[dict[str, Any], str]]:
     """The members of a sweep with no stored run (completed or failed) yet."""
-    from data_access.seed import config_key
-
     spec = sweep_spec(sweep_id)
     with current_engine().connect() as conn:
         stored = set(conn.execute(select(BacktestRun.config_key, BacktestRun.symbol)

@@ -55,10 +55,9 @@ def execute_member(sweep_id: int, params: dict, symbol: str, on_transient=None) 
     from analytics import backtest as bt
     from analytics.optimization import in_and_out_of_sample
     from data_access import sweeps
-    from data_access.backtest_store import store_failed_run, store_run
+    from data_access.backtest_store import config_key, store_failed_run, store_run
     from data_access.bars_import import load_bars
     from data_access.db import current_engine
-    from data_access.seed import config_key
 
     try:
         spec = sweeps.sweep_spec(sweep_id)

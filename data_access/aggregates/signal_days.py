@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from analytics.lag_sketch import LagSketch, bucket_of
+from analytics.lag_sketch import LagSketch, bucket_of, stored_pairs
 from data_access.aggregates.days import KEYS_TABLE, Key, as_date, day_param, load_keys
 
 FILLED = "FILLED"
+COUNT_KEY = ["strategy_id", "day", "status", "reject_reason"]
+LAG_KEY = ["strategy_id", "day", "bucket"]
 NO_REASON = ""  # a reason is part of the key: no reason is stored as ''
 REBUILD_CHUNK = 500_000
 
@@ -33,8 +35,8 @@ def _value(v: Any) -> str:
 
 def _micros(values: Any) -> np.ndarray:
     """Times (datetimes, ISO text, datetime64) as epoch microseconds, -1 where there is none."""
-    stamps = pd.to_datetime(pd.Series(values), format="ISO8601") if pd.Series(values).dtype == object \
-        else pd.to_datetime(pd.Series(values))
+    series = pd.Series(values)
+    stamps = pd.to_datetime(series, format="ISO8601") if series.dtype == object else pd.to_datetime(series)
     us = stamps.to_numpy(dtype="datetime64[us]").astype(np.int64)
     return np.where(stamps.isna().to_numpy(), -1, us)
 
@@ -87,11 +89,16 @@ def apply_signal_changes(conn: Connection, new: pd.DataFrame, old: pd.DataFrame 
     parts = [_deltas(new, 1)]
     if old is not None and len(old):
         parts.append(_deltas(old, -1))
-    counts = pd.concat([p[0] for p in parts], ignore_index=True)
-    lags = pd.concat([p[1] for p in parts], ignore_index=True)
-    _add_counts(conn, counts.groupby(["strategy_id", "day", "status", "reject_reason"], sort=True)["signals"].sum()
-                .reset_index(), negative=old is not None and len(old) > 0)
-    _add_lags(conn, lags.groupby(["strategy_id", "day", "bucket"], sort=True)[["fills", "lag_sum"]].sum().reset_index())
+    _add_counts(conn, _summed_counts([p[0] for p in parts]), negative=len(parts) > 1)
+    _add_lags(conn, _summed_lags([p[1] for p in parts]))
+
+
+def _summed_counts(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True).groupby(COUNT_KEY, sort=True)["signals"].sum().reset_index()
+
+
+def _summed_lags(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True).groupby(LAG_KEY, sort=True)[["fills", "lag_sum"]].sum().reset_index()
 
 
 def _add_counts(conn: Connection, counts: pd.DataFrame, negative: bool) -> None:
@@ -113,11 +120,9 @@ def _add_lags(conn: Connection, lags: pd.DataFrame) -> None:
         return
     keys = sorted({(int(s), pd.Timestamp(d).date()) for s, d in
                    lags[["strategy_id", "day"]].drop_duplicates().itertuples(index=False)})
-    stored = _stored_lags(conn, keys)
+    stored = _stored_lags(conn, keys)  # leaves ``keys`` in KEYS_TABLE
     if len(stored):
-        lags = pd.concat([lags, stored], ignore_index=True)
-        lags = lags.groupby(["strategy_id", "day", "bucket"], sort=True)[["fills", "lag_sum"]].sum().reset_index()
-        load_keys(conn, keys)
+        lags = _summed_lags([lags, stored])
         conn.exec_driver_sql(f"DELETE FROM signal_lag_days WHERE EXISTS (SELECT 1 FROM {KEYS_TABLE} k WHERE "
                              "k.strategy_id = signal_lag_days.strategy_id AND k.day = signal_lag_days.day)")
     rows = _encoded(conn, lags)
@@ -135,9 +140,8 @@ def _stored_lags(conn: Connection, keys: list[Key]) -> pd.DataFrame:
     if not found:
         return pd.DataFrame()
     strategy, day, total, blobs = zip(*found)
-    blobs = [bytes(b) for b in blobs]
     sizes = np.array([len(b) // 8 for b in blobs], dtype=np.int64)  # int32 pairs per sketch
-    pairs = np.frombuffer(b"".join(blobs), dtype="<i4").reshape(-1, 2).astype(np.int64)
+    pairs = stored_pairs(blobs)
     sums = np.zeros(len(pairs))
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     sums[starts[sizes > 0]] = np.asarray(total, dtype=float)[sizes > 0]
@@ -180,16 +184,11 @@ def rebuild_signal_days(conn: Connection) -> int:
         after = int(chunk[-1][0])
         _ids, strategy, received, status, reason, filled = zip(*chunk)
         c, lg = _deltas(signal_frame(strategy, received, status, reason, filled), 1)
-        counts.append(c.groupby(["strategy_id", "day", "status", "reject_reason"])["signals"].sum().reset_index())
-        lags.append(lg.groupby(["strategy_id", "day", "bucket"])[["fills", "lag_sum"]].sum().reset_index())
-    if counts:
-        _add_counts(conn, pd.concat(counts).groupby(["strategy_id", "day", "status", "reject_reason"], sort=True)
-                    ["signals"].sum().reset_index(), negative=False)
-        rows = _encoded(conn, pd.concat(lags).groupby(["strategy_id", "day", "bucket"], sort=True)
-                        [["fills", "lag_sum"]].sum().reset_index())
-        if rows:
-            conn.execute(text("INSERT INTO signal_lag_days (strategy_id, day, fills, lag_sum, sketch) "
-                              "VALUES (:s, :d, :n, :t, :b)"), rows)
+        counts.append(_summed_counts([c]))  # each chunk summed as it comes: the chunks' rows are not kept
+        lags.append(_summed_lags([lg]))
+    if counts:  # into emptied tables: nothing stored to merge with
+        _add_counts(conn, _summed_counts(counts), negative=False)
+        _add_lags(conn, _summed_lags(lags))
     return int(conn.exec_driver_sql("SELECT count(*) FROM (SELECT DISTINCT strategy_id, day FROM signal_days) x").scalar())
 
 
@@ -208,7 +207,7 @@ def lag_sketch(conn: Connection, strategy_id: int, first_day: dt.date | None, la
     rows = conn.execute(text(f"SELECT lag_sum, sketch FROM signal_lag_days WHERE {where}"), params).all()
     if not rows:
         return LagSketch()
-    pairs = np.frombuffer(b"".join(bytes(blob) for _t, blob in rows), dtype="<i4").reshape(-1, 2).astype(np.int64)
+    pairs = stored_pairs(blob for _t, blob in rows)
     whole = LagSketch(pairs[:, 0], pairs[:, 1]).merged()
     whole.total = float(sum(t for t, _b in rows))
     return whole

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Float, and_, case, cast, func, insert, select, text
@@ -16,9 +15,9 @@ from sqlalchemy import Float, and_, case, cast, func, insert, select, text
 from data_access import migrate
 from data_access import strategy_dashboard as sd
 from data_access.aggregates.backtest_days import rebuild_backtest_days, recount_backtest_day
+from data_access.backtest_store import config_key
 from data_access.db import configure_database
 from data_access.models import BacktestRun, RunStatus
-from data_access.seed import config_key
 
 AS_OF = "2026-03-20"
 DAY0 = dt.datetime(2026, 3, 1, 8, 0)
