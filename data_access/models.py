@@ -458,3 +458,4 @@ class TableVersion(Base):
 
 from data_access.rollup_models import (  # noqa: E402  (re-exported)
     BacktestConfigDay, BacktestSymbolDay, SignalDay, SignalLagDay, TradeDay)
+from data_access.import_models import Import, ImportChunk, ImportPreset  # noqa: E402  (re-exported)

@@ -25,6 +25,7 @@ TASK_MODULES = [
     "tasks.runs",
     "app.dash_jobs",
     "tasks.playback",
+    "tasks.imports",
     "tasks.cache",
 ]
 CACHE_QUEUE = "cache"  # the queue of stale-section refreshes (tasks/cache.py), consumed by cache workers

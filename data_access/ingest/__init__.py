@@ -7,9 +7,10 @@ nothing written), ``IngestForbidden`` or ``IngestBusy`` (another batch holds the
 bumps ``result.families`` after it returns.
 """
 
-from data_access.ingest.batch import IngestBusy, IngestForbidden, IngestRejected, IngestResult, Writer, ingest
+from data_access.ingest.batch import (IngestBusy, IngestForbidden, IngestRejected, IngestResult, Writer, ingest,
+                                   ingest_all)
 from data_access.ingest.entities import ENTITIES
 from data_access.ingest.parse import CONTENT_TYPES, FORMATS, UnreadableBody, parse, parse_file
 
 __all__ = ["CONTENT_TYPES", "ENTITIES", "FORMATS", "IngestBusy", "IngestForbidden", "IngestRejected", "IngestResult",
-           "UnreadableBody", "Writer", "ingest", "parse", "parse_file"]
+           "UnreadableBody", "Writer", "ingest", "ingest_all", "parse", "parse_file"]

@@ -66,7 +66,7 @@ def after_fills_written(conn: Connection, outcome: Outcome, referred: pd.DataFra
         if again:
             rederive(conn, again)
     unstamped = signals["filled_at"].isna().to_numpy()
-    _fill_missing_filled_at(conn, signals.index[unstamped])
+    fill_missing_filled_at(conn, signals.index[unstamped])
     return True
 
 
@@ -84,7 +84,7 @@ def _derive_all(conn: Connection, fills: pd.DataFrame, signals: pd.DataFrame) ->
                  fills["price"].to_numpy(dtype=float), fills["commission"].to_numpy(dtype=float))
 
 
-def _fill_missing_filled_at(conn: Connection, signal_ids) -> None:
+def fill_missing_filled_at(conn: Connection, signal_ids) -> None:
     """Stamp each signal without a fill time with its first fill's; a filled one's lag joins its day's sketch."""
     listed = sorted(int(s) for s in signal_ids)
     first_fill = (select(m.Execution.filled_at).where(m.Execution.signal_id == m.Signal.id)

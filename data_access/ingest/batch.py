@@ -52,6 +52,9 @@ class IngestResult:
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     families: tuple[str, ...] = ()
+    inserted_rows: pd.DataFrame | None = None  # with keep_inserted: the rows inserted, as table columns
+    replaced: int = 0  # stored records the batch changed (rows of one batch that repeat a new key are not)
+    stamped: list[int] = field(default_factory=list)  # with keep_inserted: signals whose filled_at the fills set
 
     def to_dict(self) -> dict:
         return {"entity": self.entity, "received": self.received, "inserted": self.inserted, "updated": self.updated,
@@ -81,15 +84,26 @@ class IngestForbidden(PermissionError):
 def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry_run: bool = False,
            progress=None) -> IngestResult:
     """Write one batch (see the module docstring); ``progress(n)`` is called as chunks of n rows are written."""
-    entity = ENTITIES[entity_name]
-    checked = check(parsed, entity)
+    return ingest_all(engine, [(entity_name, parsed)], writer, dry_run, progress)[0]
+
+
+def ingest_all(engine: Engine, batches: list[tuple[str, Parsed]], writer: Writer, dry_run: bool = False,
+               progress=None, keep_inserted: bool = False) -> list[IngestResult]:
+    """Write batches of several entities in order, in one transaction: all of them or none (a later
+    batch may name rows an earlier one adds). ``keep_inserted``: each result keeps the rows it
+    inserted (``inserted_rows``, table columns), so they can be taken out again."""
+    checked = [(ENTITIES[name], check(parsed, ENTITIES[name]), parsed) for name, parsed in batches]
+    results = []
     with engine.connect() as conn:
         cache = _widen_cache(conn)
         transaction = conn.begin()
         try:
             lock_ingest(conn)
-            result = _apply(conn, entity, checked.frame, checked.problems, parsed, writer, None if dry_run else progress)
-            result.ignored_columns, result.dry_run = checked.ignored_columns, dry_run
+            for entity, one, parsed in checked:
+                result = _apply(conn, entity, one.frame, one.problems, parsed, writer,
+                                None if dry_run else progress, keep_inserted)
+                result.ignored_columns, result.dry_run = one.ignored_columns, dry_run
+                results.append(result)
             if dry_run:
                 transaction.rollback()
             else:
@@ -100,7 +114,7 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
             raise
         finally:
             _restore_cache(conn, cache)
-    return result
+    return results
 
 
 def _widen_cache(conn: Connection) -> int | None:
@@ -148,7 +162,7 @@ def lock_ingest(conn: Connection) -> None:
 
 
 def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list[Problem], parsed: Parsed,
-           writer: Writer, progress=None) -> IngestResult:
+           writer: Writer, progress=None, keep_inserted: bool = False) -> IngestResult:
     ids, found = {}, {}
     for ref in entity.refs:
         ids[ref.field], found[ref.field] = _resolve(conn, ref, frame[ref.field], problems)
@@ -176,8 +190,14 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
             touched = after_strategies_written(conn, outcome)
         if touched:
             families |= {"positions", "trades"}
+    inserted_rows = outcome.changed[outcome.changed["id"].isna()].drop(columns="id") if keep_inserted else None
+    stamped = []
+    if keep_inserted and entity.name == "executions" and len(outcome.changed):
+        referred = found["signal_id"]
+        stamped = sorted(int(i) for i in referred.loc[referred["filled_at"].isna(), "id"])
     return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged,
-                        families=tuple(sorted(families)))
+                        families=tuple(sorted(families)), inserted_rows=inserted_rows,
+                        replaced=len(outcome.previous), stamped=stamped)
 
 
 def _count_signals(conn: Connection, outcome: Outcome) -> None:

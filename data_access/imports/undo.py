@@ -1,0 +1,161 @@
+"""Undo an import that only inserted rows: remove exactly those rows, in one transaction under the
+ingest lock, and re-derive what followed from them (positions and closed trades from fills, the
+signal rollups, a signal's fill time stamped by its first fill).
+
+Refused, with the reason, when a row the import inserted has been changed since (undo would lose
+that change) or another row now refers to one of them (a fill sent later for an imported signal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, delete, func, select, update
+
+from data_access import models as m
+from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
+from data_access.imports.jobs import ImportStateError, get, mark, unpack
+from data_access.ingest.batch import lock_ingest
+from data_access.ingest.derive import rederive
+from data_access.ingest.entities import ENTITIES
+from data_access.ingest.upsert import CHUNK, fetch_by_key, same_values
+
+# what refers to the rows of each entity (table, column)
+REFERRERS = {
+    "accounts": ((m.AccountSnapshot, "account_id", "account snapshots"), (m.Strategy, "account_id", "strategies")),
+    "strategies": ((m.Signal, "strategy_id", "signals"),),
+    "signals": ((m.Execution, "signal_id", "executions"),),
+    "paper-accounts": ((m.PaperTrade, "paper_account_id", "paper trades"),
+                       (m.PaperSignal, "paper_account_id", "paper signals")),
+    "paper-trades": ((m.PaperSignal, "paper_trade_id", "paper signals"),),
+}
+FAMILIES = {"signals": ("signals",), "executions": ("signals", "positions", "trades")}
+
+
+class UndoRefused(ValueError):
+    pass
+
+
+def undo(engine: Engine, import_id: int, bump=None) -> dict:
+    """Remove what the import inserted; its status becomes ``undone`` (or back to ``committed``
+    with the reason it could not be undone)."""
+    record = get(engine, import_id)
+    if record is None:
+        raise ImportStateError(f"no import {import_id}")
+    with engine.connect() as conn:
+        blob = conn.execute(select(m.Import.inserted).where(m.Import.id == import_id)).scalar()
+    if blob is None:
+        raise ImportStateError(record["message"] or "this import kept no record of its rows: it cannot be undone")
+    mark(engine, import_id, "undoing", ("committed",))
+    frames, stamped = unpack(blob)
+    families: set[str] = set()
+    removed: dict[str, int] = {}
+    try:
+        with engine.connect() as conn:
+            with conn.begin():
+                lock_ingest(conn)
+                for entity, rows in reversed(frames):  # fills before the signals they name
+                    removed[entity] = _remove(conn, entity, rows, stamped.get(entity, []))
+                    families |= set(FAMILIES.get(entity, ENTITIES[entity].families))
+                conn.execute(update(m.Import).where(m.Import.id == import_id).values(
+                    status="undone", undone_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), inserted=None))
+    except UndoRefused as exc:
+        with engine.begin() as conn:
+            conn.execute(update(m.Import).where(m.Import.id == import_id).values(status="committed", message=str(exc)))
+        raise
+    except BaseException:
+        with engine.begin() as conn:
+            conn.execute(update(m.Import).where(m.Import.id == import_id).values(status="committed"))
+        raise
+    if bump is not None and families:
+        bump(*sorted(families))
+    return {"status": "undone", "removed": removed}
+
+
+def _remove(conn: Connection, entity_name: str, rows: pd.DataFrame, stamped: list[int]) -> int:
+    entity = ENTITIES[entity_name]
+    table = entity.table
+    columns = [c for c in rows.columns if c not in entity.key]
+    if not len(rows):
+        return 0
+    stored = fetch_by_key(conn, table, entity.key, rows, columns)
+    merged = rows.merge(stored, on=list(entity.key), how="left", suffixes=("", "_now"))
+    gone = merged["id"].isna().to_numpy()
+    changed = np.zeros(len(merged), dtype=bool)
+    for name in columns:
+        changed |= ~same_values(merged[name], merged[f"{name}_now"])
+    changed &= ~gone
+    ids = [int(i) for i in merged["id"].dropna()]
+    for model, column, what in REFERRERS.get(entity_name, ()):
+        referring = sum(conn.execute(select(func.count()).select_from(model)
+                                     .where(getattr(model, column).in_(ids[lo:lo + CHUNK]))).scalar()
+                        for lo in range(0, len(ids), CHUNK))
+        if referring:
+            raise UndoRefused(f"{referring:,} {what} written after this import refer to its {entity_name}: "
+                              f"undo the import that added them first")
+    if changed.any() or gone.any():
+        example = merged.loc[changed | gone, list(entity.key)].iloc[0].tolist()
+        raise UndoRefused(f"{int(changed.sum() + gone.sum()):,} of the {len(rows):,} {entity_name} this import added "
+                          f"were changed or removed since (first: {', '.join(map(str, example))}): undo would lose "
+                          "those changes")
+    ids = [int(i) for i in merged["id"]]
+    pairs = _pairs_of_fills(conn, ids) if entity_name == "executions" else set()
+    before = _signal_rows(conn, ids) if entity_name == "signals" else None
+    for lo in range(0, len(ids), CHUNK):
+        conn.execute(delete(table).where(table.c.id.in_(ids[lo:lo + CHUNK])))
+    if before is not None:
+        apply_signal_changes(conn, signal_frame(*([] for _ in range(5))), _as_signal_frame(before))
+    if pairs:
+        rederive(conn, pairs)
+    if stamped:
+        _unstamp(conn, stamped)
+    return len(ids)
+
+
+def _signal_rows(conn: Connection, ids: list[int]) -> pd.DataFrame:
+    t = m.Signal.__table__
+    parts = [pd.DataFrame(conn.execute(select(t.c.strategy_id, t.c.received_at, t.c.status, t.c.reject_reason,
+                                               t.c.filled_at).where(t.c.id.in_(ids[lo:lo + CHUNK]))).all(),
+                          columns=["strategy_id", "received_at", "status", "reject_reason", "filled_at"])
+             for lo in range(0, len(ids), CHUNK)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _as_signal_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    return signal_frame(rows["strategy_id"], rows["received_at"], rows["status"], rows["reject_reason"],
+                        rows["filled_at"])
+
+
+def _pairs_of_fills(conn: Connection, ids: list[int]) -> set[tuple[int, str]]:
+    e, s = m.Execution, m.Signal
+    pairs = set()
+    for lo in range(0, len(ids), CHUNK):
+        pairs |= {(int(a), b) for a, b in conn.execute(select(s.strategy_id, s.symbol).join(e, e.signal_id == s.id)
+                                                       .where(e.id.in_(ids[lo:lo + CHUNK])).distinct())}
+    return pairs
+
+
+def _unstamp(conn: Connection, signal_ids: list[int]) -> None:
+    """Signals whose fill time the import's fills set take it from their remaining fills, or none."""
+    from data_access.ingest.after_write import fill_missing_filled_at
+
+    existing = []
+    for lo in range(0, len(signal_ids), CHUNK):
+        part = signal_ids[lo:lo + CHUNK]
+        before = _signal_rows_with_id(conn, part)
+        if not len(before):
+            continue
+        conn.execute(update(m.Signal).where(m.Signal.id.in_(part)).values(filled_at=None))
+        after = before.assign(filled_at=None)
+        apply_signal_changes(conn, _as_signal_frame(after), _as_signal_frame(before))
+        existing += [int(i) for i in before["id"]]
+    fill_missing_filled_at(conn, existing)
+
+
+def _signal_rows_with_id(conn: Connection, ids: list[int]) -> pd.DataFrame:
+    t = m.Signal.__table__
+    return pd.DataFrame(conn.execute(select(t.c.id, t.c.strategy_id, t.c.received_at, t.c.status, t.c.reject_reason,
+                                            t.c.filled_at).where(t.c.id.in_(ids))).all(),
+                        columns=["id", "strategy_id", "received_at", "status", "reject_reason", "filled_at"])
