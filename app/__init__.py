@@ -41,6 +41,8 @@ CALLBACK_MODULES = (
     "callbacks.paper_trading",
     "callbacks.ops",
     "callbacks.playback",
+    "callbacks.imports",
+    "callbacks.import_history",
 )
 
 # Flask blueprints / hooks: each module has `init_app(server)` or a `blueprint` (registered as is).
@@ -53,6 +55,7 @@ SERVER_MODULES = (
     "app.dashboards_api",
     "app.backtests_api",
     "app.ingest_api",
+    "app.import_upload",
     "app.playback_api",
     "app.compat_api",
     "app.openapi",

@@ -30,6 +30,7 @@ class Settings:
     # security (app/security.py)
     MAX_REQUEST_BYTES: int = 1_000_000  # larger bodies get 413
     MAX_INGEST_BYTES: int = 32_000_000  # an ingest batch's body (POST /api/v1/ingest/<entity>); larger: 413
+    MAX_IMPORT_BYTES: int = 300_000_000  # a file uploaded on the /import page (POST /import/upload); larger: 413
     SESSION_COOKIE_SECURE: bool = False  # the cookie is Secure on HTTPS requests anyway
     TRUSTED_PROXY_HOPS: int = 0  # proxies in front whose X-Forwarded-* headers are believed
     LOGIN_RATE_LIMIT_PER_USER: str = "5 per minute"  # failed sign-ins

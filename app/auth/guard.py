@@ -153,6 +153,20 @@ def _user_from_cookie(uid) -> CurrentUser | None:
 
 
 INGEST_PREFIX = "/api/v1/ingest/"
+# What an ingest account may use in a browser: the /import page, its routes and its callbacks.
+INGEST_PAGE_PATHS = frozenset({"/import", "/_dash-layout", "/_dash-dependencies", "/_reload-hash"})
+INGEST_PAGE_PREFIXES = ("/import/",)
+INGEST_CALLBACK_IDS = ("import-", "shell-", "_pages_")
+
+
+def _ingest_may_use(path: str) -> bool:
+    if path.startswith(INGEST_PREFIX) or path in INGEST_PAGE_PATHS or path.startswith(INGEST_PAGE_PREFIXES):
+        return True
+    if path != "/_dash-update-component":
+        return False
+    output = str((flask.request.get_json(silent=True) or {}).get("output", ""))
+    ids = [part.rsplit(".", 1)[0] for part in output.strip(".").split("..") if part]
+    return bool(ids) and all(i.startswith(INGEST_CALLBACK_IDS) for i in ids)
 
 
 def guard():
@@ -181,8 +195,9 @@ def _guard(path: str, header: str):
         if user is None:
             flask.session.clear()
     flask.g.user = user
-    if user is not None and user.role == Role.INGEST.value and not path.startswith(INGEST_PREFIX) and not _is_open(path):
-        return json_error(403, "forbidden", "An ingest account writes through /api/v1/ingest and reads nothing else.",
+    if user is not None and user.role == Role.INGEST.value and not _ingest_may_use(path) and not _is_open(path):
+        return json_error(403, "forbidden", "An ingest account writes through /api/v1/ingest and the /import page, "
+                          "and reads nothing else.",
                           {"role": user.role})
     if user is not None or _is_open(path):
         return None
