@@ -37,7 +37,8 @@ def rows_for(user) -> list[dict]:
     listed = jobs.history(state().engine, None if user.role == "admin" else user.id)
     return [{"id": r["id"], "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M:%S") if r["created_at"] else "",
              "username": r["username"], "filename": r["filename"],
-             "entity": r["preset"] or ENTITY_LABELS.get(r["entity"], r["entity"] or ""), "status": r["status"],
+             "entity": ENTITY_LABELS.get(r["entity"], r["entity"] or "") + (f" ({r['preset']})" if r["preset"] else ""),
+             "status": r["status"],
              "rows": r["rows"], "undoable": bool(r["undoable"]) and r["status"] == "committed",
              "counts": " \u00b7 ".join(f"{c['inserted']:,} / {c['updated']:,} / {c['unchanged']:,}"
                                        for c in (r["counts"] or {}).values()),

@@ -25,6 +25,17 @@ PROBLEM_COLUMNS = [{"field": "line", "headerName": "Line", "maxWidth": 90, "type
 HIDDEN = "d-none"
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return plural(n, "byte")
+
+
 def _alert(message, color: str) -> dbc.Alert:
     return dbc.Alert(message, color=color, className="py-2 mb-0")
 
@@ -68,7 +79,7 @@ def render(record: dict, report: dict | None, problems: list[dict], problem_tota
                 None, False)
     if status == "invalid":
         shown = "" if len(problems) == problem_total else f" (the first {len(problems):,} here; the CSV has all)"
-        verdict = _alert(f"{record['message']} {problem_total:,} problems listed below{shown}.", "danger")
+        verdict = _alert(f"{record['message']} {plural(problem_total, 'problem')} listed below{shown}.", "danger")
         columns = PROBLEM_COLUMNS if record["preset"] else [c for c in PROBLEM_COLUMNS if c["field"] != "entity"]
         return (verdict, columns, problems, not problems, f"/import/{record['id']}/problems.csv", not problems, True,
                 0, "", HIDDEN, None, None, True)

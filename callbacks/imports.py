@@ -48,8 +48,11 @@ def field_dropdowns(entity: str, columns: list[str], chosen: dict) -> list:
     options = [{"label": c, "value": c} for c in columns]
     out = []
     for field in ENTITIES[entity].fields:
-        label = [html.Code(field.name), html.Span(" required", className="text-danger small") if field.required
-                 else html.Span(" optional", className="text-body-secondary small")]
+        if field.required and not chosen.get(field.name):
+            note = html.Span(" required: choose its column", className="text-danger small fw-semibold")
+        else:
+            note = html.Span(" required" if field.required else " optional", className="text-body-secondary small")
+        label = [html.Code(field.name), note]
         dropdown_id = {"type": ids.MAP_FIELD, "field": field.name}
         out.append(html.Div([dbc.Label(label, html_for=f"import-map-{field.name}"),
                              dcc.Dropdown(id=dropdown_id, options=options, value=chosen.get(field.name),
@@ -92,10 +95,14 @@ def register(app: dash.Dash) -> None:
         Output(ids.FILE_SUMMARY, "children"), Output(ids.MAP_STEP, "hidden"), Output(ids.ENTITY, "value"),
         Output(ids.PRESET, "value"), Output(ids.PRESET, "options"), Output(ids.DETECTED, "children"),
         Output(ids.STRATEGY, "options"), Output(ids.CHECK_STEP, "hidden"), Output(ids.POLL, "disabled"),
-        Output(ids.error("upload"), "children"),
+        Output(ids.error("upload"), "children"), Output(ids.PRESET_STATUS, "children", allow_duplicate=True),
         Input(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def show_file(current):
+        shown = _show_file(current)
+        return *shown, None
+
+    def _show_file(current):
         nothing = (None, True, dash.no_update, dash.no_update, dash.no_update, None, dash.no_update, True, True)
         if not may_import(current_user()):
             return *nothing, alert(NOT_ALLOWED, "warning")
@@ -106,7 +113,7 @@ def register(app: dash.Dash) -> None:
             return *nothing, alert("That import is not yours, or no longer exists.")
         detected = (f"Recognised as {record['preset']}" if record["preset"] else
                     f"Detected from its columns: {ENTITY_LABELS[record['entity']]}")
-        summary = html.Div([html.Strong(record["filename"]), f" · {record['size_bytes'] / 1e6:,.2f} MB · "
+        summary = html.Div([html.Strong(record["filename"]), f" · {import_render.size(record['size_bytes'])} · "
                             f"{len(record['columns'])} columns: ", html.Span(", ".join(record["columns"][:30]),
                                                                             className="text-body-secondary")],
                            className="small")
@@ -171,7 +178,7 @@ def register(app: dash.Dash) -> None:
         if problems:
             first = "; ".join(f"row {p['row']}: {p['field']} {p['message']}" if p["row"] else f"{p['field']} {p['message']}"
                               for p in problems[:3])
-            note = alert(f"{len(problems)} problems in these first rows: {first}", "warning")
+            note = alert(f"{import_render.plural(len(problems), 'problem')} in these first rows: {first}", "warning")
         return defs, rows, note, None
 
     @app.callback(Output(ids.PRESET_STATUS, "children"), Output(ids.PRESET, "options", allow_duplicate=True),

@@ -32,7 +32,8 @@ def step(number: int, title: str, panel: str, body, *, step_id: str | None = Non
                        html.H2(title, className="h6 mb-0 me-auto"),
                        html.Small(id=ids.freshness(panel), className="text-body-secondary ms-2")],
                       className="d-flex align-items-center")
-    card = dbc.Card(dbc.CardBody([header, html.Div(id=ids.error(panel)), body], className="d-flex flex-column gap-2"),
+    children = body if isinstance(body, list) else [body]
+    card = dbc.Card(dbc.CardBody([header, html.Div(id=ids.error(panel)), *children], className="d-flex flex-column gap-2"),
                     className="shadow-sm mb-3")
     return html.Div(card, id=step_id, hidden=hidden) if step_id else card
 
@@ -56,7 +57,7 @@ def upload_step() -> dbc.Card:
             accept=ACCEPT, multiple=False, className="tb-drop-zone",
         ),
         dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="", style={"height": "1.1rem"},
-                     className="d-none", **{"aria-label": "Upload progress"}),
+                     className="d-none"),
         html.Div(id=ids.UPLOAD_STATUS, role="status"),
         html.Div(id=ids.FILE_SUMMARY),
     ])
@@ -98,8 +99,7 @@ def check_step() -> html.Div:
         html.Div(grid(ids.PROBLEMS_GRID, 280), id=f"{ids.PROBLEMS_GRID}-box", hidden=True),
         html.A("Download every bad row (CSV)", id=ids.PROBLEMS_DOWNLOAD, href="", hidden=True, download=""),
         html.Div([dbc.Button("Commit", id=ids.COMMIT, color="success", n_clicks=0, disabled=True)]),
-        dbc.Progress(id=ids.PROGRESS, value=0, style={"height": "1.4rem"}, className="d-none",
-                     **{"aria-label": "Rows written"}),
+        dbc.Progress(id=ids.PROGRESS, value=0, style={"height": "1.4rem"}, className="d-none"),
         html.Div(id=ids.PROGRESS_LABEL, className="small text-body-secondary"),
         html.Div(id=ids.SUMMARY),
     ], step_id=ids.CHECK_STEP, hidden=True)
@@ -107,7 +107,7 @@ def check_step() -> html.Div:
 
 HISTORY_COLUMNS = [
     {"field": "id", "headerName": "#", "maxWidth": 80, "minWidth": 70, "checkboxSelection": True},
-    {"field": "created_at", "headerName": "When", "minWidth": 160},
+    {"field": "created_at", "headerName": "When (UTC)", "minWidth": 160},
     {"field": "username", "headerName": "Who"},
     {"field": "filename", "headerName": "File", "minWidth": 180, "tooltipField": "filename"},
     {"field": "entity", "headerName": "Entity"},
@@ -126,7 +126,8 @@ def history_step() -> dbc.Card:
         html.Div(id=ids.UNDO_STATUS, role="status", **{"aria-live": "polite"}),
         dag.AgGrid(id=ids.HISTORY_GRID, columnDefs=HISTORY_COLUMNS, rowData=[], className="ag-theme-quartz",
                    defaultColDef={"sortable": True, "resizable": True, "minWidth": 100},
-                   dashGridOptions={"rowSelection": "single", "animateRows": False, "tooltipShowDelay": 300},
+                   dashGridOptions={"rowSelection": "single", "animateRows": False, "tooltipShowDelay": 300,
+                                    "suppressColumnVirtualisation": True},
                    getRowId="params.data.id", style={"height": "320px", "width": "100%"}),
         dcc.Interval(id=ids.HISTORY_POLL, interval=1000, disabled=True),
         dcc.Store(id=ids.UNDO_PENDING),

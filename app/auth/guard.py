@@ -165,7 +165,8 @@ def _ingest_may_use(path: str) -> bool:
     if path != "/_dash-update-component":
         return False
     output = str((flask.request.get_json(silent=True) or {}).get("output", ""))
-    ids = [part.rsplit(".", 1)[0] for part in output.strip(".").split("..") if part]
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]  # Dash: ..a.prop...b.prop..
+    ids = [part.rsplit(".", 1)[0] for part in parts if part]
     return bool(ids) and all(i.startswith(INGEST_CALLBACK_IDS) for i in ids)
 
 

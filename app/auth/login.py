@@ -126,11 +126,15 @@ def login():
         if user is None:
             return render_login("Wrong username or password, or the account is disabled.", 401, username=username)
         uid, auth_hash = user.id, session_auth_hash(user.password_hash)
+        role = getattr(user.role, "value", user.role)
     flask.session.clear()  # a fresh session on sign-in (no fixation)
     flask.session.permanent = True
     flask.session[SESSION_USER] = uid
     flask.session[SESSION_AUTH_HASH] = auth_hash
-    return flask.redirect(safe_next(flask.request.form.get("next")), code=303)
+    target = safe_next(flask.request.form.get("next"))
+    if role == "ingest" and target == "/":  # the one page an ingest account may use
+        target = "/import"
+    return flask.redirect(target, code=303)
 
 
 @bp.route("/logout", methods=["GET", "POST"])

@@ -28,6 +28,7 @@ from data_access.ingest.parse import Parsed
 
 WRITER_ROLES = ("admin", "ingest", "developer")
 ACTIVE = ("checking", "committing", "undoing")
+KEEP_UNCOMMITTED_HOURS = 24  # a file uploaded and never committed is dropped after this
 
 
 class ImportStateError(ValueError):
@@ -48,13 +49,29 @@ def receive(engine: Engine, user, filename: str, stream: io.BufferedIOBase, path
     preset = ibkr.NAME if ibkr.matches(columns) else None
     entity, guessed = (ibkr.ENTITY, {}) if preset else mapping.detect(columns)
     with engine.begin() as conn:
+        expire_uncommitted(conn)
         import_id = conn.execute(insert(m.Import).values(
-            user_id=user.id, username=user.username, filename=filename[:255], file_format=fmt, size_bytes=0,
+            user_id=user.id, username=user.username, created_at=_now(), filename=filename[:255], file_format=fmt,
+            size_bytes=0,
             columns=columns, sample=sample, entity=entity, preset=preset, mapping=guessed, options={},
             status="uploaded")).inserted_primary_key[0]
         size = files.store(conn, import_id, stream)
         conn.execute(update(m.Import).where(m.Import.id == import_id).values(size_bytes=size))
     return get(engine, import_id)
+
+
+def expire_uncommitted(conn: Connection) -> int:
+    """Files uploaded over KEEP_UNCOMMITTED_HOURS ago and never committed: their bytes dropped, the
+    import marked ``expired`` (it stays in the history)."""
+    cutoff = _now() - dt.timedelta(hours=KEEP_UNCOMMITTED_HOURS)
+    stale = list(conn.execute(select(m.Import.id).where(
+        m.Import.created_at < cutoff, m.Import.status.in_(("uploaded", "valid", "invalid", "failed")))).scalars())
+    for import_id in stale:
+        files.discard(conn, import_id)
+    if stale:
+        conn.execute(update(m.Import).where(m.Import.id.in_(stale)).values(
+            status="expired", message=f"Not committed within {KEEP_UNCOMMITTED_HOURS} hours: the file was dropped."))
+    return len(stale)
 
 
 def get(engine_or_conn, import_id: int) -> dict | None:
@@ -148,7 +165,7 @@ def _failure(exc: Exception) -> dict:
     """What an import that could not be checked or committed records, and shows."""
     if isinstance(exc, IngestRejected):
         rows = {p["row"] for p in exc.problems if p["row"] is not None}
-        label = f"{len(rows):,} bad rows" if rows else "the file has problems"
+        label = f"{len(rows):,} bad row{'' if len(rows) == 1 else 's'}" if rows else "the file has problems"
         return {"status": "invalid", "message": f"{exc.entity}: {label}. Nothing was written.",
                 "problem_count": len(exc.problems),
                 "problems": zlib.compress(orjson.dumps([{**p, "entity": exc.entity} for p in exc.problems]))}
