@@ -90,18 +90,24 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
 def ingest_all(engine: Engine, batches: list[tuple[str, Parsed]], writer: Writer, dry_run: bool = False,
                progress=None, keep_inserted: bool = False) -> list[IngestResult]:
     """Write batches of several entities in order, in one transaction: all of them or none (a later
-    batch may name rows an earlier one adds). ``keep_inserted``: each result keeps the rows it
-    inserted (``inserted_rows``, table columns), so they can be taken out again."""
+    batch may name rows an earlier one adds). A dry run writes only the batches a later one refers
+    to, and rolls them back; one batch alone is compared with what is stored without the ingest
+    lock, so checking a large file holds up no sender. ``keep_inserted``: each result keeps the rows
+    it inserted (``inserted_rows``, table columns), so they can be taken out again."""
     checked = [(ENTITIES[name], check(parsed, ENTITIES[name]), parsed) for name, parsed in batches]
     results = []
     with engine.connect() as conn:
         cache = _widen_cache(conn)
         transaction = conn.begin()
         try:
-            lock_ingest(conn)
-            for entity, one, parsed in checked:
+            if not dry_run or len(checked) > 1:
+                lock_ingest(conn)
+            for at, (entity, one, parsed) in enumerate(checked):
+                # a dry run writes only what a later batch refers to: the counts come from comparing
+                # each row with what is stored, before any write
+                last = at == len(checked) - 1
                 result = _apply(conn, entity, one.frame, one.problems, parsed, writer,
-                                None if dry_run else progress, keep_inserted)
+                                None if dry_run else progress, keep_inserted, write_rows=not (dry_run and last))
                 result.ignored_columns, result.dry_run = one.ignored_columns, dry_run
                 results.append(result)
             if dry_run:
@@ -162,7 +168,7 @@ def lock_ingest(conn: Connection) -> None:
 
 
 def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list[Problem], parsed: Parsed,
-           writer: Writer, progress=None, keep_inserted: bool = False) -> IngestResult:
+           writer: Writer, progress=None, keep_inserted: bool = False, write_rows: bool = True) -> IngestResult:
     ids, found = {}, {}
     for ref in entity.refs:
         ids[ref.field], found[ref.field] = _resolve(conn, ref, frame[ref.field], problems)
@@ -174,6 +180,8 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     outcome, stored = classify(conn, entity.table, entity.key, rows, entity.complete)
     if writer.role == m.Role.DEVELOPER.value:
         _check_own(conn, entity, rows, stored, writer)
+    if not write_rows:
+        return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged)
     write(conn, entity.table, outcome, progress)
     if entity.name == "signals" and len(outcome.changed):
         _count_signals(conn, outcome)
