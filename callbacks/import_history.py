@@ -14,7 +14,7 @@ from app.extensions import state
 from app.import_upload import may_import, may_see
 from data_access.imports import jobs
 from layouts import import_ids as ids
-from layouts.imports import ENTITY_LABELS
+from layouts.import_ids import ENTITY_LABELS
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts.imports import ENTITY_LABELS
+from layouts.import_ids import ENTITY_LABELS
 
 DASHBOARDS = {  # where each entity's rows appear
     "accounts": ("Client dashboard", "/client"), "account-snapshots": ("Client dashboard", "/client"),

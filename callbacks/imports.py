@@ -21,7 +21,7 @@ from data_access.imports.progress import read as read_progress
 from data_access.ingest import ENTITIES
 from data_access import models as m
 from layouts import import_ids as ids
-from layouts.imports import ENTITY_LABELS
+from layouts.import_ids import ENTITY_LABELS
 
 log = logging.getLogger(__name__)
 NOT_ALLOWED = "Your role may not import: admins, ingest accounts and developers (their own strategies) may."

@@ -1,4 +1,4 @@
-"""Component ids of the /import page (prefixed `import-`), typed once."""
+"""Component ids of the /import page (prefixed `import-`), typed once, and the entities' names as it shows them."""
 
 from layouts.ids import panel_ids
 
@@ -43,3 +43,9 @@ HISTORY_POLL = "import-history-poll"
 UNDO = "import-undo"
 UNDO_STATUS = "import-undo-status"
 UNDO_PENDING = "import-undo-pending"  # dcc.Store: the id of the undo being followed
+
+ENTITY_LABELS = {
+    "accounts": "Accounts", "account-snapshots": "Account snapshots", "strategies": "Strategies",
+    "signals": "Signals", "executions": "Executions (fills)", "paper-accounts": "Paper accounts",
+    "paper-trades": "Paper trades", "paper-signals": "Paper signals", "bars": "Price bars",
+}

@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts import import_ids as ids
+from layouts.import_ids import ENTITY_LABELS
 
 dash.register_page(
     __name__,
@@ -20,11 +21,6 @@ dash.register_page(
 )
 
 ACCEPT = ".csv,.txt,.ndjson,.jsonl,.json,.parquet,.pq,.xlsx"
-ENTITY_LABELS = {
-    "accounts": "Accounts", "account-snapshots": "Account snapshots", "strategies": "Strategies",
-    "signals": "Signals", "executions": "Executions (fills)", "paper-accounts": "Paper accounts",
-    "paper-trades": "Paper trades", "paper-signals": "Paper signals", "bars": "Price bars",
-}
 
 
 def step(number: int, title: str, panel: str, body, *, step_id: str | None = None, hidden: bool = False) -> dbc.Card:

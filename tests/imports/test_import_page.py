@@ -17,6 +17,7 @@ from layouts import import_ids as ids
 from layouts import signal_sender_ids as sender_ids
 from tests.conftest import browser_sign_in, build_app, requires_chromedriver, wait_for
 from tests.dashboards.test_client_page import signed_in
+from tests.dashboards.test_empty_book_pages import switch_theme
 from tests.imports.test_ibkr_preset import SAMPLE
 from tests.ingest_books import with_strategies
 
@@ -160,6 +161,9 @@ def test_a_clean_file_goes_in_a_bad_one_writes_nothing_and_an_undo_takes_it_out(
     assert csv_text.splitlines()[1].startswith("signals,3,4,side,"), csv_text
     driver.save_screenshot(str(screenshot_dir / "import_4_bad_row.png"))
     assert signals(import_app) == 3
+    switch_theme(driver, "dark")
+    driver.save_screenshot(str(screenshot_dir / "import_4b_bad_row_dark.png"))
+    switch_theme(driver, "light")
 
     click(driver, ids.HISTORY_REFRESH)
     row = wait_for(driver, lambda d: history_row(d, "desk-signals.csv"))[0]
