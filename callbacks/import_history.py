@@ -48,15 +48,20 @@ def rows_for(user) -> list[dict]:
 def register(app: dash.Dash) -> None:
     @app.callback(Output(ids.HISTORY_GRID, "rowData"), Output(ids.HISTORY_POLL, "disabled"),
                   Output(ids.UNDO_STATUS, "children", allow_duplicate=True), Output(ids.UNDO_PENDING, "data"),
-                  Input(ids.HISTORY_REFRESH, "n_clicks"), Input(ids.HISTORY_POLL, "n_intervals"),
+                  Output(ids.error("history"), "children"), Input(ids.HISTORY_REFRESH, "n_clicks"), Input(ids.HISTORY_POLL, "n_intervals"),
                   Input(ids.SUMMARY, "children"), Input(ids.CHECK_STATUS, "children"), State(ids.UNDO_PENDING, "data"),
                   prevent_initial_call="initial_duplicate")
     def history(*args):
         pending = args[-1]
         user = current_user()
         if not may_import(user):
-            return [], True, dash.no_update, None
-        rows = rows_for(user)
+            return [], True, dash.no_update, None, None
+        try:
+            rows = rows_for(user)
+        except Exception as exc:  # noqa: BLE001 - the panel says so; the next refresh tries again
+            log.warning("import history: %s: %s", type(exc).__name__, exc)
+            return (dash.no_update, dash.no_update, dash.no_update, pending,
+                    _alert(f"Could not read past imports ({type(exc).__name__}): try Refresh in a moment.", "danger"))
         message = dash.no_update
         done = next((r for r in rows if r["id"] == pending and r["status"] not in jobs.ACTIVE), None)
         if done is not None:
@@ -64,7 +69,7 @@ def register(app: dash.Dash) -> None:
                               "again.", "success") if done["status"] == "undone"
                        else _alert(f"Import #{done['id']} was not undone: {done['note']}", "warning"))
             pending = None
-        return rows, not any(r["status"] in jobs.ACTIVE for r in rows), message, pending
+        return rows, not any(r["status"] in jobs.ACTIVE for r in rows), message, pending, None
 
     @app.callback(Output(ids.UNDO_STATUS, "children"), Output(ids.HISTORY_POLL, "disabled", allow_duplicate=True),
                   Output(ids.UNDO_PENDING, "data", allow_duplicate=True), Input(ids.UNDO, "n_clicks"), State(ids.HISTORY_GRID, "selectedRows"), prevent_initial_call=True)

@@ -26,6 +26,12 @@ from layouts.import_ids import ENTITY_LABELS
 log = logging.getLogger(__name__)
 NOT_ALLOWED = "Your role may not import: admins, ingest accounts and developers (their own strategies) may."
 PROBLEM_GRID_ROWS = 50_000  # the grid shows this many bad fields; the CSV has every one
+def failed(what: str, exc: Exception) -> dbc.Alert:
+    log.warning("import page: could not %s: %s: %s", what, type(exc).__name__, exc)
+    return alert(f"Could not {what} ({type(exc).__name__}): the database or Redis may be unreachable; "
+                 "try again in a moment.")
+
+
 def alert(message, color: str = "danger") -> dbc.Alert:
     return dbc.Alert(message, color=color, className="py-2 mb-0")
 
@@ -99,7 +105,11 @@ def register(app: dash.Dash) -> None:
         Input(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def show_file(current):
-        shown = _show_file(current)
+        try:
+            shown = _show_file(current)
+        except Exception as exc:  # noqa: BLE001 - the panel says so; the page goes on
+            nothing = (None, True, *[dash.no_update] * 5, True, True)
+            return *nothing, failed("read the uploaded file", exc), None
         return *shown, None
 
     def _show_file(current):
@@ -153,7 +163,7 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(
         Output(ids.PREVIEW_GRID, "columnDefs"), Output(ids.PREVIEW_GRID, "rowData"), Output(ids.PREVIEW_NOTE, "children"),
-        Output(ids.error("map"), "children"),
+        Output(ids.error("map"), "children"), Output(ids.CHECK_STEP, "hidden", allow_duplicate=True),
         Input({"type": ids.MAP_FIELD, "field": ALL}, "value"), Input(ids.STRATEGY, "value"), Input(ids.TIMEZONE, "value"),
         State({"type": ids.MAP_FIELD, "field": ALL}, "id"), State(ids.ENTITY, "value"), State(ids.PRESET, "value"),
         State(ids.CURRENT, "data"), prevent_initial_call=True,
@@ -161,25 +171,27 @@ def register(app: dash.Dash) -> None:
     def preview(values, strategy, timezone, field_ids, entity, preset, current):
         record = own_record((current or {}).get("id"))
         if record is None or entity not in ENTITIES:
-            return [], [], None, None
-        if record["status"] in jobs.ACTIVE or record["status"] in ("committed", "undone"):
-            return dash.no_update, dash.no_update, None, None
+            return [], [], None, None, dash.no_update
+        if record["status"] in jobs.ACTIVE + jobs.FINISHED:
+            return dash.no_update, dash.no_update, None, None, dash.no_update
         field_map = {i["field"]: v for i, v in zip(field_ids, values) if v and i["field"] in ENTITIES[entity].field_names}
         options = {"strategy_name": strategy, "timezone": timezone} if preset == ibkr.NAME else {}
         try:
-            jobs.configure(state().engine, record["id"], entity, {} if preset == ibkr.NAME else field_map,
-                           preset, options)
+            changed = jobs.configure(state().engine, record["id"], entity, {} if preset == ibkr.NAME else field_map,
+                                     preset, options)
             with state().engine.connect() as conn:
                 columns, rows, problems = jobs.preview(conn, jobs.get(conn, record["id"]))
         except jobs.ImportStateError as exc:
-            return [], [], None, alert(str(exc))
+            return [], [], None, alert(str(exc)), dash.no_update
+        except Exception as exc:  # noqa: BLE001
+            return [], [], None, failed("preview the file", exc), dash.no_update
         defs = [{"field": c, "headerName": c} for c in columns]
         note = None
         if problems:
             first = "; ".join(f"row {p['row']}: {p['field']} {p['message']}" if p["row"] else f"{p['field']} {p['message']}"
                               for p in problems[:3])
             note = alert(f"{import_render.plural(len(problems), 'problem')} in these first rows: {first}", "warning")
-        return defs, rows, note, None
+        return defs, rows, note, None, True if changed else dash.no_update  # a new choice needs a new check
 
     @app.callback(Output(ids.PRESET_STATUS, "children"), Output(ids.PRESET, "options", allow_duplicate=True),
                   Input(ids.SAVE_PRESET, "n_clicks"), State(ids.PRESET_NAME, "value"), State(ids.CURRENT, "data"),
@@ -216,15 +228,19 @@ def register(app: dash.Dash) -> None:
         Output(ids.PROBLEMS_DOWNLOAD, "hidden"), Output(ids.COMMIT, "disabled"), Output(ids.PROGRESS, "value"),
         Output(ids.PROGRESS, "label"), Output(ids.PROGRESS, "className"), Output(ids.PROGRESS_LABEL, "children"),
         Output(ids.SUMMARY, "children"), Output(ids.POLL, "disabled", allow_duplicate=True),
+        Output(ids.error("check"), "children", allow_duplicate=True),
         Input(ids.POLL, "n_intervals"), Input(ids.CHECK_STEP, "hidden"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
     def follow(_ticks, _hidden, current):
-        record = own_record((current or {}).get("id"))
-        if record is None:
-            return (None, [], [], True, "", True, True, 0, "", "d-none", None, None, True)
-        report = read_progress(state().redis(), record["id"]) if record["status"] in jobs.ACTIVE else None
-        return render_state(record, report)
+        try:
+            record = own_record((current or {}).get("id"))
+            if record is None:
+                return (None, [], [], True, "", True, True, 0, "", "d-none", None, None, True, None)
+            report = read_progress(state().redis(), record["id"]) if record["status"] in jobs.ACTIVE else None
+            return *render_state(record, report), None
+        except Exception as exc:  # noqa: BLE001 - keep polling: the job goes on on its worker
+            return *[dash.no_update] * 13, failed("read the import's state", exc)
 
 
 def start(current, status: str, allowed: tuple[str, ...], task: str):

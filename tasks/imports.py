@@ -7,6 +7,9 @@ from tasks import celery_app
 
 # A 2,000,000-row file takes minutes on a busy machine: the default 15 minutes is the ceiling.
 IMPORT_TIME_LIMIT = 15 * 60
+# Acknowledged when done: a worker killed mid-commit rolls its transaction back and the task is
+# delivered again; a job whose import is already finished does nothing.
+RUN_AGAIN = {"acks_late": True, "reject_on_worker_lost": True}
 
 
 def _redis():
@@ -15,7 +18,8 @@ def _redis():
     return sections.redis
 
 
-@celery_app.task(name="tasks.imports.check_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30)
+@celery_app.task(name="tasks.imports.check_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30,
+                 **RUN_AGAIN)
 def check_import(import_id: int) -> dict:
     from data_access.db import current_engine
     from data_access.imports import jobs
@@ -23,7 +27,8 @@ def check_import(import_id: int) -> dict:
     return jobs.check(current_engine(), import_id, _redis())
 
 
-@celery_app.task(name="tasks.imports.commit_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30)
+@celery_app.task(name="tasks.imports.commit_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30,
+                 **RUN_AGAIN)
 def commit_import(import_id: int) -> dict:
     from data_access.cache import sections
     from data_access.db import current_engine
@@ -32,7 +37,8 @@ def commit_import(import_id: int) -> dict:
     return jobs.commit(current_engine(), import_id, _redis(), bump=sections.bump)
 
 
-@celery_app.task(name="tasks.imports.undo_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30)
+@celery_app.task(name="tasks.imports.undo_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30,
+                 **RUN_AGAIN)
 def undo_import(import_id: int) -> dict:
     from data_access.cache import sections
     from data_access.db import current_engine

@@ -28,6 +28,7 @@ from data_access.ingest.parse import Parsed
 
 WRITER_ROLES = ("admin", "ingest", "developer")
 ACTIVE = ("checking", "committing", "undoing")
+FINISHED = ("committed", "undone", "expired")  # nothing more to check or commit
 KEEP_UNCOMMITTED_HOURS = 24  # a file uploaded and never committed is dropped after this
 
 
@@ -86,19 +87,24 @@ def get(engine_or_conn, import_id: int) -> dict | None:
 
 
 def configure(engine: Engine, import_id: int, entity: str, field_map: dict | None, preset: str | None,
-              options: dict | None) -> None:
-    """The user's choice of entity and mapping (or preset); a new choice needs a new check."""
+              options: dict | None) -> bool:
+    """The user's choice of entity and mapping (or preset); a changed choice needs a new check.
+    Returns whether anything changed."""
     if entity not in ENTITIES:
         raise ImportStateError(f"unknown entity {entity!r}")
+    chosen = {"entity": entity, "mapping": {f: c for f, c in (field_map or {}).items() if c}, "preset": preset,
+              "options": options or {}}
     with engine.begin() as conn:
         current = get(conn, import_id)
         if current is None:
             raise ImportStateError(f"no import {import_id}")
-        if current["status"] not in ("uploaded", "valid", "invalid", "failed"):
-            raise ImportStateError(f"the import is {current['status']}: it can no longer be changed")
+        if all(current[k] == v for k, v in chosen.items()) or current["status"] in ACTIVE + FINISHED:
+            if current["status"] in ACTIVE + FINISHED and any(current[k] != v for k, v in chosen.items()):
+                raise ImportStateError(f"the import is {current['status']}: it can no longer be changed")
+            return False
         conn.execute(update(m.Import).where(m.Import.id == import_id).values(
-            entity=entity, mapping={f: c for f, c in (field_map or {}).items() if c}, preset=preset,
-            options=options or {}, status="uploaded", counts=None, problems=None, problem_count=None, message=None))
+            **chosen, status="uploaded", counts=None, problems=None, problem_count=None, message=None))
+    return True
 
 
 def mark(engine: Engine, import_id: int, status: str, allowed: tuple[str, ...]) -> None:
@@ -184,6 +190,8 @@ def check(engine: Engine, import_id: int, redis=None) -> dict:
     """Every row of the file validated and every reference resolved, in a transaction that is then
     rolled back: the counts it would make, or every bad row. Nothing is written."""
     record = get(engine, import_id)
+    if record is None or record["status"] in FINISHED:  # a redelivered task after the work was done
+        return {"status": record and record["status"]}
     reporter = Reporter(redis, import_id, "checking", 0)
     try:
         with engine.connect() as conn, files.fetched(conn, import_id, record["filename"]) as path:
@@ -207,6 +215,8 @@ def commit(engine: Engine, import_id: int, redis=None, bump=None) -> dict:
     lock): the counts per entity, and the rows inserted kept for an undo. ``bump(*families)``
     invalidates the dashboards it changed."""
     record = get(engine, import_id)
+    if record is None or record["status"] in FINISHED:  # a redelivered task after the work was done
+        return {"status": record and record["status"]}
     started = time.perf_counter()
     try:
         with engine.connect() as conn, files.fetched(conn, import_id, record["filename"]) as path:

@@ -104,3 +104,46 @@ def test_an_ingest_account_reaches_the_import_page_and_its_callbacks_only(import
 
     assert callback("..client-document.data..", []).status_code == 403
     assert callback("..import-history-grid.rowData...import-history-poll.disabled..", []).status_code != 403
+
+
+def callback_of(client, input_id: str, inputs: list[dict], state: list | None = None):
+    """POST the callback whose first input is ``input_id``, with its outputs as the app registered them."""
+    import json
+
+    dependencies = client.get("/_dash-dependencies").get_json()
+    [output] = [d["output"] for d in dependencies if d["inputs"] and d["inputs"][0]["id"] == input_id]
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in output.strip(".").split("...")]
+    payload = {"output": output, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": inputs,
+               "state": state or [], "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    return client.post("/_dash-update-component", data=json.dumps(payload), content_type="application/json",
+                       headers=ORIGIN)
+
+
+def test_every_callback_refuses_a_role_that_may_not_import_and_another_users_import(import_app, users):
+    from layouts import import_ids as ids
+
+    admin = client_of(import_app, "admin", users["admin"])
+    record = upload(admin, "signals.csv", SIGNALS).get_json()
+    current = [{"id": ids.CURRENT, "property": "data", "value": {"id": record["id"]}}]
+    engine = import_app.server.extensions["tradeboard"].engine
+    for who in (client_of(import_app, "analyst", users["analyst"]), client_of(import_app, "eve")):
+        started = callback_of(who, ids.CHECK, [{"id": ids.CHECK, "property": "n_clicks", "value": 1}], current)
+        said = started.get_data(as_text=True)
+        assert started.status_code == 200 and ("may not import" in said or "Upload a file first" in said), said
+        followed = callback_of(who, ids.POLL, [{"id": ids.POLL, "property": "n_intervals", "value": 1},
+                                                          {"id": ids.CHECK_STEP, "property": "hidden", "value": False}],
+                                   current).get_data(as_text=True)
+        assert "signals.csv" not in followed
+        history = callback_of(who, ids.HISTORY_REFRESH, [{"id": ids.HISTORY_REFRESH, "property": "n_clicks", "value": 1},
+                                                          {"id": ids.HISTORY_POLL, "property": "n_intervals", "value": 1},
+                                                          {"id": ids.SUMMARY, "property": "children", "value": None},
+                                                          {"id": ids.CHECK_STATUS, "property": "children", "value": None}],
+                                  [{"id": ids.UNDO_PENDING, "property": "data", "value": None}])
+        assert "signals.csv" not in history.get_data(as_text=True)
+    assert jobs.get(engine, record["id"])["status"] == "uploaded", "nobody but its owner started a check"
+    admin_history = callback_of(admin, ids.HISTORY_REFRESH, [{"id": ids.HISTORY_REFRESH, "property": "n_clicks", "value": 1},
+                                                              {"id": ids.HISTORY_POLL, "property": "n_intervals", "value": 1},
+                                                              {"id": ids.SUMMARY, "property": "children", "value": None},
+                                                              {"id": ids.CHECK_STATUS, "property": "children", "value": None}],
+                                    [{"id": ids.UNDO_PENDING, "property": "data", "value": None}])
+    assert "signals.csv" in admin_history.get_data(as_text=True)
