@@ -20,20 +20,12 @@ import flask
 from app.auth import current_user, json_error, json_response
 from app.extensions import state
 from data_access.imports import jobs
+from data_access.imports.access import may_import, may_see
 from data_access.ingest import UnreadableBody
 
 blueprint = flask.Blueprint("import_upload", __name__, url_prefix="/import")
 
-IMPORT_ROLES = ("admin", "ingest", "developer")
 COPY_BYTES = 1024 * 1024
-
-
-def may_import(user) -> bool:
-    return user is not None and user.role in IMPORT_ROLES
-
-
-def may_see(user, record: dict | None) -> bool:
-    return record is not None and may_import(user) and (user.role == "admin" or record["user_id"] == user.id)
 
 
 @blueprint.post("/upload")

@@ -8,7 +8,8 @@ server URL is given: each scale is seeded once into var/bench/<scale>.db and the
 `tb_bench_<scale>`, kept for later runs; seeding `xlarge` takes about 10 minutes the first time);
 the strategy aggregation at 1k/10k/100k runs and at `large`/`xlarge` (SQLite and PostgreSQL);
 playback (bytes per event, live poll, browser per-tick time); ingest (bulk import, API batches,
-visibility: SQLite, and PostgreSQL when a server URL is given). Each script prints its figures next to its targets; this collects them with the machine's
+visibility: SQLite, and PostgreSQL when a server URL is given); the import page (a 1,000,000-row CSV
+uploaded, checked and committed). Each script prints its figures next to its targets; this collects them with the machine's
 core count and the date. The load test (bench/load.py) is separate: it takes ~10 minutes and wants
 a quiet machine. `--quick`: demo scale only, fewer repeats, strategy aggregation at 1k/10k.
 """
@@ -46,6 +47,9 @@ def jobs(pg_url: str | None, quick: bool) -> list[tuple[str, list[str]]]:
     # its own empty databases: SQLite, and tb_bench_ingest on the PostgreSQL server when one is given
     out.append(("ingest", ["bench/ingest.py", "--rows", "100000" if quick else "300000",
                            *(["--database-url", pg_url] if pg_url else [])]))
+    # the import page: a 1,000,000-row CSV (SQLite; PostgreSQL's tb_bench_import when a server is given)
+    out.append(("import_page", ["bench/import_page.py", "--rows", "100000" if quick else "1000000",
+                                *(["--postgres-url", pg_url] if pg_url else [])]))
     return out
 
 

@@ -9,10 +9,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State
 
-from app.auth import current_user
-from app.extensions import state
-from app.import_upload import may_import, may_see
+from callbacks.common import current_user
+from data_access.db import current_engine
 from data_access.imports import jobs
+from data_access.imports.access import may_import, may_see
 from layouts import import_ids as ids
 from layouts.import_ids import ENTITY_LABELS
 
@@ -34,7 +34,7 @@ def _note(row: dict) -> str:
 
 
 def rows_for(user) -> list[dict]:
-    listed = jobs.history(state().engine, None if user.role == "admin" else user.id)
+    listed = jobs.history(current_engine(), None if user.role == "admin" else user.id)
     return [{"id": r["id"], "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M:%S") if r["created_at"] else "",
              "username": r["username"], "filename": r["filename"],
              "entity": ENTITY_LABELS.get(r["entity"], r["entity"] or "") + (f" ({r['preset']})" if r["preset"] else ""),
@@ -79,7 +79,7 @@ def register(app: dash.Dash) -> None:
             return _alert("Your role may not undo imports.", "warning"), True, None
         if not selected:
             return _alert("Select an import in the grid first.", "secondary"), dash.no_update, dash.no_update
-        record = jobs.get(state().engine, int(selected[0]["id"]))
+        record = jobs.get(current_engine(), int(selected[0]["id"]))
         if not may_see(user, record):
             return _alert("That import is not yours.", "warning"), True, None
         if record["status"] != "committed":

@@ -12,14 +12,15 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 
-from app.auth import current_user
-from app.extensions import state
-from app.import_upload import may_import, may_see
 from callbacks import import_render
-from data_access.imports import ibkr, jobs, mapping, presets
-from data_access.imports.progress import read as read_progress
-from data_access.ingest import ENTITIES
+from callbacks.common import current_user
 from data_access import models as m
+from data_access.db import current_engine
+from data_access.imports import ibkr, jobs, mapping, presets
+from data_access.imports.access import may_import, may_see
+from data_access.imports.progress import read as read_progress
+from data_access.imports.progress import shared_redis
+from data_access.ingest import ENTITIES
 from layouts import import_ids as ids
 from layouts.import_ids import ENTITY_LABELS
 
@@ -40,7 +41,7 @@ def own_record(import_id) -> dict | None:
     """The import, if the signed-in user may work on it."""
     if not import_id:
         return None
-    record = jobs.get(state().engine, int(import_id))
+    record = jobs.get(current_engine(), int(import_id))
     return record if may_see(current_user(), record) else None
 
 
@@ -67,7 +68,7 @@ def field_dropdowns(entity: str, columns: list[str], chosen: dict) -> list:
 
 
 def preset_options() -> list[dict]:
-    with state().engine.connect() as conn:
+    with current_engine().connect() as conn:
         return [{"label": p["name"] + ("" if p["builtin"] else f"  ({ENTITY_LABELS[p['entity']]})"),
                  "value": p["name"]} for p in presets.names(conn)]
 
@@ -79,7 +80,7 @@ def strategy_options() -> list[dict]:
     query = select(m.Strategy.name).order_by(m.Strategy.name)
     if user.role == "developer":
         query = query.where(m.Strategy.developer_id == user.id)
-    with state().engine.connect() as conn:
+    with current_engine().connect() as conn:
         return [{"label": n, "value": n} for n in conn.execute(query).scalars()]
 
 
@@ -136,7 +137,7 @@ def register(app: dash.Dash) -> None:
     def preset_entity(preset):
         if not preset or not may_import(current_user()):
             return dash.no_update
-        with state().engine.connect() as conn:
+        with current_engine().connect() as conn:
             found = presets.get(conn, preset)
         return found["entity"] if found else dash.no_update
 
@@ -152,7 +153,7 @@ def register(app: dash.Dash) -> None:
             return rows, False
         chosen = None
         if preset:
-            with state().engine.connect() as conn:
+            with current_engine().connect() as conn:
                 found = presets.get(conn, preset)
             if found and found["entity"] == entity:
                 chosen = {f: c for f, c in found["mapping"].items() if c in record["columns"]}
@@ -177,9 +178,9 @@ def register(app: dash.Dash) -> None:
         field_map = {i["field"]: v for i, v in zip(field_ids, values) if v and i["field"] in ENTITIES[entity].field_names}
         options = {"strategy_name": strategy, "timezone": timezone} if preset == ibkr.NAME else {}
         try:
-            changed = jobs.configure(state().engine, record["id"], entity, {} if preset == ibkr.NAME else field_map,
+            changed = jobs.configure(current_engine(), record["id"], entity, {} if preset == ibkr.NAME else field_map,
                                      preset, options)
-            with state().engine.connect() as conn:
+            with current_engine().connect() as conn:
                 columns, rows, problems = jobs.preview(conn, jobs.get(conn, record["id"]))
         except jobs.ImportStateError as exc:
             return [], [], None, alert(str(exc)), dash.no_update
@@ -204,7 +205,7 @@ def register(app: dash.Dash) -> None:
         if record["preset"] == ibkr.NAME:
             return alert("The IBKR preset ships with tradeboard: there is nothing to save.", "info"), dash.no_update
         try:
-            with state().engine.begin() as conn:
+            with current_engine().begin() as conn:
                 presets.save(conn, name, record["entity"], record["mapping"] or {}, user.username)
         except presets.PresetError as exc:
             return alert(str(exc)), dash.no_update
@@ -237,7 +238,7 @@ def register(app: dash.Dash) -> None:
             record = own_record((current or {}).get("id"))
             if record is None:
                 return (None, [], [], True, "", True, True, 0, "", "d-none", None, None, True, None)
-            report = read_progress(state().redis(), record["id"]) if record["status"] in jobs.ACTIVE else None
+            report = read_progress(shared_redis(), record["id"]) if record["status"] in jobs.ACTIVE else None
             return *render_state(record, report), None
         except Exception as exc:  # noqa: BLE001 - keep polling: the job goes on on its worker
             return *[dash.no_update] * 13, failed("read the import's state", exc)
@@ -250,18 +251,18 @@ def start(current, status: str, allowed: tuple[str, ...], task: str):
         return dash.no_update, dash.no_update, alert(NOT_ALLOWED if not may_import(current_user()) else
                                                      "Upload a file first.", "warning")
     try:
-        jobs.mark(state().engine, record["id"], status, allowed)
+        jobs.mark(current_engine(), record["id"], status, allowed)
     except jobs.ImportStateError as exc:
         return False, dash.no_update, alert(str(exc), "warning")
     try:
         queue(task, record["id"])
     except Exception as exc:  # noqa: BLE001 - no broker: say so, and let the user try again
         log.warning("import %s: could not queue %s: %s", record["id"], task, exc)
-        jobs.mark(state().engine, record["id"], "failed", (status,))
+        jobs.mark(current_engine(), record["id"], "failed", (status,))
         return False, True, alert("The job queue (Redis) cannot be reached: nothing was done; try again.")
     return False, False, None
 
 
 def render_state(record: dict, report: dict | None) -> tuple:
-    problems = jobs.problems(state().engine, record["id"]) if record["status"] == "invalid" else []
+    problems = jobs.problems(current_engine(), record["id"]) if record["status"] == "invalid" else []
     return import_render.render(record, report, problems[:PROBLEM_GRID_ROWS], len(problems), time.time())

@@ -13,9 +13,9 @@ RUN_AGAIN = {"acks_late": True, "reject_on_worker_lost": True}
 
 
 def _redis():
-    from data_access.cache import sections
+    from data_access.imports.progress import shared_redis
 
-    return sections.redis
+    return shared_redis()
 
 
 @celery_app.task(name="tasks.imports.check_import", time_limit=IMPORT_TIME_LIMIT, soft_time_limit=IMPORT_TIME_LIMIT - 30,

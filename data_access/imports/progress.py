@@ -11,6 +11,16 @@ TTL_SECONDS = 3600
 REPORT_EVERY_SECONDS = 0.5
 
 
+def shared_redis():
+    """The section cache's Redis, or None when there is none (CACHE_TYPE=NullCache)."""
+    from data_access.cache import sections
+
+    try:
+        return sections.redis
+    except Exception:  # noqa: BLE001 - no Redis: no progress, the import goes on
+        return None
+
+
 def key(import_id: int) -> str:
     return f"tb:import:{import_id}:progress"
 
