@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install browser clean
+.PHONY: run test bench install browser axe clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +22,19 @@ browser:
 		else echo "chromedriver not found: install chromium and chromium-driver to run the browser tests"; fi; \
 	fi
 
+# axe-core from npm for the accessibility tests (a dev tool: package.json, never the app's dependencies).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json
+	@if command -v npm >/dev/null 2>&1; then npm install --no-audit --no-fund --silent && touch $(AXE); \
+	else echo "npm not found: the accessibility tests will be skipped"; fi
+
+axe: $(AXE)
+
 # Everything on one machine: private Redis, SQLite under var/, demo data, worker, beat, web.
 run: $(STAMP)
 	$(BIN)/tradeboard run
 
-test: $(STAMP) browser
+test: $(STAMP) browser axe
 	$(BIN)/python -m pytest
 
 # Every benchmark into bench/RESULTS.md (PostgreSQL too when TRADEBOARD_TEST_POSTGRES_URL is set).
@@ -34,4 +42,4 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis node_modules
