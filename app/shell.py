@@ -92,17 +92,21 @@ def navbar() -> dbc.Navbar:
         color="primary",
         dark=True,
         expand="md",
-        sticky="top",
         class_name="tb-navbar shadow-sm",
     )
+
+
+MAIN_ID = "main-content"  # the skip link's target
 
 
 def layout(**_kwargs):
     return html.Div(
         [
+            html.A("Skip to content", href=f"#{MAIN_ID}", className="visually-hidden-focusable tb-skip-link"),
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
-            navbar(),
-            dbc.Container(dash.page_container, fluid="xl", class_name="tb-main py-3 py-md-4"),
+            html.Header(navbar(), className="sticky-top"),  # sticky here: the navbar's parent is the header
+            html.Main(dbc.Container(dash.page_container, fluid="xl", class_name="tb-main py-3 py-md-4"),
+                      id=MAIN_ID, tabIndex="-1"),
         ],
         className="tb-shell",
     )

@@ -21,6 +21,7 @@ from data_access.imports.access import may_import, may_see
 from data_access.imports.progress import read as read_progress
 from data_access.imports.progress import shared_redis
 from data_access.ingest import ENTITIES
+from layouts import components
 from layouts import import_ids as ids
 from layouts.import_ids import ENTITY_LABELS
 
@@ -61,7 +62,7 @@ def field_dropdowns(entity: str, columns: list[str], chosen: dict) -> list:
             note = html.Span(" required" if field.required else " optional", className="text-body-secondary small")
         label = [html.Code(field.name), note]
         dropdown_id = {"type": ids.MAP_FIELD, "field": field.name}
-        out.append(html.Div([dbc.Label(label, html_for=f"import-map-{field.name}"),
+        out.append(html.Div([components.field_label(label, dropdown_id, class_name="mb-0"),
                              dcc.Dropdown(id=dropdown_id, options=options, value=chosen.get(field.name),
                                           placeholder="(not in the file)", clearable=True)]))
     return out

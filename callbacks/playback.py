@@ -95,7 +95,8 @@ def param_fields(kind: str | None) -> list:
                                 min=p["min"], max=p["max"], step=p["step"] or ("any" if p["type"] == "float" else 1),
                                 size="sm")
         bounds = "" if p["type"] == "bool" else f" ({p['min']:g} to {p['max']:g})"
-        fields.append(dbc.Col(html.Div([dbc.Label(p["name"].replace("_", " "), className="small mb-0"), control],
+        label = components.field_label(p["name"].replace("_", " "), {"type": ids.FORM_PARAM, "name": p["name"]})
+        fields.append(dbc.Col(html.Div([label, control],
                                        title=f"{p['description']}{bounds}"), xs=6, md=3))
     return fields
 

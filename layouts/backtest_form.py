@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from analytics.backtest import strategy_schemas
+from layouts import components
 from layouts import strategies_ids as ids
 
 DEFAULT_KIND = "sma_cross"
@@ -34,7 +35,8 @@ def param_fields(kind: str | None) -> list:
             control = dbc.Input(id={"type": ids.FORM_PARAM, "name": p["name"]}, value=str(p["default"]), size="sm",
                                 type="text", placeholder=f"e.g. {p['default']} or several: a,b,c", debounce=True)
             control = html.Div(control, title=f"{p['description']} ({bounds}); values separated by commas sweep them")
-        fields.append(dbc.Col([dbc.Label(p["name"].replace("_", " "), className="small mb-0"), control], xs=6, md=3))
+        label = components.field_label(p["name"].replace("_", " "), {"type": ids.FORM_PARAM, "name": p["name"]})
+        fields.append(dbc.Col([label, control], xs=6, md=3))
     return fields
 
 
@@ -46,10 +48,10 @@ def form() -> html.Div:
             dcc.Store(id=ids.FORM_DONE),
             dbc.Row(
                 [
-                    dbc.Col([dbc.Label("Strategy", className="small mb-0"),
+                    dbc.Col([components.field_label("Strategy", ids.FORM_KIND),
                              dcc.Dropdown(id=ids.FORM_KIND, options=kind_options(), value=DEFAULT_KIND, clearable=False)],
                             xs=12, md=4),
-                    dbc.Col([dbc.Label("Symbols", className="small mb-0"),
+                    dbc.Col([components.field_label("Symbols", ids.FORM_SYMBOLS),
                              dcc.Dropdown(id=ids.FORM_SYMBOLS, multi=True, placeholder="symbols with stored daily bars")],
                             xs=12, md=8),
                 ],
@@ -58,11 +60,11 @@ def form() -> html.Div:
             dbc.Row(param_fields(DEFAULT_KIND), id=ids.FORM_PARAMS, className="g-2"),
             dbc.Row(
                 [
-                    dbc.Col([dbc.Label("Cash", className="small mb-0"),
+                    dbc.Col([components.field_label("Cash", ids.FORM_CASH),
                              dbc.Input(id=ids.FORM_CASH, type="number", value=100_000, min=1, size="sm")], xs=6, md=3),
-                    dbc.Col([dbc.Label("Start (optional)", className="small mb-0"),
+                    dbc.Col([components.field_label("Start (optional)", ids.FORM_START),
                              dbc.Input(id=ids.FORM_START, type="date", size="sm")], xs=6, md=3),
-                    dbc.Col([dbc.Label("End (optional)", className="small mb-0"),
+                    dbc.Col([components.field_label("End (optional)", ids.FORM_END),
                              dbc.Input(id=ids.FORM_END, type="date", size="sm")], xs=6, md=3),
                     dbc.Col(html.Div([dbc.Button("Run", id=ids.FORM_RUN, color="primary", size="sm"),
                                       dbc.Button("Cancel", id=ids.FORM_CANCEL, color="secondary", outline=True,
@@ -71,8 +73,8 @@ def form() -> html.Div:
                 ],
                 className="g-2",
             ),
-            dbc.Progress(id=ids.FORM_PROGRESS, value=0, label="", striped=True, className="mt-1",
-                         style={"height": "1.25rem"}),
+            components.named("Backtest progress", dbc.Progress(id=ids.FORM_PROGRESS, value=0, label="", striped=True,
+                                                               className="mt-1", style={"height": "1.25rem"})),
             html.Div(id=ids.FORM_MESSAGE, className="small"),
         ],
         className="d-flex flex-column gap-2",

@@ -4,6 +4,8 @@ JSON download, and the empty state a page shows over an empty book."""
 
 from __future__ import annotations
 
+import json
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -25,6 +27,30 @@ def panel(title: str, freshness_id: str, error_id: str, body, *, extra=None) -> 
     )
     return dbc.Card(dbc.CardBody([header, html.Div(id=error_id), body], className="d-flex flex-column gap-2"),
                     className="h-100 shadow-sm")
+
+
+def dom_id(component_id: str | dict) -> str:
+    """The id Dash gives a component's element: a pattern-matching id as Dash writes it (JSON, keys
+    sorted, no spaces), so a <label for=...> can name it."""
+    if isinstance(component_id, dict):
+        return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+    return component_id
+
+
+def field_label(text, component_id: str | dict, class_name: str = "small mb-0") -> dbc.Label:
+    """A label tied to its control (screen readers read it as the control's name)."""
+    return dbc.Label(text, html_for=dom_id(component_id), class_name=class_name)
+
+
+def group_label(text: str, component_id: str) -> dbc.Label:
+    """An input group's leading text as the label of its control."""
+    return dbc.Label(text, html_for=component_id, class_name="input-group-text mb-0")
+
+
+def named(name: str, child, class_name: str | None = None) -> html.Div:
+    """``child`` (a dbc.Progress, a dcc.Upload) wrapped so assets/a11y.js names what it renders
+    unnamed: its role=progressbar element or its file input gets ``name`` as aria-label."""
+    return html.Div(child, className=class_name, **{"data-a11y-name": name})
 
 
 def time_range_picker(component_id: str, value: str = "90d", ranges: list[tuple[str, str]] = TIME_RANGES) -> dbc.Col:
@@ -49,7 +75,7 @@ def refresh_picker(component_id: str, value: str = "30") -> dbc.Col:
     return dbc.Col(
         dbc.InputGroup(
             [
-                dbc.InputGroupText("Auto-refresh"),
+                group_label("Auto-refresh", component_id),
                 dbc.Select(id=component_id, options=[{"label": label, "value": v} for v, label in REFRESH_CHOICES],
                            value=value),
             ],

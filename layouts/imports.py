@@ -8,6 +8,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from layouts import components
 from layouts import import_ids as ids
 from layouts.import_ids import ENTITY_LABELS
 
@@ -44,16 +45,16 @@ def grid(grid_id: str, height: int, **options) -> dag.AgGrid:
 def upload_step() -> dbc.Card:
     return step(1, "Upload a file", "upload", [
         html.Div(id=ids.ROLE_NOTE),
-        dcc.Upload(
+        components.named("Choose a file to import", dcc.Upload(
             id=ids.UPLOAD,
             children=html.Div([html.Strong("Drop a file here"), " or ",
                                html.Span("choose one", className="text-primary text-decoration-underline"),
                                html.Div("CSV, NDJSON, JSON, Parquet or Excel (.xlsx), up to 300 MB",
                                         className="small text-body-secondary")]),
             accept=ACCEPT, multiple=False, className="tb-drop-zone",
-        ),
-        dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="", style={"height": "1.1rem"},
-                     className="d-none"),
+        )),
+        components.named("Upload progress", dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="",
+                                                         style={"height": "1.1rem"}, className="d-none")),
         html.Div(id=ids.UPLOAD_STATUS, role="status"),
         html.Div(id=ids.FILE_SUMMARY),
     ])
@@ -95,7 +96,8 @@ def check_step() -> html.Div:
         html.Div(grid(ids.PROBLEMS_GRID, 280), id=f"{ids.PROBLEMS_GRID}-box", hidden=True),
         html.A("Download every bad row (CSV)", id=ids.PROBLEMS_DOWNLOAD, href="", hidden=True, download=""),
         html.Div([dbc.Button("Commit", id=ids.COMMIT, color="success", n_clicks=0, disabled=True)]),
-        dbc.Progress(id=ids.PROGRESS, value=0, style={"height": "1.4rem"}, className="d-none"),
+        components.named("Rows written", dbc.Progress(id=ids.PROGRESS, value=0, style={"height": "1.4rem"},
+                                                      className="d-none")),
         html.Div(id=ids.PROGRESS_LABEL, className="small text-body-secondary"),
         html.Div(id=ids.SUMMARY),
     ], step_id=ids.CHECK_STEP, hidden=True)

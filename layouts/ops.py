@@ -142,7 +142,7 @@ def controls() -> dbc.Card:
                                            title="Rebuild every dashboard from the database (with force)"),
                                 xs=12, md="auto"),
                         dbc.Col(dbc.InputGroup(
-                            [dbc.InputGroupText("Family"),
+                            [components.group_label("Family", ids.CLEAR_FAMILY),
                              dbc.Select(id=ids.CLEAR_FAMILY, options=[], placeholder="choose…"),
                              dbc.Button("Clear family", id=ids.CLEAR_FAMILY_BUTTON, color="danger", outline=True,
                                         title="Bump the family's generation: every cached section reading it misses next time")],

@@ -8,6 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from layouts import components
 from layouts import playback_ids as ids
 
 dash.register_page(
@@ -20,8 +21,8 @@ dash.register_page(
 )
 
 
-def _label(text: str) -> dbc.Label:
-    return dbc.Label(text, className="small mb-0")
+def _label(text: str, component_id: str) -> dbc.Label:
+    return components.field_label(text, component_id)
 
 
 def source_card() -> dbc.Card:
@@ -38,10 +39,10 @@ def source_card() -> dbc.Card:
             html.H2("Or run a new backtest live", className="h6"),
             dbc.Row(
                 [
-                    dbc.Col([_label("Symbol"), dcc.Dropdown(id=ids.FORM_SYMBOL, clearable=False,
+                    dbc.Col([_label("Symbol", ids.FORM_SYMBOL), dcc.Dropdown(id=ids.FORM_SYMBOL, clearable=False,
                                                             placeholder="symbol")], xs=6, md=3),
-                    dbc.Col([_label("Strategy"), dcc.Dropdown(id=ids.FORM_KIND, clearable=False)], xs=6, md=4),
-                    dbc.Col([_label("Cash"), dbc.Input(id=ids.FORM_CASH, type="number", value=100_000, min=1,
+                    dbc.Col([_label("Strategy", ids.FORM_KIND), dcc.Dropdown(id=ids.FORM_KIND, clearable=False)], xs=6, md=4),
+                    dbc.Col([_label("Cash", ids.FORM_CASH), dbc.Input(id=ids.FORM_CASH, type="number", value=100_000, min=1,
                                                        size="sm")], xs=6, md=3),
                     dbc.Col(dbc.Button("Run live", id=ids.FORM_START, color="primary", size="sm",
                                        className="w-100"), xs=6, md=2, className="d-flex align-items-end"),
@@ -80,7 +81,7 @@ def controls() -> html.Div:
             ),
             dbc.InputGroup(
                 [
-                    dbc.InputGroupText("Speed"),
+                    components.group_label("Speed", ids.SPEED),
                     dbc.Select(id=ids.SPEED, value=str(ids.DEFAULT_SPEED),
                                options=[{"label": f"{s} bars/s", "value": str(s)} for s in ids.SPEEDS]),
                 ],
@@ -89,7 +90,7 @@ def controls() -> html.Div:
             ),
             dbc.InputGroup(
                 [
-                    dbc.InputGroupText("Window"),
+                    components.group_label("Window", ids.WINDOW),
                     dbc.Select(id=ids.WINDOW, value=ids.DEFAULT_WINDOW,
                                options=[{"label": label, "value": v} for v, label in ids.WINDOWS]),
                 ],
@@ -112,12 +113,14 @@ def cards() -> dbc.Row:
     return dbc.Row(
         [
             _card("Progress", ids.PROGRESS_TEXT,
-                  html.Div([dbc.Progress(id=ids.PROGRESS_BAR, value=0, className="flex-grow-1 tb-playback-bar"),
+                  html.Div([components.named("Bars shown", dbc.Progress(id=ids.PROGRESS_BAR, value=0,
+                                                                           className="tb-playback-bar"),
+                                             class_name="flex-grow-1"),
                             html.Span("0 %", id=ids.PROGRESS_PCT, className="small ms-2 text-nowrap")],
                            className="d-flex align-items-center")),
             _card("Trades", ids.TRADES, html.Div(id=ids.TRADES_WL, className="small")),
-            _card("Win rate", ids.WIN_RATE, dbc.Progress(id=ids.WIN_BAR, value=0, color="success",
-                                                         className="tb-playback-bar")),
+            _card("Win rate", ids.WIN_RATE, components.named("Win rate", dbc.Progress(id=ids.WIN_BAR, value=0, color="success",
+                                                                                   className="tb-playback-bar"))),
             _card("PnL", ids.PNL, html.Div(id=ids.PNL_PCT, className="small")),
         ],
         className="g-2",

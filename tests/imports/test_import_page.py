@@ -53,6 +53,15 @@ def worker(app_settings, redis_url):
         yield process
 
 
+def assert_accessible(driver, where: str) -> None:
+    """No critical, serious or moderate axe-core violation in the page as it is (when axe-core is installed)."""
+    from tests.a11y.axe import AXE_PATH, describe, run_axe
+
+    if AXE_PATH.exists():
+        failing = [v for v in run_axe(driver) if v["impact"] in ("critical", "serious", "moderate")]
+        assert not failing, f"{where}:\n{describe(failing)}"
+
+
 def signals(dash_app) -> int:
     with dash_app.server.extensions["tradeboard"].engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(m.Signal)).scalar()
@@ -138,6 +147,7 @@ def test_a_clean_file_goes_in_a_bad_one_writes_nothing_and_an_undo_takes_it_out(
     summary = wait_until_text(driver, ids.SUMMARY, "Committed 3 rows", worker)
     assert "3 inserted, 0 updated, 0 unchanged" in summary and "Signal sender" in summary
     driver.save_screenshot(str(screenshot_dir / "import_3_committed.png"))
+    assert_accessible(driver, "the commit's summary")
     assert signals(import_app) == 3
 
     client = signed_in(import_app, "admin", users["admin"])
@@ -161,8 +171,10 @@ def test_a_clean_file_goes_in_a_bad_one_writes_nothing_and_an_undo_takes_it_out(
     assert csv_text.splitlines()[1].startswith("signals,3,4,side,"), csv_text
     driver.save_screenshot(str(screenshot_dir / "import_4_bad_row.png"))
     assert signals(import_app) == 3
+    assert_accessible(driver, "the bad row's verdict, light")
     switch_theme(driver, "dark")
     driver.save_screenshot(str(screenshot_dir / "import_4b_bad_row_dark.png"))
+    assert_accessible(driver, "the bad row's verdict, dark")
     switch_theme(driver, "light")
 
     click(driver, ids.HISTORY_REFRESH)
