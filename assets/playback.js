@@ -27,6 +27,7 @@
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
   var ENTRY = {EL: ["Entry", "long"], ES: ["Entry", "short"], XL: ["Exit", "long"], XS: ["Exit", "short"]};
   var TRACE = {XL: 1, XS: 1, EL: 2, ES: 3}; // trace of each marker kind (exits below entries)
+  var ANNOUNCE_ID = "playback-announce";
   var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
   var fmt2 = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   var fmtP = new Intl.NumberFormat("en-US", {maximumFractionDigits: 4});
@@ -40,7 +41,7 @@
       pos: 0, playing: false, speed: 30, win: 300, carry: 0, last: 0,
       lastId: "0", inflight: false, lastPoll: 0, liveStatus: null, finished: false, resume: false,
       logIdx: -1, shown: {}, tickStart: 0, tickTimes: [], workTimes: [], ticks: 0, lastCards: 0,
-      cbMs: 0, plotMs: 0, workEma: 0, interval: PAUSED_INTERVAL
+      cbMs: 0, plotMs: 0, workEma: 0, interval: PAUSED_INTERVAL, announced: null
     };
   }
 
@@ -154,12 +155,45 @@
 
   // ------------------------------------------------------------------ figure
 
+  // What a screen reader hears: playing or paused, and where, once per tenth of the run (not per bar).
+  function announce() {
+    var total = S.total || S.n || 0;
+    var el = document.getElementById(ANNOUNCE_ID);
+    if (!el || !total) { return; }
+    var state = (S.playing ? "Playing" : "Paused") + ":" + Math.floor(S.pos / total * 10);
+    if (state === S.announced) { return; }
+    S.announced = state;
+    el.textContent = (S.playing ? "Playing, " : "Paused, ") + "bar " + fmt0.format(S.pos) + " of " +
+      fmt0.format(total) + " (" + Math.round(S.pos / total * 100) + " %)";
+  }
+
+  // Keys, anywhere on the page but in a field, a button or a grid: Space plays or pauses, the right
+  // arrow shows one more bar, the left arrow one bar fewer.
+  function onKey(event) {
+    if (!document.getElementById("playback-play") || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var t = event.target;
+    if (t && (/^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(t.tagName) || t.isContentEditable ||
+              (t.closest && t.closest(".ag-root-wrapper, .dash-dropdown, [role=listbox]")))) { return; }
+    if (event.key === " ") {
+      event.preventDefault(); document.getElementById("playback-play").click();
+    } else if (event.key === "ArrowRight") {
+      event.preventDefault(); document.getElementById("playback-step").click();
+    } else if (event.key === "ArrowLeft" && S.key && S.pos > 0) {
+      event.preventDefault();
+      window.dash_clientside.set_props("playback-seek-to", {value: String(S.pos - 1)});
+      setTimeout(function () { document.getElementById("playback-seek").click(); }, 0);
+    }
+  }
+  document.addEventListener("keydown", onKey);
+
+  function signed(value) { return (value > 0 ? "+" : value < 0 ? "−" : "") + fmt2.format(Math.abs(value)); }
+
   function windowSize() { return S.win > 0 ? S.win : S.total + S.n + 10; }
 
   function markerText(e) {
     var d = ENTRY[e.code];
     return d[1] + " " + d[0].toLowerCase() + " " + fmt0.format(e.s) + " @ " + fmtP.format(e.p) +
-      (e.pnl == null ? "" : " · PnL " + fmt2.format(e.pnl));
+      (e.pnl == null ? "" : " · PnL " + signed(e.pnl));
   }
 
   function volText(i) { return "V " + (S.v[i] == null ? "—" : fmt0.format(S.v[i])); }
@@ -238,7 +272,7 @@
       var e = S.ev[k], d = ENTRY[e.code];
       var cls = e.code === "EL" ? "tb-sig-long" : (e.code === "ES" ? "tb-sig-short" : "tb-sig-exit");
       rows.push(tr([S.t[e.b], d[0], d[1], fmtP.format(e.p), fmt0.format(e.s),
-                    e.pnl == null ? "" : fmt2.format(e.pnl)], cls));
+                    e.pnl == null ? "" : signed(e.pnl)], cls));
     }
     if (!rows.length) { rows.push(tr(["No signals yet", "", "", "", "", ""], "")); }
     return rows;
@@ -488,6 +522,7 @@
         }
         var status = statusText();
         if (status !== S.lastStatus) { S.lastStatus = status; out[14] = status; }
+        announce();
         S.cbMs = performance.now() - started;
         if (extendData) { // main-thread work of the tick: the callback with Plotly's extend and redraw
           S.workTimes.push(S.cbMs);

@@ -43,7 +43,8 @@ def kpi_values(overview: dict | None) -> tuple[list, list]:
     values = {
         "total_aum": (money(overview["total_aum"]), None),
         "total_equity": (money(overview["total_equity"]), html.Span(f"cash {money(overview['cash'])}", className="text-body-secondary")),
-        "total_pnl": (html.Span(money(overview["total_pnl"]), className=tone), html.Span(pct(pnl_pct, 2), className=tone)),
+        "total_pnl": (html.Span(money(overview["total_pnl"], signed=True), className=tone),
+                      html.Span(pct(pnl_pct, 2, signed=True), className=tone)),
         "margin_utilization": (pct(overview["margin_utilization"]), html.Span(f"{money(overview['margin_used'])} used", className="text-body-secondary")),
         "number_of_strategies": (f"{overview['number_of_strategies']}", None),
         "open_positions": (f"{overview['open_positions']}", None),

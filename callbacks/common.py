@@ -22,10 +22,11 @@ def current_user():
     return flask.g.get("user")
 
 
-def money(value: float | None) -> str:
+def money(value: float | None, signed: bool = False) -> str:
+    """$1.23M; ``signed``: a gain carries "+" (a loss always carries "-"), so colour is never the only sign."""
     if value is None:
         return "—"
-    sign = "-" if value < 0 else ""
+    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     magnitude = abs(value)
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if magnitude >= limit:
@@ -33,8 +34,8 @@ def money(value: float | None) -> str:
     return f"{sign}${magnitude:,.2f}"
 
 
-def pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:,.{digits}f} %"
+def pct(value: float | None, digits: int = 1, signed: bool = False) -> str:
+    return "—" if value is None else f"{value:{'+' if signed else ''},.{digits}f} %"
 
 
 def number(value: float | None, digits: int = 2) -> str:

@@ -54,8 +54,8 @@ def kpi_values(perf: dict | None) -> tuple[list, list]:
         "signals_filled": (count("signals_filled"), None),
         "signals_rejected": (count("signals_rejected"), None),
         "fill_rate": (pct(perf["fill_rate"]), None),
-        "total_pnl": (html.Span(money(total), className=tone),
-                      html.Span(f"realized {money(perf['realized_pnl'])}", className=muted)
+        "total_pnl": (html.Span(money(total, signed=True), className=tone),
+                      html.Span(f"realized {money(perf['realized_pnl'], signed=True)}", className=muted)
                       if perf["realized_pnl"] is not None else None),
         "win_rate": (pct(perf["win_rate"]),
                      html.Span(f"{perf['number_of_trades']} trades", className=muted)

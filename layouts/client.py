@@ -56,16 +56,16 @@ ACCOUNT_COLUMNS = [
     money_column("cash", "Cash"),
     money_column("margin_used", "Margin used"),
     pct_column("margin_utilization", "Margin %"),
-    money_column("unrealized_pnl", "Unrealized PnL"),
-    money_column("pnl", "PnL"),
+    money_column("unrealized_pnl", "Unrealized PnL", signed=True),
+    money_column("pnl", "PnL", signed=True),
 ]
 
 STRATEGY_COLUMNS = [
     {"field": "strategy_name", "headerName": "Strategy", "pinned": "left", "minWidth": 210},
     {"field": "status", "headerName": "Status"},
     {**number_column("allocation", "Allocation", ".0%")},
-    money_column("pnl", "PnL"),
-    pct_column("pnl_pct", "PnL %"),
+    money_column("pnl", "PnL", signed=True),
+    pct_column("pnl_pct", "PnL %", signed=True),
     pct_column("win_rate", "Win rate"),
     number_column("number_of_trades", "Trades", ",d"),
     number_column("sharpe_ratio", "Sharpe"),
@@ -80,7 +80,7 @@ POSITION_COLUMNS = [
     number_column("quantity", "Qty", components.QUANTITY),
     money_column("entry_price", "Entry"),
     components.PRICE_COLUMN,
-    money_column("unrealized_pnl", "Unrealized PnL"),
+    money_column("unrealized_pnl", "Unrealized PnL", signed=True),
 ]
 
 SIGNAL_COLUMNS = [
@@ -141,10 +141,12 @@ def layout(**_kwargs):
             dbc.Row(
                 [
                     dbc.Col(panel("equity", "Equity and drawdown",
-                                  dcc.Graph(id=ids.EQUITY_CHART, config=chart_config, style={"height": "360px"})),
+                                  components.chart(dcc.Graph(id=ids.EQUITY_CHART, config=chart_config,
+                                                             style={"height": "360px"}), "Equity and drawdown")),
                             lg=8),
                     dbc.Col(panel("allocation", "Allocation by strategy",
-                                  dcc.Graph(id=ids.ALLOCATION_CHART, config=chart_config, style={"height": "360px"})),
+                                  components.chart(dcc.Graph(id=ids.ALLOCATION_CHART, config=chart_config,
+                                                             style={"height": "360px"}), "Allocation by strategy")),
                             lg=4),
                 ],
                 className="g-3 mt-1",
@@ -153,7 +155,8 @@ def layout(**_kwargs):
                 [
                     dbc.Col(panel("risk", "Risk", risk_body), lg=4),
                     dbc.Col(panel("returns", "Daily returns",
-                                  dcc.Graph(id=ids.RETURNS_CHART, config=chart_config, style={"height": "300px"})),
+                                  components.chart(dcc.Graph(id=ids.RETURNS_CHART, config=chart_config,
+                                                             style={"height": "300px"}), "Daily returns")),
                             lg=8),
                 ],
                 className="g-3 mt-1",

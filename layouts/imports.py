@@ -30,7 +30,8 @@ def step(number: int, title: str, panel: str, body, *, step_id: str | None = Non
                        html.Small(id=ids.freshness(panel), className="text-body-secondary ms-2")],
                       className="d-flex align-items-center")
     children = body if isinstance(body, list) else [body]
-    card = dbc.Card(dbc.CardBody([header, html.Div(id=ids.error(panel)), *children], className="d-flex flex-column gap-2"),
+    error = html.Div(id=ids.error(panel), **{"aria-live": "polite"})
+    card = dbc.Card(dbc.CardBody([header, error, *children], className="d-flex flex-column gap-2"),
                     className="shadow-sm mb-3")
     return html.Div(card, id=step_id, hidden=hidden) if step_id else card
 

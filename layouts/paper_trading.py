@@ -55,14 +55,12 @@ def money(field: str, header: str) -> dict:
 
 
 def pnl_column(field: str, header: str) -> dict:
-    """Money, green when positive and red when negative."""
-    return {**money(field, header), "minWidth": 125,
-            "cellClassRules": {"text-success": "params.value > 0", "text-danger": "params.value < 0"}}
+    """Money with its sign, green when positive and red when negative."""
+    return {**money_column(field, header, signed=True), "minWidth": 125}
 
 
 def signed_pct_column(field: str, header: str) -> dict:
-    return {**pct_column(field, header), "minWidth": 85,
-            "cellClassRules": {"text-success": "params.value > 0", "text-danger": "params.value < 0"}}
+    return {**pct_column(field, header, signed=True), "minWidth": 85}
 
 
 def time_column(field: str, header: str) -> dict:
@@ -228,11 +226,13 @@ def layout(**_kwargs):
                                extra=csv_button(ids.SHADOW_GRID)))),
             _row(
                 dbc.Col(panel("pnl", "Cumulative realized PnL",
-                              dcc.Graph(id=ids.PNL_CHART, config=chart_config, style={"height": "390px"})), lg=8),
+                              components.chart(dcc.Graph(id=ids.PNL_CHART, config=chart_config, style={"height": "390px"}),
+                                               "Cumulative realized PnL")), lg=8),
                 dbc.Col(panel("metrics", "Performance", html.Div(id=ids.METRICS)), lg=4),
             ),
             _row(dbc.Col(panel("returns", "Daily returns (realized)",
-                               dcc.Graph(id=ids.RETURNS_CHART, config=chart_config, style={"height": "280px"})))),
+                               components.chart(dcc.Graph(id=ids.RETURNS_CHART, config=chart_config, style={"height": "280px"}),
+                                                "Daily returns (realized)")))),
             _row(dbc.Col(panel("trades", "Recent trades", grid(ids.TRADES_GRID, TRADE_COLUMNS, height="380px"),
                                extra=csv_button(ids.TRADES_GRID)))),
             _row(dbc.Col(panel("sources", "Source performance", grid(ids.SOURCES_GRID, SOURCE_COLUMNS),

@@ -97,6 +97,8 @@ def controls() -> html.Div:
                 size="sm",
                 className="tb-playback-window",
             ),
+            html.Small(["Keys: ", html.Kbd("Space"), " play / pause · ", html.Kbd("\u2192"), " next bar · ",
+                        html.Kbd("\u2190"), " previous bar"], id=ids.KEYS_HINT, className="text-body-secondary"),
         ],
         className="d-flex flex-wrap gap-2 align-items-center",
     )
@@ -159,6 +161,7 @@ def layout(run: str | None = None, live: str | None = None, **_kwargs):
             html.Div([html.H1("Playback", className="h4 mb-0 me-auto"),
                       html.Div(id=ids.STATUS, className="small text-body-secondary tb-playback-status")],
                      className="d-flex flex-wrap align-items-center gap-2 mb-2"),
+            html.Div(id=ids.ANNOUNCE, className="visually-hidden", role="status", **{"aria-live": "polite"}),
             dcc.Store(id=ids.INIT, data={"run": run, "live": live}),
             dcc.Store(id=ids.SOURCE),
             dcc.Store(id=ids.LOADED),
@@ -171,7 +174,8 @@ def layout(run: str | None = None, live: str | None = None, **_kwargs):
                 [
                     html.Div(controls(), className="my-2"),
                     cards(),
-                    dbc.Card(dbc.CardBody([legend(), chart], className="p-1"), className="shadow-sm mt-2"),
+                    dbc.Card(dbc.CardBody([legend(), components.chart(chart, "The run's prices, entries, exits and equity")],
+                                          className="p-1"), className="shadow-sm mt-2"),
                     html.Div(signal_log(), className="mt-2 mb-4"),
                 ],
                 id=ids.BODY,

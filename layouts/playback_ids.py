@@ -26,6 +26,8 @@ SPEED = "playback-speed"
 WINDOW = "playback-window"
 TICK = "playback-tick"
 STATUS = "playback-status"
+ANNOUNCE = "playback-announce"  # a polite live region: the player's state, every tenth of the run
+KEYS_HINT = "playback-keys-hint"
 EMPTY = "playback-empty"  # the empty state over an empty book (components.empty_state)
 BODY = "playback-body"  # what the empty state replaces
 

@@ -41,7 +41,7 @@ HISTORY_COLUMNS = [
     {"field": "status", "headerName": "Status", "minWidth": 125, "filter": "agTextColumnFilter"},
     {"field": "reject_reason", "headerName": "Reject reason", "minWidth": 160, "sortable": False,
      "filter": "agTextColumnFilter"},
-    {**money_column("pnl", "Fill PnL"), "sortable": False, "filter": False,
+    {**money_column("pnl", "Fill PnL", signed=True), "sortable": False, "filter": False,
      "headerTooltip": "Mark-to-market of the signal's own fills at the latest close (BUY: (close - fill) x qty)."},
     {"field": "signal_id", "headerName": "Signal id", "minWidth": 170, "sortable": False, "filter": False},
 ]
@@ -51,7 +51,7 @@ POSITION_COLUMNS = [
     number_column("quantity", "Qty", components.QUANTITY),
     money_column("entry_price", "Entry"),
     components.PRICE_COLUMN,
-    money_column("unrealized_pnl", "Unrealized PnL"),
+    money_column("unrealized_pnl", "Unrealized PnL", signed=True),
 ]
 
 _FILTER_PARAMS = {"buttons": ["reset"], "maxNumConditions": 1}
@@ -121,18 +121,22 @@ def layout(strategy: str | None = None, **_kwargs):
             dbc.Row(
                 [
                     dbc.Col(panel("pnl", "Cumulative realized PnL",
-                                  dcc.Graph(id=ids.PNL_CHART, config=chart_config, style={"height": "320px"})), lg=6),
+                                  components.chart(dcc.Graph(id=ids.PNL_CHART, config=chart_config,
+                                                             style={"height": "320px"}), "Cumulative realized PnL")), lg=6),
                     dbc.Col(panel("latency", "Signal-to-fill latency",
                                   html.Div([html.Div(id=ids.LAG_SUMMARY, className="small text-body-secondary"),
-                                            dcc.Graph(id=ids.LATENCY_CHART, config={**chart_config, "displayModeBar": False},
-                                                      style={"height": "300px"})])), lg=6),
+                                            components.chart(dcc.Graph(id=ids.LATENCY_CHART,
+                                                                       config={**chart_config, "displayModeBar": False},
+                                                                       style={"height": "300px"}),
+                                                             "Signal-to-fill latency")])), lg=6),
                 ],
                 className="g-3 mt-1",
             ),
             dbc.Row(
                 [
                     dbc.Col(panel("rejections", "Rejection reasons",
-                                  dcc.Graph(id=ids.REJECTIONS_CHART, config={**chart_config, "displayModeBar": False}, style={"height": "300px"})),
+                                  components.chart(dcc.Graph(id=ids.REJECTIONS_CHART, config={**chart_config, "displayModeBar": False},
+                                                             style={"height": "300px"}), "Rejection reasons")),
                             lg=6),
                     dbc.Col(panel("positions", "Current positions", positions_grid(),
                                   extra=csv_button(ids.POSITIONS_GRID)), lg=6),

@@ -30,8 +30,9 @@ def panel(key: str, title: str, body, *, extra=None) -> dbc.Card:
     return components.panel(title, ids.freshness(key), ids.error(key), body, extra=extra)
 
 
-def graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, config=components.CHART_CONFIG, style={"height": f"{height}px"})
+def graph(graph_id: str, height: int, name: str):
+    return components.chart(dcc.Graph(id=graph_id, config=components.CHART_CONFIG, style={"height": f"{height}px"}),
+                            name)
 
 
 def grid(grid_id: str, columns: list[dict], style: dict, **kwargs) -> dag.AgGrid:
@@ -56,7 +57,7 @@ CONFIGURATION_COLUMNS = [
     number_column("symbols", "Symbols", ",d"),
     number_column("avg_sharpe", "Mean Sharpe"),
     number_column("best_sharpe", "Best Sharpe"),
-    pct_column("avg_return_pct", "Mean return"),
+    pct_column("avg_return_pct", "Mean return", signed=True),
     pct_column("avg_max_drawdown_pct", "Mean max DD"),
     pct_column("avg_win_rate_pct", "Mean win rate"),
     number_column("total_trades", "Trades", ",d"),
@@ -75,7 +76,7 @@ TRADE_COLUMNS = [
     {"field": "exit_time", "headerName": "Exit (UTC)", "minWidth": 120,
      "valueFormatter": {"function": "params.value ? params.value.slice(0, 10) + (params.data.closed_at_end ? ' (end)' : '') : '—'"}},
     money_column("exit_price", "Exit price"),
-    {**money_column("pnl", "PnL"),
+    {**money_column("pnl", "PnL", signed=True),
      "cellClassRules": {"text-success": "params.value > 0", "text-danger": "params.value < 0"}},
     money_column("commission", "Commission"),
 ]
@@ -115,7 +116,7 @@ def heatmap_body() -> html.Div:
         [
             dbc.Row([_axis_picker("Kind", ids.HEATMAP_KIND), _axis_picker("X", ids.HEATMAP_X),
                      _axis_picker("Y", ids.HEATMAP_Y)], className="g-2"),
-            graph(ids.HEATMAP_CHART, 340),
+            graph(ids.HEATMAP_CHART, 340, "Parameter heatmap"),
         ],
         className="d-flex flex-column gap-2",
     )
@@ -137,8 +138,8 @@ def drilldown() -> dbc.Card:
             html.Div(id=ids.DRILLDOWN_SUMMARY, className="d-flex flex-wrap gap-2 small"),
             dbc.Row(
                 [
-                    dbc.Col(graph(ids.CANDLES_CHART, 420), xl=8),
-                    dbc.Col(graph(ids.RUN_EQUITY_CHART, 420), xl=4),
+                    dbc.Col(graph(ids.CANDLES_CHART, 420, "The run's prices with its entries and exits"), xl=8),
+                    dbc.Col(graph(ids.RUN_EQUITY_CHART, 420, "The run's equity"), xl=4),
                 ],
                 className="g-2",
             ),
@@ -178,8 +179,8 @@ def results() -> list:
     return [
         dbc.Row(
             [
-                dbc.Col(panel("volatility", "By volatility regime", graph(ids.VOLATILITY_CHART, 300)), lg=5),
-                dbc.Col(panel("symbol", "By symbol", graph(ids.SYMBOL_CHART, 300)), lg=7),
+                dbc.Col(panel("volatility", "By volatility regime", graph(ids.VOLATILITY_CHART, 300, "By volatility regime")), lg=5),
+                dbc.Col(panel("symbol", "By symbol", graph(ids.SYMBOL_CHART, 300, "By symbol")), lg=7),
             ],
             className="g-3",
         ),
@@ -190,7 +191,7 @@ def results() -> list:
             ],
             className="g-3 mt-1",
         ),
-        dbc.Row(dbc.Col(panel("sharpe", "Sharpe over time", graph(ids.SHARPE_CHART, 260))), className="g-3 mt-1"),
+        dbc.Row(dbc.Col(panel("sharpe", "Sharpe over time", graph(ids.SHARPE_CHART, 260, "Sharpe over time"))), className="g-3 mt-1"),
         dbc.Row(
             dbc.Col(panel("configurations", "Configurations",
                           html.Div([
