@@ -37,8 +37,8 @@
     var a = Math.abs(v), sign = v < 0 ? "−" : "", text;
     if (a >= 1e9) { text = (a / 1e9).toFixed(2) + " B"; }
     else if (a >= 1e6) { text = (a / 1e6).toFixed(2) + " M"; }
-    else if (a >= 1e4) { text = (a / 1e3).toFixed(1) + " k"; }
-    else { text = a >= 100 ? a.toFixed(0) : a.toFixed(2); }
+    else if (a >= 1e3) { text = (a / 1e3).toFixed(2) + " k"; }
+    else { text = Number.isInteger(a) ? String(a) : a >= 100 ? a.toFixed(0) : a.toFixed(2); }
     return sign + text + (suffix.trim() === "%" ? " %" : suffix);
   }
 
@@ -82,19 +82,25 @@
     var axis = axisOf(gd, trace, horizontal ? "x" : "y");
     var last = values[values.length - 1], high = Math.max.apply(null, values), low = Math.min.apply(null, values);
     if (trace.type === "bar") {
-      var labels = (horizontal ? trace.y : trace.x) || [];
-      if (values.length <= 6 && labels.length === values.length) {
+      var labelAxis = axisOf(gd, trace, horizontal ? "y" : "x");
+      var labels = ((horizontal ? trace.y : trace.x) || []).map(function (l) { return isNum(l) ? fmt(l, labelAxis) : l; });
+      if (labels.length !== values.length) { labels = values.map(function (_v, i) { return "#" + (i + 1); }); }
+      if (values.length <= 6) {
         return name + ": " + values.map(function (v, i) { return labels[i] + " " + fmt(v, axis); }).join(", ");
       }
-      return name + ": " + values.length + " bars from " + fmt(low, axis) + " to " + fmt(high, axis) + ", latest " + fmt(last, axis);
+      return name + ": " + values.length + " bars, highest " + fmt(high, axis) + " at " + labels[values.indexOf(high)] +
+        ", lowest " + fmt(low, axis) + " at " + labels[values.indexOf(low)] + ", latest " + fmt(last, axis);
     }
     if ((trace.mode || "lines").indexOf("lines") < 0) {
       return name + ": " + values.length + " points from " + fmt(low, axis) + " to " + fmt(high, axis);
     }
     var text = name + ": " + fmt(last, axis);
-    if (high > 0 && last < high) { text += ", " + ((high - last) / Math.abs(high) * 100).toFixed(1) + " % below its peak of " + fmt(high, axis); }
-    else if (last === high) { text += ", at its peak"; }
-    return text + " (low " + fmt(low, axis) + ")";
+    if (low > 0 && last < high) {  // a level (equity, a price): how far below its peak
+      return text + ", " + ((high - last) / high * 100).toFixed(1) + " % below its peak of " + fmt(high, axis) +
+        " (low " + fmt(low, axis) + ")";
+    }
+    if (last === high) { return text + ", at its high (low " + fmt(low, axis) + ")"; }
+    return text + " latest, high " + fmt(high, axis) + ", low " + fmt(low, axis);
   }
 
   function summarize(figure) {
