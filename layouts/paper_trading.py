@@ -199,7 +199,7 @@ def layout(**_kwargs):
     summary = "small text-body-secondary"
     body = html.Div(
         [
-            html.Div([html.Div(id=ids.error("kpis")),
+            html.Div([html.Div(id=ids.error("kpis"), **{"aria-live": "polite"}),
                       html.Small(id=ids.freshness("kpis"), className="text-body-secondary ms-auto")],
                      className="d-flex flex-wrap gap-2"),
             dcc.Loading(kpis, type="dot", delay_show=400),

@@ -115,7 +115,7 @@ def layout(strategy: str | None = None, **_kwargs):
     chart_config = components.CHART_CONFIG
     body = html.Div(
         [
-            html.Div([html.Div(id=ids.error("kpis")), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
+            html.Div([html.Div(id=ids.error("kpis"), **{"aria-live": "polite"}), html.Small(id=ids.freshness("kpis"), className="text-body-secondary")],
                      className="d-flex justify-content-between"),
             dcc.Loading(kpis, type="dot", delay_show=400),
             dbc.Row(

@@ -134,7 +134,7 @@ def drilldown() -> dbc.Card:
     body = html.Div(
         [
             header,
-            html.Div(id=ids.error("drilldown")),
+            html.Div(id=ids.error("drilldown"), **{"aria-live": "polite"}),
             html.Div(id=ids.DRILLDOWN_SUMMARY, className="d-flex flex-wrap gap-2 small"),
             dbc.Row(
                 [

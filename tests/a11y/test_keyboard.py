@@ -16,7 +16,7 @@ from layouts import playback_ids as pids
 from tests.a11y.test_axe_pages import DESKTOP, PAGES, drawn
 from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, wait_for
 from tests.dashboards.test_empty_book_pages import switch_theme
-from tests.dashboards.test_playback_page import _state, playback_app  # noqa: F401 - a fixture
+from tests.dashboards.test_playback_page import _select, _state, playback_app  # noqa: F401 - a fixture
 
 pytestmark = requires_chromedriver
 TABS = 25  # controls walked per page
@@ -138,6 +138,16 @@ def test_landmarks_headings_and_charts_say_what_they_show(dash_duo, demo_app, us
 
     driver.get(base + "/client")
     wait_for(driver, drawn, 30)
+    # a panel's error slot is announced when it fills
+    slots = driver.execute_script("return [...document.querySelectorAll('[id$=\"-error\"]')].map(e => e.getAttribute('aria-live'))")
+    assert slots and set(slots) == {"polite"}, slots
+    # gains and losses carry their sign, not only their colour
+    pnl = wait_for(driver, lambda d: d.find_element(By.ID, "client-kpi-total_pnl").text.strip() not in ("", "\u2014")
+                   and d.find_element(By.ID, "client-kpi-total_pnl").text, 30)
+    assert pnl[0] in "+-", pnl
+    cells = wait_for(driver, lambda d: [c.text for c in d.find_elements(
+        By.CSS_SELECTOR, "#client-strategies-grid .ag-cell[col-id='pnl']") if c.text], 30)
+    assert all(c[0] in "+\u2212-" for c in cells), cells
     summary = wait_for(driver, lambda d: d.find_element(By.ID, "client-equity-chart-summary").text, 30)
     figure = driver.find_element(By.CSS_SELECTOR, "figure.tb-chart[aria-label='Equity and drawdown']")
     assert figure.get_attribute("aria-describedby") == "client-equity-chart-summary"
@@ -150,6 +160,19 @@ def test_landmarks_headings_and_charts_say_what_they_show(dash_duo, demo_app, us
     assert f"{last / 1e6:.2f} M" in summary, (last, summary)
 
 
+def test_with_reduced_motion_nothing_animates(dash_duo, demo_app, users):
+    dash_duo.start_server(demo_app, navigate=False)
+    driver = dash_duo.driver
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                           {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
+    browser_sign_in(driver, dash_duo.server.url.rstrip("/"), "/client", "admin", users["admin"])
+    wait_for(driver, drawn, 30)
+    durations = driver.execute_script(
+        "return [...document.querySelectorAll('.btn, .form-select, .form-check-input, .progress-bar')]"
+        ".map(e => parseFloat(getComputedStyle(e).transitionDuration) * 1000)")
+    assert durations and max(durations) < 0.1, durations
+
+
 def test_the_playback_plays_pauses_and_steps_by_keyboard_and_says_where_it_is(dash_duo, playback_app, users):
     run_id = playback_app.playback_run_id
     dash_duo.start_server(playback_app, navigate=False)
@@ -158,6 +181,8 @@ def test_the_playback_plays_pauses_and_steps_by_keyboard_and_says_where_it_is(da
     driver.set_window_size(*DESKTOP)
     browser_sign_in(driver, base, "/playback", "analyst", users["analyst"])
     driver.get(f"{base}/playback?run={run_id}")
+    wait_for(driver, lambda d: d.find_elements(By.ID, pids.SPEED))
+    _select(driver, pids.SPEED, "1")  # slow enough that the short run is still playing when the keys come
     wait_for(driver, lambda d: (_state(d, "total") or 0) > 0 and (_state(d, "pos") or 0) > 0 and _state(d, "playing"), 30)
     body = driver.find_element(By.TAG_NAME, "body")
     driver.execute_script("document.activeElement.blur()")
