@@ -69,6 +69,28 @@ def seeded_url(scale: str) -> str:
     return url
 
 
+def empty_sqlite_url(name: str) -> str:
+    """A SQLite file under var/bench/<name>/, its folder emptied first."""
+    import shutil
+
+    folder = Path(__file__).resolve().parent.parent / "var" / "bench" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return f"sqlite:///{folder / f'{name}.db'}"
+
+
+def empty_postgres_url(server_url: str, database: str) -> str:
+    """The database ``database`` on the PostgreSQL server of ``server_url``, dropped and created again."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(server_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{database}"
+
+
 def seeded_postgres_url(server_url: str, scale: str) -> str:
     """The database tb_bench_<scale> on the PostgreSQL server of ``server_url``: created, migrated and
     seeded once (then analysed), kept for later runs; says how long seeding took, then or when it was."""

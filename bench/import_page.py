@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 from bench import ingest_book  # noqa: E402
+from bench.common import cache_on_private_redis, empty_postgres_url, empty_sqlite_url  # noqa: E402
 
 TARGET_S = 60.0
 TARGET_ROWS = 1_000_000
@@ -40,24 +40,6 @@ def line(what: str, seconds: float, rows: int, target: float | None = None) -> N
     verdict = "" if target is None else ("ok" if seconds < target else "MISSED")
     goal = f"target < {target:.0f} s" if target else ""
     print(f"  {what:<52} {seconds:8.1f} s {rows / seconds:>10,.0f} rows/s   {goal:<16} {verdict}".rstrip(), flush=True)
-
-
-def sqlite_url() -> str:
-    folder = ROOT / "var" / "bench" / "import"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return f"sqlite:///{folder / 'import.db'}"
-
-
-def postgres_url(server_url: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(server_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
 
 
 def app_on(url: str, redis_url: str):
@@ -182,12 +164,11 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--browser", action="store_true", help="upload through the page in headless Chromium")
     args = parser.parse_args()
-    from bench.common import cache_on_private_redis
 
     with cache_on_private_redis() as redis_url, tempfile.TemporaryDirectory() as tmp:
-        targets = [] if args.no_sqlite else [("SQLite", sqlite_url)]
+        targets = [] if args.no_sqlite else [("SQLite", lambda: empty_sqlite_url("import"))]
         if args.postgres_url:
-            targets.append(("PostgreSQL", lambda: postgres_url(args.postgres_url)))
+            targets.append(("PostgreSQL", lambda: empty_postgres_url(args.postgres_url, PG_DATABASE)))
         for label, make in targets:
             print(f"{label}: {args.rows:,}-row CSV through the import page's path", flush=True)
             run(make(), redis_url, args.rows, args.entities, Path(tmp), args.browser)

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 from bench import ingest_book  # noqa: E402
+from bench.common import empty_postgres_url, empty_sqlite_url  # noqa: E402
 
 PG_DATABASE = "tb_bench_ingest"
 TARGET_ROWS_PER_S = 20_000_000 / 180  # 10M signals + 10M executions in 3 minutes
@@ -58,24 +59,6 @@ def line(what: str, figure: str, target: str = "", ok: bool | None = None) -> No
 
 
 # --------------------------------------------------------------------------- databases
-
-
-def sqlite_url() -> str:
-    folder = ROOT / "var" / "bench" / "ingest"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return f"sqlite:///{folder / 'ingest.db'}"
-
-
-def postgres_url(server_url: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(server_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
 
 
 def prepare(url: str) -> dict[str, str]:
@@ -296,9 +279,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"ingest benchmark · {os.cpu_count()} cores · {args.rows:,} signals + executions", flush=True)
     if not args.no_sqlite:
-        run("SQLite", sqlite_url(), args.rows, args.parts, not args.no_again)
+        run("SQLite", empty_sqlite_url("ingest"), args.rows, args.parts, not args.no_again)
     if args.database_url and args.database_url.startswith("postgresql"):
-        run("PostgreSQL", postgres_url(args.database_url), args.rows, args.parts, not args.no_again)
+        run("PostgreSQL", empty_postgres_url(args.database_url, PG_DATABASE), args.rows, args.parts,
+            not args.no_again)
 
 
 if __name__ == "__main__":

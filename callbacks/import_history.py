@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, State
 
 from callbacks.common import current_user
+from callbacks.import_render import alert
 from data_access.db import current_engine
 from data_access.imports import jobs
 from data_access.imports.access import may_import, may_see
@@ -17,10 +17,6 @@ from layouts import import_ids as ids
 from layouts.import_ids import ENTITY_LABELS
 
 log = logging.getLogger(__name__)
-
-
-def _alert(message, color: str) -> dbc.Alert:
-    return dbc.Alert(message, color=color, className="py-2 mb-0")
 
 
 def _note(row: dict) -> str:
@@ -61,13 +57,13 @@ def register(app: dash.Dash) -> None:
         except Exception as exc:  # noqa: BLE001 - the panel says so; the next refresh tries again
             log.warning("import history: %s: %s", type(exc).__name__, exc)
             return (dash.no_update, dash.no_update, dash.no_update, pending,
-                    _alert(f"Could not read past imports ({type(exc).__name__}): try Refresh in a moment.", "danger"))
+                    alert(f"Could not read past imports ({type(exc).__name__}): try Refresh in a moment.", "danger"))
         message = dash.no_update
         done = next((r for r in rows if r["id"] == pending and r["status"] not in jobs.ACTIVE), None)
         if done is not None:
-            message = (_alert(f"Import #{done['id']} undone: its rows are gone and positions and trades are derived "
+            message = (alert(f"Import #{done['id']} undone: its rows are gone and positions and trades are derived "
                               "again.", "success") if done["status"] == "undone"
-                       else _alert(f"Import #{done['id']} was not undone: {done['note']}", "warning"))
+                       else alert(f"Import #{done['id']} was not undone: {done['note']}", "warning"))
             pending = None
         return rows, not any(r["status"] in jobs.ACTIVE for r in rows), message, pending, None
 
@@ -76,22 +72,22 @@ def register(app: dash.Dash) -> None:
     def undo(_clicks, selected):
         user = current_user()
         if not may_import(user):
-            return _alert("Your role may not undo imports.", "warning"), True, None
+            return alert("Your role may not undo imports.", "warning"), True, None
         if not selected:
-            return _alert("Select an import in the grid first.", "secondary"), dash.no_update, dash.no_update
+            return alert("Select an import in the grid first.", "secondary"), dash.no_update, dash.no_update
         record = jobs.get(current_engine(), int(selected[0]["id"]))
         if not may_see(user, record):
-            return _alert("That import is not yours.", "warning"), True, None
+            return alert("That import is not yours.", "warning"), True, None
         if record["status"] != "committed":
-            return (_alert(f"Only a committed import can be undone; this one is {record['status']}.", "warning"), True,
+            return (alert(f"Only a committed import can be undone; this one is {record['status']}.", "warning"), True,
                     None)
         if not selected[0].get("undoable"):
-            return _alert(record["message"] or "This import cannot be undone.", "warning"), True, None
+            return alert(record["message"] or "This import cannot be undone.", "warning"), True, None
         try:
             from tasks import imports as tasks
 
             tasks.undo_import.delay(record["id"])
         except Exception as exc:  # noqa: BLE001
             log.warning("import %s: could not queue the undo: %s", record["id"], exc)
-            return _alert("The job queue (Redis) cannot be reached: nothing was done; try again.", "danger"), True, None
-        return _alert(f"Undoing import #{record['id']} ({record['filename']})\u2026", "info"), False, record["id"]
+            return alert("The job queue (Redis) cannot be reached: nothing was done; try again.", "danger"), True, None
+        return alert(f"Undoing import #{record['id']} ({record['filename']})\u2026", "info"), False, record["id"]

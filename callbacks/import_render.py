@@ -36,7 +36,7 @@ def size(n: int) -> str:
     return plural(n, "byte")
 
 
-def _alert(message, color: str) -> dbc.Alert:
+def alert(message, color: str = "danger") -> dbc.Alert:
     return dbc.Alert(message, color=color, className="py-2 mb-0")
 
 
@@ -64,7 +64,7 @@ def _summary(record: dict) -> html.Div:
         html.Ul([html.Li(f"{ENTITY_LABELS[e]}: {c['inserted']:,} inserted, {c['updated']:,} updated, "
                          f"{c['unchanged']:,} unchanged") for e, c in record["counts"].items()], className="mb-1"),
         html.Div(["See them on: ", *[dcc.Link(name, href=href, className="me-3") for name, href in sorted(links)]]),
-        _alert(record["message"], "info") if record["message"] else None,
+        alert(record["message"], "info") if record["message"] else None,
     ])
 
 
@@ -75,24 +75,24 @@ def render(record: dict, report: dict | None, problems: list[dict], problem_tota
     if status == "checking" or status == "committing":
         pct, label, line = _progress(report if status == "committing" else None, now)
         verb = "Checking" if status == "checking" else "Committing"
-        return (_alert(f"{verb} {record['filename']}\u2026", "info"), *no_problems, True, pct, label, "", line,
+        return (alert(f"{verb} {record['filename']}\u2026", "info"), *no_problems, True, pct, label, "", line,
                 None, False)
     if status == "invalid":
         shown = "" if len(problems) == problem_total else f" (the first {len(problems):,} here; the CSV has all)"
-        verdict = _alert(f"{record['message']} {plural(problem_total, 'problem')} listed below{shown}.", "danger")
+        verdict = alert(f"{record['message']} {plural(problem_total, 'problem')} listed below{shown}.", "danger")
         columns = PROBLEM_COLUMNS if record["preset"] else [c for c in PROBLEM_COLUMNS if c["field"] != "entity"]
         return (verdict, columns, problems, not problems, f"/import/{record['id']}/problems.csv", not problems, True,
                 0, "", HIDDEN, None, None, True)
     if status == "valid":
-        verdict = _alert(f"All {record['rows']:,} rows check out. Committing will write: {_counts(record['counts'])}.",
+        verdict = alert(f"All {record['rows']:,} rows check out. Committing will write: {_counts(record['counts'])}.",
                          "success")
         return (verdict, *no_problems, False, 0, "", HIDDEN, None, None, True)
     if status == "committed":
         return (None, *no_problems, True, 100, "100 %", "", None, _summary(record), True)
     if status == "failed":
-        return (_alert(record["message"] or "The job failed.", "danger"), *no_problems, True, 0, "", HIDDEN, None,
+        return (alert(record["message"] or "The job failed.", "danger"), *no_problems, True, 0, "", HIDDEN, None,
                 None, True)
     if status in ("undoing", "undone"):
-        return (_alert(f"This import is {status}: see Past imports.", "secondary"), *no_problems, True, 0, "", HIDDEN,
+        return (alert(f"This import is {status}: see Past imports.", "secondary"), *no_problems, True, 0, "", HIDDEN,
                 None, None, True)
     return (None, *no_problems, True, 0, "", HIDDEN, None, None, True)

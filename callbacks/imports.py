@@ -14,6 +14,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from callbacks import import_render
 from callbacks.common import current_user
+from callbacks.import_render import alert
 from data_access import models as m
 from data_access.db import current_engine
 from data_access.imports import ibkr, jobs, mapping, presets
@@ -32,10 +33,6 @@ def failed(what: str, exc: Exception) -> dbc.Alert:
     log.warning("import page: could not %s: %s: %s", what, type(exc).__name__, exc)
     return alert(f"Could not {what} ({type(exc).__name__}): the database or Redis may be unreachable; "
                  "try again in a moment.")
-
-
-def alert(message, color: str = "danger") -> dbc.Alert:
-    return dbc.Alert(message, color=color, className="py-2 mb-0")
 
 
 def own_record(import_id) -> dict | None:

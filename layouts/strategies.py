@@ -76,8 +76,7 @@ TRADE_COLUMNS = [
     {"field": "exit_time", "headerName": "Exit (UTC)", "minWidth": 120,
      "valueFormatter": {"function": "params.value ? params.value.slice(0, 10) + (params.data.closed_at_end ? ' (end)' : '') : '—'"}},
     money_column("exit_price", "Exit price"),
-    {**money_column("pnl", "PnL", signed=True),
-     "cellClassRules": {"text-success": "params.value > 0", "text-danger": "params.value < 0"}},
+    money_column("pnl", "PnL", signed=True),
     money_column("commission", "Commission"),
 ]
 

@@ -64,6 +64,14 @@ def signal_frame(strategy_id: Any, received_at: Any, status: Any, reject_reason:
     })
 
 
+SIGNAL_COLUMNS = ["strategy_id", "received_at", "status", "reject_reason", "filled_at"]
+
+
+def signal_frame_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """``signal_frame`` of rows holding the signals table's columns (SIGNAL_COLUMNS)."""
+    return signal_frame(*(rows[c] for c in SIGNAL_COLUMNS))
+
+
 def _days(received_us: np.ndarray) -> np.ndarray:
     return received_us.astype("datetime64[us]").astype("datetime64[D]")
 

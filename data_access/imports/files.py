@@ -21,12 +21,11 @@ import pandas as pd
 from sqlalchemy import Connection, delete, insert, select
 
 from data_access import models as m
-from data_access.ingest.parse import BOM, Parsed, UnreadableBody, parse_file
+from data_access.ingest.parse import BOM, SUFFIXES as INGEST_SUFFIXES, Parsed, UnreadableBody, parse, parse_file
 
 CHUNK_BYTES = 4 * 1024 * 1024
 SAMPLE_ROWS = 20
-SUFFIXES = {".csv": "csv", ".txt": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json",
-            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+SUFFIXES = {**INGEST_SUFFIXES, ".txt": "csv", ".xlsx": "xlsx"}  # the ingest path's, and a browser's others
 
 
 def format_of(filename: str) -> str:
@@ -102,8 +101,6 @@ def _sample_ndjson(path: Path) -> pd.DataFrame:
 
 
 def _parsed_frame(data: bytes, fmt: str) -> pd.DataFrame:
-    from data_access.ingest.parse import parse
-
     return parse(data, fmt).frame
 
 

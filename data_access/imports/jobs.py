@@ -201,8 +201,9 @@ def check(engine: Engine, import_id: int, redis=None) -> dict:
         reporter.set_phase("checking", rows)
         results = ingest_all(engine, planned, writer, dry_run=True)
     except Exception as exc:  # noqa: BLE001 - every failure is the import's state, shown on the page
-        _finish(engine, import_id, checked_at=_now(), counts=None, **_failure(exc))
-        return {"status": _failure(exc)["status"]}
+        failure = _failure(exc)
+        _finish(engine, import_id, checked_at=_now(), counts=None, **failure)
+        return {"status": failure["status"]}
     counts = {r.entity: {"inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged} for r in results}
     _finish(engine, import_id, status="valid", rows=rows, counts=counts, checked_at=_now(), problem_count=0,
             problems=None, message=None)
@@ -225,8 +226,9 @@ def commit(engine: Engine, import_id: int, redis=None, bump=None) -> dict:
         reporter = Reporter(redis, import_id, "writing", sum(len(p.frame) for _e, p in planned))
         results = ingest_all(engine, planned, writer, progress=reporter, keep_inserted=True)
     except Exception as exc:  # noqa: BLE001
-        _finish(engine, import_id, **_failure(exc))
-        return {"status": _failure(exc)["status"]}
+        failure = _failure(exc)
+        _finish(engine, import_id, **failure)
+        return {"status": failure["status"]}
     counts = {r.entity: {"inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged} for r in results}
     replaced = sum(r.replaced for r in results)
     message = None

@@ -15,11 +15,12 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from data_access import models as m
-from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
+from data_access.aggregates.signal_days import SIGNAL_COLUMNS, apply_signal_changes, signal_frame_of
 from data_access.imports.jobs import ImportStateError, get, mark, unpack
 from data_access.ingest.batch import lock_ingest
 from data_access.ingest.derive import rederive
 from data_access.ingest.entities import ENTITIES
+from data_access.ingest.lookup import rows_by
 from data_access.ingest.upsert import CHUNK, fetch_by_key, same_values
 
 # what refers to the rows of each entity (table, column)
@@ -102,11 +103,11 @@ def _remove(conn: Connection, entity_name: str, rows: pd.DataFrame, stamped: lis
                           "those changes")
     ids = [int(i) for i in merged["id"]]
     pairs = _pairs_of_fills(conn, ids) if entity_name == "executions" else set()
-    before = _signal_rows(conn, ids) if entity_name == "signals" else None
+    before = _signals(conn, ids) if entity_name == "signals" else None
     for lo in range(0, len(ids), CHUNK):
         conn.execute(delete(table).where(table.c.id.in_(ids[lo:lo + CHUNK])))
     if before is not None:
-        apply_signal_changes(conn, signal_frame(*([] for _ in range(5))), _as_signal_frame(before))
+        apply_signal_changes(conn, signal_frame_of(before.iloc[:0]), signal_frame_of(before))
     if pairs:
         rederive(conn, pairs)
     if stamped:
@@ -114,18 +115,10 @@ def _remove(conn: Connection, entity_name: str, rows: pd.DataFrame, stamped: lis
     return len(ids)
 
 
-def _signal_rows(conn: Connection, ids: list[int]) -> pd.DataFrame:
-    t = m.Signal.__table__
-    parts = [pd.DataFrame(conn.execute(select(t.c.strategy_id, t.c.received_at, t.c.status, t.c.reject_reason,
-                                               t.c.filled_at).where(t.c.id.in_(ids[lo:lo + CHUNK]))).all(),
-                          columns=["strategy_id", "received_at", "status", "reject_reason", "filled_at"])
-             for lo in range(0, len(ids), CHUNK)]
-    return pd.concat(parts, ignore_index=True)
-
-
-def _as_signal_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    return signal_frame(rows["strategy_id"], rows["received_at"], rows["status"], rows["reject_reason"],
-                        rows["filled_at"])
+def _signals(conn: Connection, ids: list[int]) -> pd.DataFrame:
+    """The signals ``ids`` as stored: id and the columns their rollups are counted from."""
+    found = rows_by(conn, m.Signal.__table__, "id", pd.Series(ids), SIGNAL_COLUMNS)
+    return found[found["id"].isin(ids)]  # rows_by may read more
 
 
 def _pairs_of_fills(conn: Connection, ids: list[int]) -> set[tuple[int, str]]:
@@ -144,18 +137,11 @@ def _unstamp(conn: Connection, signal_ids: list[int]) -> None:
     existing = []
     for lo in range(0, len(signal_ids), CHUNK):
         part = signal_ids[lo:lo + CHUNK]
-        before = _signal_rows_with_id(conn, part)
+        before = _signals(conn, part)
         if not len(before):
             continue
         conn.execute(update(m.Signal).where(m.Signal.id.in_(part)).values(filled_at=None))
-        after = before.assign(filled_at=None)
-        apply_signal_changes(conn, _as_signal_frame(after), _as_signal_frame(before))
+        apply_signal_changes(conn, signal_frame_of(before.assign(filled_at=None)), signal_frame_of(before))
         existing += [int(i) for i in before["id"]]
     fill_missing_filled_at(conn, existing)
 
-
-def _signal_rows_with_id(conn: Connection, ids: list[int]) -> pd.DataFrame:
-    t = m.Signal.__table__
-    return pd.DataFrame(conn.execute(select(t.c.id, t.c.strategy_id, t.c.received_at, t.c.status, t.c.reject_reason,
-                                            t.c.filled_at).where(t.c.id.in_(ids))).all(),
-                        columns=["id", "strategy_id", "received_at", "status", "reject_reason", "filled_at"])

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from data_access import models as m
-from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
+from data_access.aggregates.signal_days import SIGNAL_COLUMNS, apply_signal_changes, signal_frame_of
 from data_access.ingest.derive import Written, derive_after_write, derive_fills, rederive
 from data_access.ingest.lookup import rows_by
 from data_access.ingest.upsert import CHUNK, Outcome, same_values
@@ -89,7 +89,7 @@ def fill_missing_filled_at(conn: Connection, signal_ids) -> None:
     listed = sorted(int(s) for s in signal_ids)
     first_fill = (select(m.Execution.filled_at).where(m.Execution.signal_id == m.Signal.id)
                   .order_by(m.Execution.filled_at).limit(1).scalar_subquery())
-    columns = ["strategy_id", "received_at", "status", "reject_reason", "filled_at"]
+    columns = SIGNAL_COLUMNS
     for lo in range(0, len(listed), CHUNK):
         part = listed[lo:lo + CHUNK]
         before = rows_by(conn, m.Signal.__table__, "id", pd.Series(part), columns)
@@ -100,8 +100,7 @@ def fill_missing_filled_at(conn: Connection, signal_ids) -> None:
                      .values(filled_at=first_fill))
         after = rows_by(conn, m.Signal.__table__, "id", before["id"], columns)
         after = after[after["id"].isin(before["id"])]
-        apply_signal_changes(conn, *(signal_frame(rows["strategy_id"], rows["received_at"], rows["status"],
-                                                  rows["reject_reason"], rows["filled_at"]) for rows in (after, before)))
+        apply_signal_changes(conn, signal_frame_of(after), signal_frame_of(before))
 
 
 def after_signals_written(conn: Connection, outcome: Outcome) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from data_access import models as m
-from data_access.aggregates.signal_days import apply_signal_changes, signal_frame
+from data_access.aggregates.signal_days import apply_signal_changes, signal_frame_of
 from data_access.db import sqlite_lock_wait
 from data_access.ingest.entities import DEVELOPER_ENTITIES, ENTITIES, Entity, Ref
 from data_access.ingest.fields import Problem
@@ -210,11 +210,8 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
 
 def _count_signals(conn: Connection, outcome: Outcome) -> None:
     """The signal rollups follow the write: the rows written added, the rows they replaced taken away."""
-    def frame(rows: pd.DataFrame) -> pd.DataFrame:
-        return signal_frame(rows["strategy_id"], rows["received_at"], rows["status"], rows["reject_reason"],
-                            rows["filled_at"])
-
-    apply_signal_changes(conn, frame(outcome.changed), frame(outcome.previous) if len(outcome.previous) else None)
+    apply_signal_changes(conn, signal_frame_of(outcome.changed),
+                         signal_frame_of(outcome.previous) if len(outcome.previous) else None)
 
 
 def _resolve(conn: Connection, ref: Ref, names: pd.Series, problems: list[Problem]) -> tuple[np.ndarray, pd.DataFrame]:

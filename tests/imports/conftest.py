@@ -3,7 +3,6 @@ users of each role that may import."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from types import SimpleNamespace
 
