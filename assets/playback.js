@@ -2,12 +2,11 @@
  *
  * The run's bars live here, in plain arrays, loaded once (replay: in chunks from
  * /api/v1/playback/runs/<id>/chunk; live: polled from /api/v1/playback/live/<id>?after=<last id>).
- * Each interval tick appends the bars due at the chosen speed with Plotly.extendTraces (what the
- * graph's extendData prop calls, applied directly: see control) and a per-trace maxPoints window, so the chart, the browser's memory and the work per tick stay the size
- * of the window, however many bars have been shown. Only seeks, window changes and replays rebuild
- * the figure (from the template the server drew). window.tbPlaybackState is the player's state
- * (tests and bench/playback.py read tickTimes: per-tick work from the callback to Plotly's redraw,
- * measured with performance.now()).
+ * Each interval tick moves the position by the bars due at the chosen speed and hands it to the
+ * chart (assets/playback_chart.js), which appends those bars in O(1) each; seeks, windows and replays
+ * move the same position. window.tbPlaybackState is the player's state (tests and bench/playback.py
+ * read workTimes: each tick's main-thread work, callback and chart update, by performance.now();
+ * tickTimes: from the tick to the end of the animation frame that paints it).
  */
 (function () {
   "use strict";
@@ -23,14 +22,12 @@
   var WORK_SHARE_INVERSE = 2; // tick interval >= 2x the work per tick: at most half the main thread
   var WORK_EMA = 0.3; // weight of the latest tick in the smoothed work per tick
   var CARDS_EVERY_MS = 200;
-  var LABEL_HALF_PX = 3.4; // half the width of one character of an 11 px axis label
-  var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
   var ENTRY = {EL: ["Entry", "long"], ES: ["Entry", "short"], XL: ["Exit", "long"], XS: ["Exit", "short"]};
-  var TRACE = {XL: 1, XS: 1, EL: 2, ES: 3}; // trace of each marker kind (exits below entries)
-  var ANNOUNCE_ID = "playback-announce";
+  var ANNOUNCE_ID = "playback-announce", LOG_BODY_ID = "playback-log-body";
   var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
   var fmt2 = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   var fmtP = new Intl.NumberFormat("en-US", {maximumFractionDigits: 4});
+  var chart = function () { return window.tbPlaybackChart; };
 
   function fresh() {
     return {
@@ -40,8 +37,8 @@
       ev: [], evBars: [],
       pos: 0, playing: false, speed: 30, win: 300, carry: 0, last: 0,
       lastId: "0", inflight: false, lastPoll: 0, liveStatus: null, finished: false, resume: false,
-      logIdx: -1, shown: {}, tickStart: 0, tickTimes: [], workTimes: [], ticks: 0, lastCards: 0,
-      cbMs: 0, plotMs: 0, workEma: 0, interval: PAUSED_INTERVAL, announced: null
+      logIdx: -1, tickTimes: [], workTimes: [], ticks: 0, lastCards: 0,
+      cbMs: 0, workEma: 0, interval: PAUSED_INTERVAL, announced: null
     };
   }
 
@@ -153,7 +150,7 @@
       .then(function () { if (gen === S.gen) { S.inflight = false; } });
   }
 
-  // ------------------------------------------------------------------ figure
+  // ------------------------------------------------------------------ keys and announcements
 
   // What a screen reader hears: playing or paused, and where, once per tenth of the run (not per bar).
   function announce() {
@@ -188,94 +185,38 @@
 
   function signed(value) { return (value > 0 ? "+" : value < 0 ? "−" : "") + fmt2.format(Math.abs(value)); }
 
-  function windowSize() { return S.win > 0 ? S.win : S.total + S.n + 10; }
-
-  function markerText(e) {
-    var d = ENTRY[e.code];
-    return d[1] + " " + d[0].toLowerCase() + " " + fmt0.format(e.s) + " @ " + fmtP.format(e.p) +
-      (e.pnl == null ? "" : " · PnL " + signed(e.pnl));
-  }
-
-  function volText(i) { return "V " + (S.v[i] == null ? "—" : fmt0.format(S.v[i])); }
-
-  function emptyUpdate() {
-    var u = {}, keys = ["x", "open", "high", "low", "close", "y", "customdata", "text"];
-    for (var k = 0; k < keys.length; k++) { u[keys[k]] = [[], [], [], [], []]; }
-    return u;
-  }
-
-  function fillBars(u, a, b) { // bars [a, b) into update u (traces 0 and 4)
-    for (var i = a; i < b; i++) {
-      u.x[0].push(S.t[i]); u.open[0].push(S.o[i]); u.high[0].push(S.h[i]); u.low[0].push(S.l[i]);
-      u.close[0].push(S.c[i]); u.customdata[0].push(i); u.text[0].push(volText(i));
-      u.x[4].push(S.t[i]); u.y[4].push(S.eq[i]); u.customdata[4].push(i);
-    }
-    var from = upperBound(S.evBars, a - 1), to = upperBound(S.evBars, b - 1);
-    for (var k = from; k < to; k++) {
-      var e = S.ev[k], tr = TRACE[e.code];
-      u.x[tr].push(S.t[e.b]); u.y[tr].push(e.p); u.customdata[tr].push(e.b); u.text[tr].push(markerText(e));
-    }
-    return u;
-  }
-
-  function markersIn(a, b) { // markers per trace (1..3) for bars [a, b)
-    var counts = [0, 0, 0, 0, 0];
-    var from = upperBound(S.evBars, a - 1), to = upperBound(S.evBars, b - 1);
-    for (var k = from; k < to; k++) { counts[TRACE[S.ev[k].code]] += 1; }
-    return counts;
-  }
-
-  function rebuild(template) {
-    var fig = JSON.parse(JSON.stringify(template));
-    var a = Math.max(0, S.pos - windowSize());
-    var u = fillBars(emptyUpdate(), a, S.pos);
-    for (var key in u) {
-      for (var tr = 0; tr < 5; tr++) { fig.data[tr][key] = u[key][tr]; }
-    }
-    fig.layout.uirevision = S.key;
-    var gd = document.querySelector("#playback-chart .js-plotly-plot"); // date labels that fit the width
-    fig.layout.xaxis.nticks = Math.max(3, Math.min(10, Math.floor((gd ? gd.clientWidth : 1200) / 150)));
-    // the first date label is centred on the first candle: leave half its width on the left (fixed per
-    // figure, so no tick measures labels), instead of a label cut at the chart's edge
-    var label = S.t.length ? String(S.t[a] || S.t[0]).length : 10;
-    fig.layout.margin = Object.assign({}, fig.layout.margin, {l: Math.max(fig.layout.margin.l, Math.ceil(label * LABEL_HALF_PX))});
-    S.shown = {from: a, to: S.pos};
-    return fig;
-  }
-
-  function extend(k) {
-    var a = S.pos, b = S.pos + k, w = windowSize();
-    var u = fillBars(emptyUpdate(), a, b);
-    var counts = markersIn(Math.max(0, b - w), b);
-    var caps = [w, counts[1], counts[2], counts[3], w];
-    var maxPoints = {};
-    for (var key in u) { maxPoints[key] = caps; }
-    S.pos = b;
-    S.shown = {from: Math.max(0, b - w), to: b};
-    return [u, [0, 1, 2, 3, 4], maxPoints];
-  }
-
   // ------------------------------------------------------------------ cards, log, status
 
-  function tr(cells, cls) {
-    return {type: "Tr", namespace: "dash_html_components", props: {children: cells.map(function (c, k) {
-      return {type: "Td", namespace: "dash_html_components", props: {children: c, className: k === 1 ? cls : ""}};
-    })}};
-  }
-
+  // The log's latest fills as [cells, class of the type cell], or null when they have not changed.
   function logRows() {
     var end = upperBound(S.evBars, S.pos - 1);
-    if (end === S.logIdx) { return noUpdate(); }
+    if (end === S.logIdx) { return null; }
     S.logIdx = end;
     var rows = [];
     for (var k = end - 1; k >= Math.max(0, end - LOG_ROWS); k--) {
       var e = S.ev[k], d = ENTRY[e.code];
       var cls = e.code === "EL" ? "tb-sig-long" : (e.code === "ES" ? "tb-sig-short" : "tb-sig-exit");
-      rows.push(tr([S.t[e.b], d[0], d[1], fmtP.format(e.p), fmt0.format(e.s),
-                    e.pnl == null ? "" : signed(e.pnl)], cls));
+      rows.push([[S.t[e.b], d[0], d[1], fmtP.format(e.p), fmt0.format(e.s), e.pnl == null ? "" : signed(e.pnl)], cls]);
     }
-    if (!rows.length) { rows.push(tr(["No signals yet", "", "", "", "", ""], "")); }
+    if (!rows.length) { rows.push([["No signals yet", "", "", "", "", ""], ""]); }
     return rows;
+  }
+
+  // The log's rows are written into its table here, not returned to Dash: Dash 4 remounts a returned
+  // subtree on every update (plotly/dash#3846), 50-130 ms for these 60 cells, a dropped frame each time.
+  function writeLog(rows) {
+    var body = document.getElementById(LOG_BODY_ID);
+    if (!body) { return; }
+    body.replaceChildren.apply(body, rows.map(function (row) {
+      var tr = document.createElement("tr");
+      row[0].forEach(function (text, k) {
+        var cell = document.createElement("td");
+        cell.textContent = text;
+        if (k === 1 && row[1]) { cell.className = row[1]; }
+        tr.appendChild(cell);
+      });
+      return tr;
+    }));
   }
 
   function statusText() {
@@ -312,84 +253,6 @@
     ];
   }
 
-  // Plotly styles a candlestick candle by candle: for each one it parses the direction's colours again
-  // and sets six style properties, ~6 ms of an 18 ms tick at 300 candles (CPU profile, bench/playback.py).
-  // Every candle of one direction ends up with the same style attribute, so after Plotly has styled a
-  // trace once (its own code, unchanged), the candles of later redraws get that attribute copied. Any
-  // other trace, a selection, a new colour or opacity goes through Plotly's own style.
-  function candleStyleSignature(t) {
-    return [t.uid, t.opacity, t.increasing.line.color, t.increasing.line.width, t.increasing.fillcolor,
-            t.decreasing.line.color, t.decreasing.line.width, t.decreasing.fillcolor].join("|");
-  }
-
-  function copyCandleStyles(module) {
-    var plotlyStyle = module.style, learned = {};
-    module.style = function (gd, cd, selection) {
-      var groups = gd.querySelectorAll("g.trace.boxes"), i, j, trace;
-      for (i = 0; i < groups.length && !selection; i++) {
-        trace = groups[i].__data__ && groups[i].__data__[0].trace;
-        if (!trace || trace.type !== "candlestick" || trace.selectedpoints || !learned[candleStyleSignature(trace)]) {
-          selection = true;
-        }
-      }
-      if (selection) { // Plotly's own, then learn what it set (one candle of each direction)
-        plotlyStyle.apply(this, arguments);
-        for (i = 0; i < groups.length; i++) {
-          trace = groups[i].__data__ && groups[i].__data__[0].trace;
-          if (!trace || trace.type !== "candlestick" || trace.selectedpoints) { continue; }
-          var styles = {}, paths = groups[i].querySelectorAll("path.box");
-          for (j = 0; j < paths.length; j++) {
-            var d = paths[j].__data__;
-            if (d && !d.empty && !styles[d.dir]) { styles[d.dir] = paths[j].getAttribute("style"); }
-          }
-          if (styles.increasing && styles.decreasing) { learned[candleStyleSignature(trace)] = styles; }
-        }
-        return;
-      }
-      for (i = 0; i < groups.length; i++) {
-        trace = groups[i].__data__[0].trace;
-        var known = learned[candleStyleSignature(trace)], candles = groups[i].querySelectorAll("path.box");
-        groups[i].style.opacity = trace.opacity;
-        for (j = 0; j < candles.length; j++) {
-          var box = candles[j].__data__;
-          if (box && !box.empty) { candles[j].setAttribute("style", known[box.dir]); }
-        }
-      }
-    };
-    module._tbCopiesCandleStyles = true;
-  }
-
-  function hookChart() {
-    if (window.Plotly && !window.Plotly._tbPlaybackTimed) { // the synchronous extend + redraw, timed
-      var extendTraces = window.Plotly.extendTraces;
-      window.Plotly.extendTraces = function () {
-        var t = performance.now();
-        var result = extendTraces.apply(this, arguments);
-        S.plotMs = performance.now() - t;
-        return result;
-      };
-      window.Plotly._tbPlaybackTimed = true;
-    }
-    var gd = document.querySelector("#playback-chart .js-plotly-plot");
-    var candles = gd && gd._fullData && gd._fullData[0] && gd._fullData[0]._module;
-    if (candles && candles.name === "candlestick" && typeof candles.style === "function" &&
-        !candles._tbCopiesCandleStyles) {
-      copyCandleStyles(candles);
-    }
-    if (gd && gd.on && !gd._tbPlaybackHooked) {
-      gd._tbPlaybackHooked = true;
-      gd.on("plotly_afterplot", function () {
-        if (S.tickStart) {
-          var took = performance.now() - S.tickStart;
-          S.tickStart = 0;
-          S.tickTimes.push(took); // wall time: callback start to Plotly's afterplot (idle gaps included)
-          if (S.tickTimes.length > TICK_RING) { S.tickTimes.shift(); }
-          S.ticks += 1;
-        }
-      });
-    }
-  }
-
   // The tick interval: the speed's (bars due are counted from the time elapsed, so a longer interval
   // adds more bars per tick, not a slower playback), but at least WORK_SHARE_INVERSE times the recent
   // work per tick, so a large window leaves the main thread free for input (typing a seek, clicks).
@@ -424,13 +287,17 @@
                     interval: S.interval};
         var gen = S.gen + 1;
         Object.assign(S, fresh(), keep, {gen: gen});
+        chart().reset(S);
         if (!source) { return {key: null, gen: gen}; }
+        var drawable = chart().library(); // the chart library arrives while the run does
+        var answer = function (extra) {
+          return drawable.then(function () { return Object.assign({key: S.key, gen: gen, total: S.total}, extra); },
+                               function (err) { S.error = String(err.message || err); return {key: S.key, gen: gen, error: S.error}; });
+        };
         if (source.mode === "replay" && source.run != null) {
           S.mode = "replay"; S.runId = source.run; S.key = "replay:" + source.run; S.loading = true;
           history.replaceState(history.state, "", "/playback?run=" + encodeURIComponent(source.run));
-          return loadRun(source.run, gen).then(function () {
-            return {key: S.key, gen: gen, total: S.total};
-          }).catch(function (err) {
+          return loadRun(source.run, gen).then(function () { return answer({}); }).catch(function (err) {
             S.error = String(err.message || err);
             return {key: S.key, gen: gen, error: S.error};
           });
@@ -438,100 +305,104 @@
         S.mode = "live"; S.liveId = source.live; S.key = "live:" + source.live;
         S.resume = new URLSearchParams(location.search).get("live") === String(source.live); // a reload
         history.replaceState(history.state, "", "/playback?live=" + encodeURIComponent(source.live));
-        return Promise.resolve(poll(performance.now())).then(function () {
-          return {key: S.key, gen: gen, total: S.total, error: S.error};
-        });
+        return Promise.resolve(poll(performance.now())).then(function () { return answer({error: S.error}); });
       },
 
-      control: function (nTick, nPlay, nStep, nRestart, nSeek, nSubmit, speed, win, loaded, seekTo, template) {
+      control: function (nTick, nPlay, nStep, nRestart, nSeek, nSubmit, speed, win, loaded, seekTo) {
         var started = performance.now();
         var ctx = window.dash_clientside.callback_context;
         var trig = ctx.triggered.map(function (t) { return t.prop_id.split(".")[0]; });
         var has = function (id) { return trig.indexOf(id) >= 0; };
-        var out = new Array(15).fill(noUpdate());
-        var figure = null, extendData = null, intervalChanged = false, playChanged = false;
+        var view = {}; // what the page shows changed: handed to `show` (one output here keeps a tick cheap)
+        var jumped = false, moved = false, intervalChanged = false, playChanged = false;
         S.speed = Math.max(1, parseInt(speed, 10) || 30);
         var newWin = win === "all" ? 0 : (parseInt(win, 10) || 300);
-        hookChart();
 
         if (has("playback-loaded")) {
           // a reloaded live run shows what its stream already holds, then goes on from there
           S.pos = S.mode === "live" && S.resume ? S.n : 0; S.carry = 0; S.logIdx = -1; S.win = newWin;
-          figure = rebuild(template);
+          jumped = true;
           S.playing = !!(loaded && loaded.key && !loaded.error);
           S.last = started; playChanged = intervalChanged = true;
         }
         if (has("playback-window") && newWin !== S.win) {
-          S.win = newWin; figure = rebuild(template);
+          S.win = newWin; jumped = true;
+          if (!newWin) { chart().follow(); }
         }
         if (has("playback-speed")) { intervalChanged = true; }
         if (has("playback-restart") && S.key) {
-          S.pos = 0; S.carry = 0; S.logIdx = -1; figure = rebuild(template);
+          S.pos = 0; S.carry = 0; S.logIdx = -1; jumped = true;
           S.playing = true; S.last = started; playChanged = intervalChanged = true;
         }
         if ((has("playback-seek") || has("playback-seek-to")) && S.key) {
           var target = parseSeek(seekTo);
           if (target != null) {
             S.pos = Math.max(0, Math.min(target, S.n)); S.carry = 0; S.logIdx = -1;
-            figure = rebuild(template); S.last = started;
+            jumped = true; S.last = started;
           }
         }
         if (has("playback-play") && S.key) {
           var atEnd = S.pos >= S.n && (S.mode === "replay" ? !S.loading : S.finished);
-          if (!S.playing && atEnd) { S.pos = 0; S.logIdx = -1; figure = rebuild(template); }
+          if (!S.playing && atEnd) { S.pos = 0; S.logIdx = -1; jumped = true; }
           S.playing = !S.playing; S.last = started; S.carry = 0; playChanged = intervalChanged = true;
         }
         if (has("playback-step") && S.key) {
           if (S.playing) { S.playing = false; playChanged = intervalChanged = true; }
-          if (S.pos < S.n && !figure) { extendData = extend(1); }
+          if (S.pos < S.n && !jumped) { S.pos += 1; moved = true; }
         }
         if (S.mode === "live") { poll(started); }
-        if (has("playback-tick") && S.playing && !figure && S.key) {
+        if (has("playback-tick") && S.playing && !jumped && S.key) {
           var due = S.speed * (started - S.last) / 1000 + S.carry;
           var k = Math.floor(due);
           S.carry = due - k; S.last = started;
           k = Math.min(k, MAX_STEP, S.n - S.pos);
-          if (k > 0) { extendData = extend(k); } else if (S.pos >= S.n) { S.carry = 0; }
+          if (k > 0) { S.pos += k; moved = true; } else if (S.pos >= S.n) { S.carry = 0; }
           var done = S.mode === "replay" ? (!S.loading && S.pos >= S.total) : (S.finished && S.pos >= S.n);
           if (done) { S.playing = false; playChanged = intervalChanged = true; }
         }
 
-        // Applied here, synchronously, with the functions dcc.Graph's figure/extendData props call
-        // (Plotly.react / Plotly.extendTraces): dcc.Graph queues extendData behind a promise and,
-        // when ticks come faster than it clears the queue (a loaded machine), applied a pending
-        // extend twice (169 candles for 160 bars). Before the graph exists, through the props.
-        var gd = document.querySelector("#playback-chart .js-plotly-plot");
-        if (figure) {
-          if (gd && window.Plotly) { window.Plotly.react(gd, figure.data, figure.layout, CONFIG); } else { out[0] = figure; }
+        if (S.key && chart().draw(S, jumped) && moved) {
+          requestAnimationFrame(function () { // after the chart's own frame callback: the tick painted
+            S.tickTimes.push(performance.now() - started);
+            if (S.tickTimes.length > TICK_RING) { S.tickTimes.shift(); }
+            S.ticks += 1;
+          });
         }
-        if (extendData) {
-          S.tickStart = started;
-          if (gd && window.Plotly) {
-            window.Plotly.extendTraces(gd, extendData[0], extendData[1], extendData[2]);
-          } else { out[1] = extendData; }
-        }
-        if (playChanged) { out[3] = S.playing ? "Pause" : "Play"; }
+        if (playChanged) { view.play = S.playing ? "Pause" : "Play"; }
         // the cards and the log follow at most every CARDS_EVERY_MS while playing (each output
         // updated is a React render on the tick's budget); at once on any other change
-        var cardsDue = extendData && (!S.playing || started - S.lastCards >= CARDS_EVERY_MS || S.pos >= S.n);
-        if (figure || cardsDue || playChanged || has("playback-loaded")) {
+        var cardsDue = moved && (!S.playing || started - S.lastCards >= CARDS_EVERY_MS || S.pos >= S.n);
+        if (jumped || cardsDue || playChanged) {
           S.lastCards = started;
-          var c = cards();
-          for (var i = 0; i < c.length; i++) { out[4 + i] = c[i]; }
-          out[13] = logRows();
+          view.cards = cards();
+          var rows = logRows();
+          if (rows) { view.log = rows; }
         }
         var status = statusText();
-        if (status !== S.lastStatus) { S.lastStatus = status; out[14] = status; }
+        if (status !== S.lastStatus) { S.lastStatus = status; view.status = status; }
         announce();
         S.cbMs = performance.now() - started;
-        if (extendData) { // main-thread work of the tick: the callback with Plotly's extend and redraw
+        if (moved) { // main-thread work of the tick: the callback with the chart's update
           S.workTimes.push(S.cbMs);
           if (S.workTimes.length > TICK_RING) { S.workTimes.shift(); }
           S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * S.cbMs : S.cbMs;
           if (S.playing && intervalDrifted()) { intervalChanged = true; }
         }
-        if (figure) { S.workEma = 0; } // a new window: its own work per tick
-        if (intervalChanged) { S.interval = out[2] = intervalFor(); }
+        if (jumped) { S.workEma = 0; } // a new window: its own work per tick
+        if (intervalChanged) { S.interval = view.interval = intervalFor(); }
+        return Object.keys(view).length ? view : noUpdate();
+      },
+
+      // The page's controls, cards and status from what `control` changed (at most every
+      // CARDS_EVERY_MS while playing): each output a tick touches costs Dash several store updates.
+      show: function (view) {
+        var out = new Array(12).fill(noUpdate());
+        if (!view) { return out; }
+        if (view.interval != null) { out[0] = view.interval; }
+        if (view.play != null) { out[1] = view.play; }
+        if (view.cards) { for (var i = 0; i < view.cards.length; i++) { out[2 + i] = view.cards[i]; } }
+        if (view.status != null) { out[11] = view.status; }
+        if (view.log) { writeLog(view.log); }
         return out;
       },
 

@@ -1,10 +1,10 @@
 """Callbacks of the playback page.
 
-Server side (Python): the run picker, the new-run form (parameters from the engine's schemas; the
-same validation and queueing as ``POST /api/v1/playback/live``) and the figure template. Everything
+Server side (Python): the run picker and the new-run form (parameters from the engine's schemas; the
+same validation and queueing as ``POST /api/v1/playback/live``). Everything
 per tick is clientside (assets/playback.js): the loader fetches a stored run once, in chunks, from
 ``/api/v1/playback/runs/<id>/chunk`` (or polls a live run's stream by last-seen id), and the player
-appends bars to the chart with ``extendData`` and a ``maxPoints`` window on each interval tick.
+appends the bars due to the chart (lightweight-charts, assets/playback_chart.js) on each interval tick.
 """
 
 from __future__ import annotations
@@ -19,58 +19,6 @@ from layouts import components
 from layouts import playback_ids as ids
 
 ROLES = ("admin", "analyst", "developer")
-UP, DOWN = "#18a558", "#e74c3c"
-LONG_ENTRY, SHORT_ENTRY, EXIT = "#18a558", "#e74c3c", "#2e86de"
-EQUITY = "#6c5ce7"
-# Every trace carries every key extendData appends (plotly extends a key on all listed traces).
-_KEYS = ("x", "open", "high", "low", "close", "y", "customdata", "text")
-
-
-def _trace(**props) -> dict:
-    return {**{k: [] for k in _KEYS}, **props}
-
-
-def base_figure() -> dict:
-    """The empty playback figure: candles, three marker traces and equity on a second row, one
-    category x axis (bars without gaps for nights and weekends). Plain lists only."""
-    # a dark outline: a green entry on a green candle (or a red one on red) must still stand out
-    outline = {"width": 1.5, "color": "#1f2937"}
-    marker = {"size": 13, "line": outline}
-    return {
-        # exits first, so an entry on the same bar (a reversal) is drawn on top of the exit
-        "data": [
-            _trace(type="candlestick", name="Price", xaxis="x", yaxis="y", hoverinfo="x+y+text",
-                   increasing={"line": {"color": UP, "width": 1}, "fillcolor": UP},
-                   decreasing={"line": {"color": DOWN, "width": 1}, "fillcolor": DOWN}, showlegend=False),
-            _trace(type="scatter", mode="markers", name="Exit", xaxis="x", yaxis="y",
-                   marker={"size": 16, "symbol": "circle", "color": EXIT, "line": outline},
-                   hovertemplate="%{text}<extra></extra>"),
-            _trace(type="scatter", mode="markers", name="Long entry", xaxis="x", yaxis="y",
-                   marker={**marker, "symbol": "triangle-up", "color": LONG_ENTRY}, hovertemplate="%{text}<extra></extra>"),
-            _trace(type="scatter", mode="markers", name="Short entry", xaxis="x", yaxis="y",
-                   marker={**marker, "symbol": "triangle-down", "color": SHORT_ENTRY},
-                   hovertemplate="%{text}<extra></extra>"),
-            _trace(type="scatter", mode="lines", name="Equity", xaxis="x", yaxis="y2", line={"color": EQUITY, "width": 1.5},
-                   hovertemplate="Equity %{y:,.2f}<extra></extra>", showlegend=False),
-        ],
-        "layout": {
-            "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "rgba(0,0,0,0)",
-            "font": {"size": 11},
-            "showlegend": False,  # an HTML legend above the chart: plotly redraws its own on every tick
-            "hovermode": "closest",
-            "dragmode": "pan",
-            # no automargin on x: the date labels' height never changes, and re-measuring them as they
-            # scroll by cost ~2 ms of every tick (17.4 -> 15.4 ms per tick at 300 candles, bench/playback.py)
-            "xaxis": {"type": "category", "anchor": "y2", "nticks": 8, "showgrid": False, "automargin": False,
-                      "rangeslider": {"visible": False}, "tickangle": 0},
-            "yaxis": {"domain": [0.3, 1.0], "side": "right", "automargin": True, "gridcolor": "rgba(128,128,128,0.2)",
-                      "title": {"text": "Price", "standoff": 4}},
-            "yaxis2": {"domain": [0.0, 0.24], "side": "right", "automargin": True, "gridcolor": "rgba(128,128,128,0.2)",
-                       "title": {"text": "Equity", "standoff": 4}},
-        },
-    }
 
 
 def _role() -> str | None:
@@ -194,15 +142,20 @@ def register(app: Dash) -> None:
     )
     app.clientside_callback(
         ClientsideFunction("tbPlayback", "control"),
-        Output(ids.CHART, "figure"), Output(ids.CHART, "extendData"), Output(ids.TICK, "interval"),
-        Output(ids.PLAY, "children"), Output(ids.PROGRESS_TEXT, "children"), Output(ids.PROGRESS_PCT, "children"),
-        Output(ids.PROGRESS_BAR, "value"), Output(ids.TRADES, "children"), Output(ids.TRADES_WL, "children"),
-        Output(ids.WIN_RATE, "children"), Output(ids.WIN_BAR, "value"), Output(ids.PNL, "children"),
-        Output(ids.PNL_PCT, "children"), Output(ids.LOG_BODY, "children"), Output(ids.STATUS, "children"),
+        Output(ids.VIEW, "data"),
         Input(ids.TICK, "n_intervals"), Input(ids.PLAY, "n_clicks"), Input(ids.STEP, "n_clicks"),
         Input(ids.RESTART, "n_clicks"), Input(ids.SEEK, "n_clicks"), Input(ids.SEEK_TO, "n_submit"),
         Input(ids.SPEED, "value"), Input(ids.WINDOW, "value"), Input(ids.LOADED, "data"),
-        State(ids.SEEK_TO, "value"), State(ids.TEMPLATE, "data"),
+        State(ids.SEEK_TO, "value"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("tbPlayback", "show"),
+        Output(ids.TICK, "interval"), Output(ids.PLAY, "children"), Output(ids.PROGRESS_TEXT, "children"),
+        Output(ids.PROGRESS_PCT, "children"), Output(ids.PROGRESS_BAR, "value"), Output(ids.TRADES, "children"),
+        Output(ids.TRADES_WL, "children"), Output(ids.WIN_RATE, "children"), Output(ids.WIN_BAR, "value"),
+        Output(ids.PNL, "children"), Output(ids.PNL_PCT, "children"), Output(ids.STATUS, "children"),
+        Input(ids.VIEW, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

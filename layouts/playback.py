@@ -1,6 +1,6 @@
 """The playback page: a backtest played bar by bar (a stored run replayed in the browser, or a live
 run computed on a Celery worker and read back from its Redis stream). The player is clientside
-(assets/playback.js); this module only draws the page."""
+(assets/playback.js, its chart assets/playback_chart.js); this module only draws the page."""
 
 from __future__ import annotations
 
@@ -146,16 +146,17 @@ def signal_log() -> dbc.Card:
 def legend() -> html.Div:
     items = [("▲", "tb-sig-long", "Long entry"), ("▼", "tb-sig-short", "Short entry"), ("●", "tb-sig-exit", "Exit"),
              ("▮", "tb-sig-long", "Up candle"), ("▮", "tb-sig-short", "Down candle"), ("━", "tb-sig-equity", "Equity")]
-    return html.Div([html.Span([html.Span(mark, className=f"{cls} me-1"), text], className="me-3 text-nowrap")
-                     for mark, cls, text in items], className="small px-2 pt-1 tb-playback-legend")
+    marks = [html.Span([html.Span(mark, className=f"{cls} me-1", **{"aria-hidden": "true"}), text],
+                       className="me-3 text-nowrap") for mark, cls, text in items]
+    # the chart library's licence asks for its attribution and a link to TradingView on the page
+    credit = html.A("Chart: TradingView Lightweight Charts™", id=ids.ATTRIBUTION, href="https://www.tradingview.com/",
+                    target="_blank", rel="noopener", className="ms-auto text-body-secondary text-nowrap")
+    return html.Div(marks + [credit], className="d-flex flex-wrap small px-2 pt-1 tb-playback-legend")
 
 
 def layout(run: str | None = None, live: str | None = None, **_kwargs):
-    from callbacks.playback import base_figure  # the figure template is built in Python, from lists
-
-    chart = dcc.Graph(id=ids.CHART, figure=base_figure(), className="tb-playback-chart",
-                      config={"displaylogo": False, "responsive": True,
-                              "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    chart = html.Div(id=ids.CHART, className="tb-playback-chart",
+                     title="Drag to pan, scroll to zoom; double-click to fit the whole run in the All window")
     return dbc.Container(
         [
             html.Div([html.H1("Playback", className="h4 mb-0 me-auto"),
@@ -165,7 +166,7 @@ def layout(run: str | None = None, live: str | None = None, **_kwargs):
             dcc.Store(id=ids.INIT, data={"run": run, "live": live}),
             dcc.Store(id=ids.SOURCE),
             dcc.Store(id=ids.LOADED),
-            dcc.Store(id=ids.TEMPLATE, data=base_figure()),
+            dcc.Store(id=ids.VIEW),
             dcc.Download(id=ids.LOG_DOWNLOAD),
             dcc.Interval(id=ids.TICK, interval=250, disabled=False),
             html.Div(id=ids.EMPTY),

@@ -3,7 +3,7 @@
 INIT = "playback-init"  # {"run": id | None, "live": id | None} from the URL
 SOURCE = "playback-source"  # {"mode": "replay", "run": id} | {"mode": "live", "live": id}
 LOADED = "playback-loaded"  # the loader's answer: {"key", "total", "error"}
-TEMPLATE = "playback-template"  # the empty figure (built in Python), copied by the player on rebuilds
+VIEW = "playback-view"  # what a tick changed on the page: {"interval", "play", "cards", "status"}
 URL = "playback-url"
 
 RUN_PICKER = "playback-run"
@@ -31,7 +31,9 @@ KEYS_HINT = "playback-keys-hint"
 EMPTY = "playback-empty"  # the empty state over an empty book (components.empty_state)
 BODY = "playback-body"  # what the empty state replaces
 
-CHART = "playback-chart"
+CHART = "playback-chart"  # lightweight-charts draws into it (assets/playback_chart.js)
+CHART_SUMMARY = f"{CHART}-summary"  # its one-line text summary (layouts.components.chart)
+ATTRIBUTION = "playback-attribution"
 
 PROGRESS_TEXT = "playback-progress-text"
 PROGRESS_PCT = "playback-progress-pct"
@@ -43,7 +45,7 @@ WIN_BAR = "playback-win-bar"
 PNL = "playback-pnl"
 PNL_PCT = "playback-pnl-pct"
 
-LOG_BODY = "playback-log-body"
+LOG_BODY = "playback-log-body"  # its rows are written by assets/playback.js
 LOG_CSV = "playback-log-csv"
 LOG_DOWNLOAD = "playback-log-download"
 

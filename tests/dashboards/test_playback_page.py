@@ -1,7 +1,7 @@
 """The playback page in headless Chromium on a known small run (tests/data_access/test_playback_data.py):
 replay progresses with no server request per tick, pause stops it, seek jumps, the speed changes the
-rate, the window caps the candle count, markers sit on the engine's fill bars at the fill prices, no
-console errors; screenshots mid-playback at 1400 px and 375 px. Plus the replay/live API's roles and
+rate, the window shows its last bars, markers sit on the engine's fill bars at the fill prices (an up
+arrow for a long entry, a down arrow for a short one, a circle for an exit), no console errors; screenshots mid-playback at 1400 px and 375 px. Plus the replay/live API's roles and
 errors over HTTP."""
 
 from __future__ import annotations
@@ -20,7 +20,19 @@ from tests.dashboards.test_client_page import signed_in
 from tests.data_access.test_playback_data import N_BARS, expected_events, small_bars, store_small_run
 
 STATE = "return window.tbPlaybackState"
-GD = f"document.querySelector('#{ids.CHART} .js-plotly-plot')"
+# the chart's own account of what it holds and shows (assets/playback_chart.js): bars in its series,
+# the first and last bar in view and their count, markers as [bar, code, price, shape, colour]
+VIEW = "return window.tbPlaybackChart && window.tbPlaybackChart.view()"
+SHAPES = {"EL": "arrowUp", "ES": "arrowDown", "XL": "circle", "XS": "circle"}
+
+
+def after_paint(body: str) -> str:
+    """An async script that runs ``body`` (which ends with ``done(...)``) in an animation frame after
+    one in which the player did not move: the chart's canvas then shows the player's state."""
+    return ("const done = arguments[arguments.length - 1], s = window.tbPlaybackState; let seen = null;"
+            "const step = () => { const now = s.pos + ':' + s.win;"
+            f"  if (now === seen) {{ {body} }} else {{ seen = now; requestAnimationFrame(step); }} }};"
+            "requestAnimationFrame(step);")
 
 
 @pytest.fixture
@@ -100,8 +112,15 @@ def _state(driver, key):
     return driver.execute_script(f"return window.tbPlaybackState && window.tbPlaybackState.{key}")
 
 
+def _view(driver):
+    """The chart's view after a frame that painted the player's state."""
+    return driver.execute_async_script(after_paint(f"done((function () {{ {VIEW} }})());"))
+
+
 def _candles(driver):
-    return driver.execute_script(f"const g = {GD}; return g && g.data ? g.data[0].x.length : -1")
+    """Candles in view; -1 before the chart exists."""
+    view = _view(driver)
+    return view["shown"] if view else -1
 
 
 def _select(driver, component_id, value):
@@ -152,17 +171,19 @@ def test_replay_plays_pauses_seeks_and_windows_a_known_run(dash_duo, playback_ap
     wait_for(driver, lambda d: d.find_element(By.ID, ids.PLAY).text == "Play")
     paused_at = _state(driver, "pos")
     time.sleep(0.7)
-    assert _state(driver, "pos") == paused_at and _candles(driver) == paused_at
+    assert _state(driver, "pos") == paused_at and _candles(driver) == paused_at == _view(driver)["drawn"]
 
     # seek to a bar: the chart shows bars 1..120; markers on the engine's fill bars at the fill prices
     _seek(driver, "120")
     wait_for(driver, lambda d: _state(d, "pos") == 120 and _candles(d) == 120)
     expected = [e for e in expected_events(small_bars()) if e[0] < 120]
-    traces = driver.execute_script(f"const g = {GD}; return [1, 2, 3].map(i => [g.data[i].customdata, g.data[i].y])")
-    for trace, codes in zip(traces, (("XL", "XS"), ("EL",), ("ES",))):
-        want = [e for e in expected if e[1] in codes]
-        assert trace[0] == [e[0] for e in want]
-        assert trace[1] == pytest.approx([e[2] for e in want], abs=1e-3)
+    markers = _view(driver)["markers"]
+    assert [m[:2] for m in markers] == [e[:2] for e in expected]
+    assert [m[2] for m in markers] == pytest.approx([e[2] for e in expected], abs=1e-3)
+    assert {m[1] for m in markers} >= {"EL", "ES", "XL", "XS"}  # every kind of fill, each in its shape
+    assert all(m[3] == SHAPES[m[1]] for m in markers), markers
+    painted = driver.execute_async_script(after_paint("const v = window.tbPlaybackChart.view(); done([v.markers, v.painted]);"))
+    assert painted[0] == painted[1] and painted[0]  # the chart drew every fill in view, and only those
     assert driver.find_element(By.ID, ids.PROGRESS_TEXT).text == f"120 / {N_BARS}"
     log_rows = driver.find_elements(By.CSS_SELECTOR, f"#{ids.LOG_BODY} tr")
     assert 0 < len(log_rows) <= ids.LOG_ROWS
@@ -177,13 +198,12 @@ def test_replay_plays_pauses_seeks_and_windows_a_known_run(dash_duo, playback_ap
     _seek(driver, "120")
     wait_for(driver, lambda d: _state(d, "pos") == 120)
 
-    # the window caps the candle count (and keeps only the markers inside it)
+    # the window shows its last 100 bars (and keeps only the markers inside it)
     _select(driver, ids.WINDOW, "100")
     wait_for(driver, lambda d: _candles(d) == 100)
-    first_bar = driver.execute_script(f"return {GD}.data[0].customdata[0]")
-    assert first_bar == 20
-    markers = driver.execute_script(f"return [1, 2, 3].flatMap(i => {GD}.data[i].customdata)")
-    assert markers and min(markers) >= 20
+    view = _view(driver)
+    assert (view["first"], view["last"], view["drawn"]) == (20, 119, 120)
+    assert view["markers"] and min(m[0] for m in view["markers"]) >= 20
     time.sleep(0.3)
     driver.set_window_size(1400, 1100)
     time.sleep(0.5)
@@ -224,7 +244,7 @@ def test_replay_plays_pauses_seeks_and_windows_a_known_run(dash_duo, playback_ap
     time.sleep(0.5)
     too_wide = driver.execute_script(
         "return [...document.querySelectorAll('body *')]"
-        ".filter(e => !e.closest('.js-plotly-plot, .table-responsive, .dash-dropdown-value, .dash-dropdown-focus-target'))"
+        ".filter(e => !e.closest('.table-responsive, .dash-dropdown-value, .dash-dropdown-focus-target'))"
         ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
         ".slice(0, 6).map(e => e.tagName + '#' + e.id + '.' + e.className)")
     assert too_wide == [], f"wider than the phone screen: {too_wide}"  # (a long run label is cut by the dropdown)
