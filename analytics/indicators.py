@@ -39,8 +39,57 @@ def _window(n: Any, name: str = "window") -> int:
 
 def sma(close: Any, window: int) -> np.ndarray:
     """Simple moving average of the ``window`` closes ending at each bar."""
+    return window_mean(running_sums(close), window)
+
+
+class RunningSums(NamedTuple):
+    """A series' running sums, from which `window_mean` gives any window's mean in a few passes.
+
+    ``high[t]`` is the float sum of the first t values (``high[0] = 0``) and ``low[t]`` the sum of
+    the rounding errors that sum made, each found exactly (Knuth's TwoSum), so a window's sum is as
+    accurate as a compensated (Kahan) rolling sum's. ``changes[t]``: how many values up to t differ
+    from the one before them.
+    """
+
+    values: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    changes: np.ndarray
+
+
+def running_sums(values: Any) -> RunningSums:
+    x = _series(values, "values").to_numpy()
+    high = np.zeros(x.size + 1)
+    np.cumsum(x, out=high[1:])
+    before, total = high[:-1], high[1:]
+    # TwoSum: the exact error of each step total = before + x, summed up in place
+    low = np.zeros(x.size + 1)
+    error = low[1:]
+    virtual = np.subtract(total, before)
+    np.subtract(total, virtual, out=error)
+    np.subtract(before, error, out=error)
+    np.subtract(x, virtual, out=virtual)
+    error += virtual
+    np.cumsum(error, out=error)
+    changes = np.concatenate(([0], np.cumsum(x[1:] != x[:-1], dtype=np.int32)))
+    return RunningSums(x, high, low, changes)
+
+
+def window_mean(sums: RunningSums, window: int) -> np.ndarray:
+    """The mean of the ``window`` values ending at each point: NaN before the first full window;
+    exactly the value where all of them are equal."""
     n = _window(window)
-    return _series(close, "close").rolling(n, min_periods=n).mean().to_numpy()
+    size = sums.values.size
+    out = np.full(size, np.nan)
+    if n <= size:
+        means = out[n - 1:]
+        np.subtract(sums.high[n:], sums.high[:-n], out=means)
+        means += sums.low[n:]
+        means -= sums.low[:-n]
+        means /= n
+        equal = sums.changes[n - 1:] == sums.changes[:size - n + 1]
+        means[equal] = sums.values[n - 1:][equal]
+    return out
 
 
 def ema(close: Any, window: int) -> np.ndarray:

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.return_stats import ReturnStats
+
 PERIODS_PER_YEAR = 252
 VAR_LEVEL = 0.95
 MIN_RETURNS_FOR_HISTORICAL_VAR = 20
@@ -64,7 +66,8 @@ def _returns_2d(equity: np.ndarray) -> np.ndarray:
     """Simple returns per row; a return after a non-positive equity is NaN (undefined)."""
     prev = equity[:, :-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = equity[:, 1:] / prev - 1.0
+        r = equity[:, 1:] / prev
+    r -= 1.0
     r[prev <= 0] = np.nan
     return r
 
@@ -139,43 +142,37 @@ def _cagr_pct(equity: np.ndarray, periods_per_year: float) -> np.ndarray:
     return out
 
 
-def _volatility_pct(r: np.ndarray, periods_per_year: float) -> np.ndarray:
-    if r.shape[1] < 2:
-        return np.full(r.shape[0], np.nan)
-    return r.std(axis=1, ddof=1) * np.sqrt(periods_per_year) * 100.0
+def _volatility_pct(r: ReturnStats, periods_per_year: float) -> np.ndarray:
+    undefined = r.undefined(2)
+    return undefined if undefined is not None else r.std * np.sqrt(periods_per_year) * 100.0
 
 
-def _sharpe(r: np.ndarray, rf_p: float, periods_per_year: float) -> np.ndarray:
-    if r.shape[1] < 2:
-        return np.full(r.shape[0], np.nan)
-    x = r - rf_p
-    mean = x.mean(axis=1)
-    std = x.std(axis=1, ddof=1)
+def _sharpe(r: ReturnStats, periods_per_year: float) -> np.ndarray:
+    if (undefined := r.undefined(2)) is not None:
+        return undefined
+    mean, std = r.excess_mean, r.excess_std
     with np.errstate(divide="ignore", invalid="ignore"):
         out = mean / std * np.sqrt(periods_per_year)
     out[_std_is_zero(std, mean)] = np.nan
     return out
 
 
-def _sortino(r: np.ndarray, rf_p: float, periods_per_year: float) -> np.ndarray:
-    n = r.shape[1]
-    if n == 0:
-        return np.full(r.shape[0], np.nan)
-    x = r - rf_p
-    downside = np.minimum(x, 0.0)
-    downside_dev = np.sqrt((downside**2).sum(axis=1) / n)
+def _sortino(r: ReturnStats, periods_per_year: float) -> np.ndarray:
+    if (undefined := r.undefined(1)) is not None:
+        return undefined
+    deviation, has_losses = r.downside
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = x.mean(axis=1) / downside_dev * np.sqrt(periods_per_year)
-    out[~(x < 0).any(axis=1)] = np.nan
+        out = r.excess_mean / deviation * np.sqrt(periods_per_year)
+    out[~has_losses] = np.nan
     return out
 
 
 def _max_drawdown_pct(equity: np.ndarray) -> np.ndarray:
     if equity.shape[1] < 2:
         return np.full(equity.shape[0], np.nan)
-    peak = np.maximum.accumulate(equity, axis=1)
+    ratio = np.maximum.accumulate(equity, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        worst = (equity / peak - 1.0).min(axis=1)
+        worst = np.divide(equity, ratio, out=ratio).min(axis=1) - 1.0
     # Equity at or below zero is a total loss: the drawdown cannot exceed 100 %.
     return np.clip(-worst * 100.0, 0.0, 100.0)
 
@@ -187,25 +184,21 @@ def _calmar(cagr: np.ndarray, max_dd: np.ndarray) -> np.ndarray:
     return out
 
 
-def _var_historical(r: np.ndarray, level: float) -> np.ndarray:
-    if r.shape[1] < MIN_RETURNS_FOR_HISTORICAL_VAR:
-        return np.full(r.shape[0], np.nan)
-    return -np.quantile(r, 1.0 - level, axis=1)
+def _var_historical(r: ReturnStats, level: float) -> np.ndarray:
+    undefined = r.undefined(MIN_RETURNS_FOR_HISTORICAL_VAR)
+    return undefined if undefined is not None else -r.quantile(1.0 - level)
 
 
-def _var_parametric(r: np.ndarray, level: float) -> np.ndarray:
-    if r.shape[1] < 2:
-        return np.full(r.shape[0], np.nan)
-    z = _normal_quantile(1.0 - level)
-    return -(r.mean(axis=1) + z * r.std(axis=1, ddof=1))
+def _var_parametric(r: ReturnStats, level: float) -> np.ndarray:
+    if (undefined := r.undefined(2)) is not None:
+        return undefined
+    return -(r.mean + _normal_quantile(1.0 - level) * r.std)
 
 
-def _cvar_historical(r: np.ndarray, level: float) -> np.ndarray:
-    if r.shape[1] < MIN_RETURNS_FOR_HISTORICAL_VAR:
-        return np.full(r.shape[0], np.nan)
-    q = np.quantile(r, 1.0 - level, axis=1)
-    tail = r <= q[:, np.newaxis]
-    return -(np.where(tail, r, 0.0).sum(axis=1) / tail.sum(axis=1))
+def _cvar_historical(r: ReturnStats, level: float) -> np.ndarray:
+    if (undefined := r.undefined(MIN_RETURNS_FOR_HISTORICAL_VAR)) is not None:
+        return undefined
+    return -r.tail_mean(1.0 - level)
 
 
 def _normal_quantile(p: float) -> float:
@@ -232,7 +225,7 @@ def volatility_pct(period_returns: Any, periods_per_year: float = PERIODS_PER_YE
     """Annualised volatility: ``std(r, ddof=1) * sqrt(P) * 100``; None with fewer than 2 returns."""
     rows, one = _as_rows(period_returns, "returns")
     _per_period_rf(0.0, periods_per_year)
-    return _out(_volatility_pct(rows, periods_per_year), one)
+    return _out(_volatility_pct(ReturnStats(rows), periods_per_year), one)
 
 
 def sharpe_ratio(
@@ -240,7 +233,7 @@ def sharpe_ratio(
 ) -> Number | list[Number]:
     """``mean(x) / std(x, ddof=1) * sqrt(P)`` of excess returns; None with < 2 returns or zero std."""
     rows, one = _as_rows(period_returns, "returns")
-    return _out(_sharpe(rows, _per_period_rf(risk_free, periods_per_year), periods_per_year), one)
+    return _out(_sharpe(ReturnStats(rows, _per_period_rf(risk_free, periods_per_year)), periods_per_year), one)
 
 
 def sortino_ratio(
@@ -248,7 +241,7 @@ def sortino_ratio(
 ) -> Number | list[Number]:
     """``mean(x) / sqrt(sum(min(x, 0)^2) / n) * sqrt(P)``; None when no excess return is negative."""
     rows, one = _as_rows(period_returns, "returns")
-    return _out(_sortino(rows, _per_period_rf(risk_free, periods_per_year), periods_per_year), one)
+    return _out(_sortino(ReturnStats(rows, _per_period_rf(risk_free, periods_per_year)), periods_per_year), one)
 
 
 def max_drawdown_pct(equity: Any) -> Number | list[Number]:
@@ -270,20 +263,20 @@ def var_historical(period_returns: Any, level: float = VAR_LEVEL) -> Number | li
     """
     rows, one = _as_rows(period_returns, "returns")
     _normal_quantile(1.0 - level)
-    return _out(_var_historical(rows, level), one)
+    return _out(_var_historical(ReturnStats(rows), level), one)
 
 
 def var_parametric(period_returns: Any, level: float = VAR_LEVEL) -> Number | list[Number]:
     """Gaussian VaR: ``-(mean(r) + z * std(r, ddof=1))``, z the normal quantile of ``1 - level``."""
     rows, one = _as_rows(period_returns, "returns")
-    return _out(_var_parametric(rows, level), one)
+    return _out(_var_parametric(ReturnStats(rows), level), one)
 
 
 def cvar_historical(period_returns: Any, level: float = VAR_LEVEL) -> Number | list[Number]:
     """Expected shortfall: ``-mean(r[r <= quantile(r, 1 - level)])``; None below 20 returns."""
     rows, one = _as_rows(period_returns, "returns")
     _normal_quantile(1.0 - level)
-    return _out(_cvar_historical(rows, level), one)
+    return _out(_cvar_historical(ReturnStats(rows), level), one)
 
 
 def beta(period_returns: Any, benchmark_returns: Any) -> Number:
@@ -324,16 +317,16 @@ def performance_summary(
     r = _returns_2d(rows)
     # A non-positive equity makes later returns undefined, and with them every return statistic.
     broken = np.isnan(r).any(axis=1)
-    r_clean = np.where(np.isnan(r), 0.0, r)
+    clean = ReturnStats(np.where(np.isnan(r), 0.0, r) if broken.any() else r, rf_p)
     cagr = _cagr_pct(rows, periods_per_year)
     max_dd = _max_drawdown_pct(rows)
     from_returns = {
-        "volatility_pct": _volatility_pct(r_clean, periods_per_year),
-        "sharpe_ratio": _sharpe(r_clean, rf_p, periods_per_year),
-        "sortino_ratio": _sortino(r_clean, rf_p, periods_per_year),
-        "var_95": _var_historical(r_clean, VAR_LEVEL),
-        "var_95_parametric": _var_parametric(r_clean, VAR_LEVEL),
-        "cvar_95": _cvar_historical(r_clean, VAR_LEVEL),
+        "volatility_pct": _volatility_pct(clean, periods_per_year),
+        "sharpe_ratio": _sharpe(clean, periods_per_year),
+        "sortino_ratio": _sortino(clean, periods_per_year),
+        "var_95": _var_historical(clean, VAR_LEVEL),
+        "var_95_parametric": _var_parametric(clean, VAR_LEVEL),
+        "cvar_95": _cvar_historical(clean, VAR_LEVEL),
     }
     for values in from_returns.values():
         values[broken] = np.nan
@@ -359,54 +352,65 @@ def _pnl_array(pnl: Any) -> np.ndarray:
     return arr
 
 
-def _mean_or_none(values: np.ndarray) -> Number:
-    return float(values.mean()) if values.size else None
-
-
 def win_rate_pct(pnl: Sequence[float] | np.ndarray) -> Number:
     """``winning / closed * 100``; a breakeven trade is not a win. None with no trades."""
-    p = _pnl_array(pnl)
-    return float((p > 0).sum() / p.size * 100.0) if p.size else None
+    return trade_summary(pnl)["win_rate_pct"]
 
 
 def avg_win(pnl: Sequence[float] | np.ndarray) -> Number:
     """Mean PnL of winning trades; None with no winners."""
-    p = _pnl_array(pnl)
-    return _mean_or_none(p[p > 0])
+    return trade_summary(pnl)["avg_win"]
 
 
 def avg_loss(pnl: Sequence[float] | np.ndarray) -> Number:
     """Mean PnL of losing trades (a negative number); None with no losers."""
-    p = _pnl_array(pnl)
-    return _mean_or_none(p[p < 0])
+    return trade_summary(pnl)["avg_loss"]
 
 
 def profit_factor(pnl: Sequence[float] | np.ndarray) -> Number:
     """``sum(winners) / abs(sum(losers))``; None when there are no losing trades."""
-    p = _pnl_array(pnl)
-    losses = p[p < 0]
-    return float(p[p > 0].sum() / abs(losses.sum())) if losses.size else None
+    return trade_summary(pnl)["profit_factor"]
 
 
 def expectancy(pnl: Sequence[float] | np.ndarray) -> Number:
     """Mean PnL per closed trade; None with no trades."""
-    return _mean_or_none(_pnl_array(pnl))
+    return trade_summary(pnl)["expectancy"]
 
 
 def trade_summary(pnl: Sequence[float] | np.ndarray) -> dict[str, Any]:
     """Every closed-trade metric at once."""
     p = _pnl_array(pnl)
-    return {
-        "number_of_trades": int(p.size),
-        "winning_trades": int((p > 0).sum()),
-        "losing_trades": int((p < 0).sum()),
-        "win_rate_pct": win_rate_pct(p),
-        "avg_win": avg_win(p),
-        "avg_loss": avg_loss(p),
-        "profit_factor": profit_factor(p),
-        "expectancy": expectancy(p),
-        "total_pnl": float(p.sum()),
-    }
+    return trade_summaries(p, np.zeros(p.size, dtype=np.int64), 1)[0]
+
+
+def trade_summaries(pnl: Any, group: np.ndarray, groups: int) -> list[dict[str, Any]]:
+    """`trade_summary` of several sets of trades at once: trade i is in set ``group[i]`` (0 to
+    ``groups - 1``); one summary per set, in order."""
+    p = _pnl_array(pnl)
+
+    def per_group(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights, groups)
+
+    count = np.bincount(group, minlength=groups)
+    won, lost = p > 0, p < 0
+    winners, losers = per_group(won), per_group(lost)
+    win_sum, loss_sum = per_group(np.where(won, p, 0.0)), per_group(np.where(lost, p, 0.0))
+    total = per_group(p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = {
+            "win_rate_pct": winners / count * 100.0,
+            "avg_win": win_sum / winners,
+            "avg_loss": loss_sum / losers,
+            "profit_factor": np.where(losers > 0, win_sum / np.abs(loss_sum), np.nan),
+            "expectancy": total / count,
+        }
+    counts = zip(count.tolist(), winners.astype(int).tolist(), losers.astype(int).tolist(), total.tolist())
+    values = zip(*(_out(column, False) for column in columns.values()))
+    return [
+        {"number_of_trades": n, "winning_trades": w, "losing_trades": lo,
+         **dict(zip(columns, ratios)), "total_pnl": pnl_sum}
+        for (n, w, lo, pnl_sum), ratios in zip(counts, values)
+    ]
 
 
 # --------------------------------------------------------------------------- signals and fills

@@ -13,16 +13,18 @@
 
 ``run`` returns the whole result; ``stream`` yields one event per bar for live playback. They
 share the strategy's target positions (vectorised; proven free of look-ahead by the tests) and
-simulate the book independently: ``run`` trade by trade, ``stream`` bar by bar.
+simulate the book independently: ``run`` order by order, vectorised around the one sequential step
+(`book`), ``stream`` bar by bar.
 
 Where things are: `bars` (the validated input), `strategies` (the registry of strategy kinds and
-their parameters), `results` (settings, trades, the result), `simulation` (`run`), `streaming`
-(`stream`), `sweeps` (`parameter_grid`, `sweep`), `errors`.
+their parameters), `results` (settings, trades, the result), `book` (orders, fills, trades and equity for
+one run or many), `simulation` (`run`), `streaming` (`stream`), `sweeps` (`parameter_grid`, `sweep`),
+`errors`.
 """
 
 from analytics.backtest.bars import Bars, as_bars, make_bars
 from analytics.backtest.errors import BacktestError, InvalidBars, InvalidParameters, UnknownStrategy
-from analytics.backtest.results import SIDE_NAMES, BacktestResult, Settings, Trade
+from analytics.backtest.results import SIDE_NAMES, BacktestResult, Ledger, Settings, Trade
 from analytics.backtest.simulation import run
 from analytics.backtest.strategies import (
     FLAT,
@@ -41,7 +43,7 @@ from analytics.backtest.sweeps import parameter_grid, sweep
 
 __all__ = [
     "FLAT", "LONG", "SHORT", "SIDE_NAMES", "STRATEGIES",
-    "BacktestError", "BacktestResult", "Bars", "InvalidBars", "InvalidParameters", "Param", "Settings",
+    "BacktestError", "BacktestResult", "Bars", "InvalidBars", "InvalidParameters", "Ledger", "Param", "Settings",
     "StrategyKind", "Trade", "UnknownStrategy",
     "as_bars", "make_bars", "parameter_grid", "run", "strategy_kind", "strategy_schemas", "stream", "sweep",
     "target_positions", "validate_params",

@@ -1,10 +1,11 @@
 """What a backtest is run with (`Settings`: cash, sizing, costs) and what it returns (`Trade`,
-`BacktestResult`)."""
+`Ledger`, `BacktestResult`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -91,15 +92,49 @@ class Settings:
         return max(math.floor(equity * self.fraction / fill_price), 0)
 
 
+@dataclass(frozen=True, eq=False)
+class Ledger:
+    """Closed trades as columns, in order, row by row (``row``: the run, of the several simulated
+    together, each belongs to); `trades` makes them `Trade` objects."""
+
+    row: np.ndarray
+    side: np.ndarray  # +1 long, -1 short
+    size: np.ndarray
+    entry_bar: np.ndarray
+    entry_price: np.ndarray
+    exit_bar: np.ndarray
+    exit_price: np.ndarray
+    pnl: np.ndarray
+    commission: np.ndarray
+    closed_at_end: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.row.size)
+
+    def trades(self, times: np.ndarray) -> list[Trade]:
+        """`Trade` objects, their times from ``times`` (the bars' ``datetime64`` times)."""
+        names = [SIDE_NAMES[side] for side in self.side.tolist()]
+        entry_times = pd.DatetimeIndex(times[self.entry_bar]).tolist()
+        exit_times = pd.DatetimeIndex(times[self.exit_bar]).tolist()
+        return list(map(Trade, names, self.size.tolist(), self.entry_bar.tolist(), entry_times,
+                        self.entry_price.tolist(), self.exit_bar.tolist(), exit_times, self.exit_price.tolist(),
+                        self.pnl.tolist(), self.commission.tolist(), self.closed_at_end.tolist()))
+
+
 @dataclass
 class BacktestResult:
     kind: str
     params: dict[str, Any]
     settings: Settings
     bars: Bars
-    trades: list[Trade]
+    ledger: Ledger
     equity: np.ndarray
     metrics: dict[str, Any]
+
+    @cached_property
+    def trades(self) -> list[Trade]:
+        """The closed trades as `Trade` objects, made on first use (the ledger holds them as columns)."""
+        return self.ledger.trades(self.bars.time)
 
     @property
     def equity_curve(self) -> pd.Series:

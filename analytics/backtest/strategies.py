@@ -73,8 +73,11 @@ class StrategyKind:
     label: str
     description: str
     params: tuple[Param, ...]
-    target_positions: Callable[[Bars, dict], np.ndarray]
+    targets: Callable[[Bars, list[dict]], np.ndarray]  # of several parameter sets at once: sets x bars
     check: Callable[[dict], str | None] = lambda params: None
+
+    def target_positions(self, bars: Bars, params: dict) -> np.ndarray:
+        return self.targets(bars, [params])[0]
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -88,70 +91,106 @@ class StrategyKind:
         return {p.name: p.default for p in self.params}
 
 
+def _column(sets: list[dict], name: str) -> np.ndarray:
+    """One parameter's value in each set of the batch, as a column (one row per set)."""
+    return np.array([p[name] for p in sets])[:, np.newaxis]
+
+
+def _stacked(sets: list[dict], indicator: Callable[[dict], np.ndarray]) -> np.ndarray:
+    """Each set's indicator series, one row per set (a view of the memoised series for one set)."""
+    if len(sets) == 1:
+        return indicator(sets[0])[np.newaxis]
+    return np.stack([indicator(p) for p in sets])
+
+
+def _opposite(sets: list[dict]) -> np.ndarray:
+    """What each set does on the opposite signal: short if it may, else flat."""
+    return np.where(_column(sets, "allow_short"), SHORT, FLAT)
+
+
+_UNDECIDED = 2  # neither LONG, FLAT nor SHORT
+
+
+def _decide(*rules: tuple[np.ndarray, Any]) -> np.ndarray:
+    """Decisions from (where, position) rules, a later rule winning where two apply."""
+    events = np.full(rules[0][0].shape, _UNDECIDED, dtype=np.int8)
+    for where, position in rules:
+        np.copyto(events, position, where=where)
+    return events
+
+
 def _hold_last_event(events: np.ndarray) -> np.ndarray:
-    """Carry each decision (non-NaN) forward until the next one; flat before the first."""
-    positions = np.arange(events.size)
-    last = np.maximum.accumulate(np.where(np.isnan(events), 0, positions))
-    held = events[last]
-    held[np.isnan(held)] = FLAT
-    return held.astype(np.int8)
+    """Carry each decision forward along its row until the next one; flat before the first.
+    ``events`` (rows x bars, C order) is overwritten."""
+    first = events[:, 0]
+    first[first == _UNDECIDED] = FLAT  # every row then starts with a decision: none carries over from the row above
+    flat = events.ravel()
+    at = np.flatnonzero(flat != _UNDECIDED)
+    return np.repeat(flat[at], np.diff(at, append=flat.size)).reshape(events.shape)
 
 
-def _cross_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """True at t when ``a[t-1] < b[t-1] and a[t] > b[t]`` (never at t = 0 or where either is NaN)."""
-    out = np.zeros(a.size, dtype=bool)
-    out[1:] = (a[:-1] < b[:-1]) & (a[1:] > b[1:])
+def _crosses(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``a`` crosses above ``b`` (``a[t-1] < b[t-1] and a[t] > b[t]``) and where below (the
+    mirror), along each row. Never at t = 0 or where either is NaN."""
+    below, above = a < b, a > b
+    up, down = np.zeros_like(below), np.zeros_like(below)
+    up[:, 1:] = below[:, :-1] & above[:, 1:]
+    down[:, 1:] = above[:, :-1] & below[:, 1:]
+    return up, down
+
+
+def _previous(values: np.ndarray) -> np.ndarray:
+    """Each row's value of the bar before, at every bar (NaN at the first)."""
+    out = np.empty_like(values)
+    out[:, 0] = np.nan
+    out[:, 1:] = values[:, :-1]
     return out
 
 
 def _sma(bars: Bars, window: int) -> np.ndarray:
-    return bars.memo(("sma", window), lambda: indicators.sma(bars.close, window))
+    sums = bars.memo(("running sums",), lambda: indicators.running_sums(bars.close))
+    return bars.memo(("sma", window), lambda: indicators.window_mean(sums, window))
 
 
-def _sma_cross(bars: Bars, p: dict) -> np.ndarray:
-    fast, slow = _sma(bars, p["fast"]), _sma(bars, p["slow"])
-    events = np.full(len(bars), np.nan)
-    events[_cross_above(fast, slow)] = LONG
-    events[_cross_above(slow, fast)] = SHORT if p["allow_short"] else FLAT
-    return _hold_last_event(events)
+def _sma_cross(bars: Bars, sets: list[dict]) -> np.ndarray:
+    fast = _stacked(sets, lambda p: _sma(bars, p["fast"]))
+    up, down = _crosses(fast, _stacked(sets, lambda p: _sma(bars, p["slow"])))
+    return _hold_last_event(_decide((up, LONG), (down, _opposite(sets))))
 
 
-def _rsi_reversion(bars: Bars, p: dict) -> np.ndarray:
-    rsi = bars.memo(("rsi", p["period"]), lambda: indicators.rsi(bars.close, p["period"]))
-    events = np.full(len(bars), np.nan)
-    events[rsi < p["lower"]] = LONG
-    events[rsi > p["upper"]] = SHORT if p["allow_short"] else FLAT
-    return _hold_last_event(events)
+def _rsi_reversion(bars: Bars, sets: list[dict]) -> np.ndarray:
+    rsi = _stacked(sets, lambda p: bars.memo(("rsi", p["period"]), lambda: indicators.rsi(bars.close, p["period"])))
+    oversold, overbought = rsi < _column(sets, "lower"), rsi > _column(sets, "upper")
+    return _hold_last_event(_decide((oversold, LONG), (overbought, _opposite(sets))))
 
 
-def _donchian_breakout(bars: Bars, p: dict) -> np.ndarray:
-    window = p["window"]
-    channel = bars.memo(("donchian", window), lambda: indicators.donchian_channel(bars.high, bars.low, window))
+def _donchian_breakout(bars: Bars, sets: list[dict]) -> np.ndarray:
+    def channel(p: dict) -> indicators.Bands:
+        window = p["window"]
+        return bars.memo(("donchian", window), lambda: indicators.donchian_channel(bars.high, bars.low, window))
+
     # Break out of the channel of the *previous* `window` bars: today's bar is in today's channel.
-    prior_high = np.r_[np.nan, channel.upper[:-1]]
-    prior_low = np.r_[np.nan, channel.lower[:-1]]
-    events = np.full(len(bars), np.nan)
-    events[bars.close > prior_high] = LONG
-    events[bars.close < prior_low] = SHORT if p["allow_short"] else FLAT
-    return _hold_last_event(events)
+    prior_high = _previous(_stacked(sets, lambda p: channel(p).upper))
+    prior_low = _previous(_stacked(sets, lambda p: channel(p).lower))
+    return _hold_last_event(_decide((bars.close > prior_high, LONG), (bars.close < prior_low, _opposite(sets))))
 
 
-def _bollinger_reversion(bars: Bars, p: dict) -> np.ndarray:
-    window, k = p["window"], p["k"]
-    bands = bars.memo(("bollinger", window, k), lambda: indicators.bollinger_bands(bars.close, window, k))
-    close, middle = bars.close, bands.middle
-    events = np.full(len(bars), np.nan)
+def _bollinger_reversion(bars: Bars, sets: list[dict]) -> np.ndarray:
+    def bands(p: dict) -> indicators.Bands:
+        window, k = p["window"], p["k"]
+        return bars.memo(("bollinger", window, k), lambda: indicators.bollinger_bands(bars.close, window, k))
+
+    close = bars.close
+    middle = _stacked(sets, lambda p: bands(p).middle)
     # Exit when the close gets back to the middle band; the first close on the other side of the
     # middle after an entry is always a crossing, since entries happen outside the bands.
-    back_to_middle = np.zeros(close.size, dtype=bool)
-    back_to_middle[1:] = ((close[:-1] < middle[:-1]) & (close[1:] >= middle[1:])) | (
-        (close[:-1] > middle[:-1]) & (close[1:] <= middle[1:])
+    back_to_middle = np.zeros(middle.shape, dtype=bool)
+    back_to_middle[:, 1:] = ((close[:-1] < middle[:, :-1]) & (close[1:] >= middle[:, 1:])) | (
+        (close[:-1] > middle[:, :-1]) & (close[1:] <= middle[:, 1:])
     )
-    events[back_to_middle] = FLAT
-    events[close < bands.lower] = LONG
-    if p["allow_short"]:
-        events[close > bands.upper] = SHORT
-    return _hold_last_event(events)
+    below = close < _stacked(sets, lambda p: bands(p).lower)
+    above = (close > _stacked(sets, lambda p: bands(p).upper)) & _column(sets, "allow_short")
+    return _hold_last_event(_decide((back_to_middle, FLAT), (below, LONG), (above, SHORT)))
 
 
 def _fast_below_slow(p: dict) -> str | None:

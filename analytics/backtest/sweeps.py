@@ -12,7 +12,7 @@ import pandas as pd
 from analytics.backtest.bars import Bars, as_bars
 from analytics.backtest.errors import InvalidParameters
 from analytics.backtest.results import Settings
-from analytics.backtest.simulation import run_metrics, simulate_by_trade
+from analytics.backtest.simulation import run_metrics, simulate
 from analytics.backtest.strategies import STRATEGIES, strategy_kind, validate_params
 
 
@@ -48,15 +48,23 @@ def parameter_grid(kind: str, grid: Mapping[str, Any]) -> tuple[list[dict[str, A
     return valid, skipped
 
 
+SWEEP_CELLS = 4_000_000  # bars x runs simulated together: 32 MB per equity matrix
+
+
 def sweep(bars: Bars | pd.DataFrame, kind: str, grid: Mapping[str, Any], **settings: Any) -> pd.DataFrame:
     """Run every valid combination of ``grid`` over the same bars; one row per run with its
-    parameters and metrics. Indicators are computed once per distinct window."""
+    parameters and metrics. Indicators are computed once per distinct window; the runs are simulated
+    together, as many at a time as fit in about `SWEEP_CELLS` bars."""
     bars = as_bars(bars)
     config = Settings(**settings)
     param_sets, _ = parameter_grid(kind, grid)
+    strategy = STRATEGIES[kind]
+    per_batch = max(1, SWEEP_CELLS // len(bars))
     rows = []
-    for params in param_sets:
-        targets = STRATEGIES[kind].target_positions(bars, params)
-        trades, equity = simulate_by_trade(bars, targets, config)
-        rows.append({**params, **run_metrics(bars, trades, equity, config)})
+    for start in range(0, len(param_sets), per_batch):
+        batch = param_sets[start:start + per_batch]
+        targets = strategy.targets(bars, batch)
+        ledger, equity = simulate(bars, targets, config)
+        rows += [{**params, **metrics} for params, metrics in zip(batch, run_metrics(bars, ledger, equity, config))]
     return pd.DataFrame(rows)
+

@@ -282,3 +282,28 @@ def test_bollinger_rejects_a_non_positive_k(k):
 def test_two_dimensional_close_is_rejected():
     with pytest.raises(ValueError):
         ind.sma([[1, 2], [3, 4]], 2)
+
+
+# --------------------------------------------------------------------------- SMA from running sums
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sma_from_running_sums_is_a_compensated_rolling_mean(seed):
+    # Prices on a cent grid with runs of equal closes: ties and flat windows, where rounding shows.
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([-1, 0, 0, 1], 5_000) * rng.integers(1, 4, 5_000)
+    closes = np.round(rng.choice([0.5, 120.0, 60_000.0]) + np.cumsum(steps) * 0.01, 2)
+    closes[1000:1100] = closes[1000]  # a flat stretch longer than every window
+    sums = ind.running_sums(closes)
+    for window in (1, 2, 10, 30, 400):
+        got = ind.window_mean(sums, window)
+        exact = [math.fsum(closes[t - window + 1:t + 1]) / window for t in range(window - 1, closes.size)]
+        assert np.isnan(got[:window - 1]).all()
+        np.testing.assert_allclose(got[window - 1:], exact, rtol=4e-16 * window, atol=0)
+        flat = np.flatnonzero([len(set(closes[t - window + 1:t + 1])) == 1 for t in range(window - 1, closes.size)])
+        assert (got[window - 1:][flat] == closes[window - 1:][flat]).all()  # a flat window's mean is its value exactly
+        np.testing.assert_allclose(got, pd.Series(closes).rolling(window).mean(), rtol=1e-13, atol=1e-12)
+
+
+def test_a_window_longer_than_the_series_is_all_nan():
+    assert np.isnan(ind.window_mean(ind.running_sums([1.0, 2.0]), 3)).all()

@@ -791,3 +791,49 @@ def test_lag_summary_rejects_negative_and_nan_lags():
         m.lag_summary([1.0, -0.5])
     with pytest.raises(ValueError):
         m.lag_summary([1.0, np.nan])
+
+
+# --------------------------------------------------------------------------- many curves and many trade sets at once
+
+
+def test_performance_summary_of_many_curves_is_each_curve_from_first_principles():
+    rng = np.random.default_rng(8)
+    returns_ = rng.normal(0.0004, 0.01, (5, 300))
+    returns_[2, 100:200] = 0.0  # flat stretch: ties at the 5 % quantile
+    curves = 1_000 * np.cumprod(1 + np.c_[np.zeros(5), returns_], axis=1)
+    got = m.performance_summary(curves, risk_free=0.03)
+    rf_p = 1.03 ** (1 / 252) - 1
+    for curve, summary in zip(curves, got):
+        r = curve[1:] / curve[:-1] - 1
+        x = r - rf_p
+        q = np.quantile(r, 0.05)
+        peak = np.maximum.accumulate(curve)
+        assert summary["volatility_pct"] == approx(r.std(ddof=1) * math.sqrt(252) * 100)
+        assert summary["sharpe_ratio"] == approx(x.mean() / x.std(ddof=1) * math.sqrt(252))
+        assert summary["sortino_ratio"] == approx(x.mean() / math.sqrt((np.minimum(x, 0) ** 2).mean()) * math.sqrt(252))
+        assert summary["var_95"] == approx(-q)
+        assert summary["cvar_95"] == approx(-r[r <= q].mean())
+        assert summary["var_95_parametric"] == approx(-(r.mean() - 1.6448536 * r.std(ddof=1)))
+        assert summary["max_drawdown_pct"] == approx(-(curve / peak - 1).min() * 100)
+
+
+def test_trade_summaries_are_each_group_s_trade_summary():
+    rng = np.random.default_rng(4)
+    pnl = np.round(rng.normal(5, 40, 200), 0)  # some breakeven trades
+    group = np.sort(rng.integers(0, 7, 200))
+    group[group == 3] = 4  # a group with no trades
+    got = m.trade_summaries(pnl, group, 8)
+    assert len(got) == 8
+    for g, summary in enumerate(got):
+        p = pnl[group == g]
+        wins, losses = p[p > 0], p[p < 0]
+        expected = {
+            "number_of_trades": p.size, "winning_trades": wins.size, "losing_trades": losses.size,
+            "win_rate_pct": wins.size / p.size * 100 if p.size else None,
+            "avg_win": wins.mean() if wins.size else None, "avg_loss": losses.mean() if losses.size else None,
+            "profit_factor": wins.sum() / -losses.sum() if losses.size else None,
+            "expectancy": p.mean() if p.size else None, "total_pnl": p.sum(),
+        }
+        assert summary.keys() == expected.keys()
+        for key, value in expected.items():
+            assert summary[key] == (None if value is None else approx(value)), (g, key)
