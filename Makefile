@@ -37,8 +37,10 @@ run: $(STAMP)
 test: $(STAMP) browser axe
 	$(BIN)/python -m pytest
 
-# Every benchmark into bench/RESULTS.md (PostgreSQL too when TRADEBOARD_TEST_POSTGRES_URL is set).
+# Every benchmark into bench/RESULTS.md (PostgreSQL too when TRADEBOARD_TEST_POSTGRES_URL is set);
+# the `bench` extra brings the engine's peers, backtesting.py and vectorbt, for bench/engine_peers.py.
 bench: $(STAMP) browser
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/run_all.py
 
 clean:

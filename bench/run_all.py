@@ -2,7 +2,8 @@
 
     python bench/run_all.py [--postgres-url URL] [--skip NAME ...] [--quick]
 
-Runs: analytics and the engine; the client, signal-sender and paper-trading dashboards (cold and
+Runs: analytics and the engine; the engine against backtesting.py and vectorbt (with the `bench`
+extra installed); the client, signal-sender and paper-trading dashboards (cold and
 warm, `demo`, `large` and `xlarge` side by side with the growth ratio, SQLite, and PostgreSQL when a
 server URL is given: each scale is seeded once into var/bench/<scale>.db and the database
 `tb_bench_<scale>`, kept for later runs; seeding `xlarge` takes about 10 minutes the first time);
@@ -34,7 +35,7 @@ def jobs(pg_url: str | None, quick: bool) -> list[tuple[str, list[str]]]:
     scales = ["demo"] if quick else ["demo", "large", "xlarge"]
     repeat = ["--repeat", "2" if quick else "5"]
     postgres = ["--postgres-url", pg_url] if pg_url and not quick else []
-    out = [("analytics", ["bench/analytics.py"])]
+    out = [("analytics", ["bench/analytics.py"]), ("engine_peers", ["bench/engine_peers.py", *repeat])]
     for name in ("client_dashboard", "signal_sender_dashboard", "paper_trading_dashboard"):
         out.append((name, [f"bench/{name}.py", "--scale", *scales, *repeat, *postgres]))
     runs = ["1000", "10000"] if quick else ["1000", "10000", "100000"]
