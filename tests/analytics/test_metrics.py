@@ -837,3 +837,15 @@ def test_trade_summaries_are_each_group_s_trade_summary():
         assert summary.keys() == expected.keys()
         for key, value in expected.items():
             assert summary[key] == (None if value is None else approx(value)), (g, key)
+
+
+@pytest.mark.parametrize("zeros", [0.0, 0.5, 0.97])  # a flat book returns exact zeros: ties at the quantile
+@pytest.mark.parametrize("losses", [0.5, 0.03])  # many losses, or fewer than 5 % of returns
+def test_historical_var_and_cvar_of_one_curve_are_their_definitions(zeros, losses):
+    rng = np.random.default_rng(int(zeros * 100 + losses * 1000))
+    r = np.abs(rng.normal(0.001, 0.01, 20_000))
+    r[rng.random(r.size) < losses] *= -1
+    r[rng.random(r.size) < zeros] = 0.0
+    q = np.quantile(r, 1 - 0.95)
+    assert m.var_historical(r) == -q  # numpy's interpolation, to the bit
+    assert m.cvar_historical(r) == approx(-r[r <= q].mean(), rel=1e-12)
