@@ -39,7 +39,8 @@ def _window(n: Any, name: str = "window") -> int:
 
 def sma(close: Any, window: int) -> np.ndarray:
     """Simple moving average of the ``window`` closes ending at each bar."""
-    return window_mean(running_sums(close), window)
+    _window(window)
+    return window_mean(running_sums(close, "close"), window)
 
 
 class RunningSums(NamedTuple):
@@ -48,17 +49,23 @@ class RunningSums(NamedTuple):
     ``high[t]`` is the float sum of the first t values (``high[0] = 0``) and ``low[t]`` the sum of
     the rounding errors that sum made, each found exactly (Knuth's TwoSum), so a window's sum is as
     accurate as a compensated (Kahan) rolling sum's. ``changes[t]``: how many values up to t differ
-    from the one before them.
+    from the one before them; ``missing[t]``: how many of the first t are NaN (None: none is).
     """
 
     values: np.ndarray
     high: np.ndarray
     low: np.ndarray
     changes: np.ndarray
+    missing: np.ndarray | None
 
 
-def running_sums(values: Any) -> RunningSums:
-    x = _series(values, "values").to_numpy()
+def running_sums(values: Any, name: str = "values") -> RunningSums:
+    x = _series(values, name).to_numpy()
+    nan = np.isnan(x)
+    missing = None
+    if nan.any():
+        missing = np.concatenate(([0], np.cumsum(nan, dtype=np.int32)))
+        x = np.where(nan, 0.0, x)
     high = np.zeros(x.size + 1)
     np.cumsum(x, out=high[1:])
     before, total = high[:-1], high[1:]
@@ -72,12 +79,12 @@ def running_sums(values: Any) -> RunningSums:
     error += virtual
     np.cumsum(error, out=error)
     changes = np.concatenate(([0], np.cumsum(x[1:] != x[:-1], dtype=np.int32)))
-    return RunningSums(x, high, low, changes)
+    return RunningSums(x, high, low, changes, missing)
 
 
 def window_mean(sums: RunningSums, window: int) -> np.ndarray:
-    """The mean of the ``window`` values ending at each point: NaN before the first full window;
-    exactly the value where all of them are equal."""
+    """The mean of the ``window`` values ending at each point: NaN before the first full window and
+    where one of them is NaN; exactly the value where all of them are equal."""
     n = _window(window)
     size = sums.values.size
     out = np.full(size, np.nan)
@@ -89,6 +96,8 @@ def window_mean(sums: RunningSums, window: int) -> np.ndarray:
         means /= n
         equal = sums.changes[n - 1:] == sums.changes[:size - n + 1]
         means[equal] = sums.values[n - 1:][equal]
+        if sums.missing is not None:
+            means[sums.missing[n:] != sums.missing[:-n]] = np.nan
     return out
 
 

@@ -67,4 +67,3 @@ def sweep(bars: Bars | pd.DataFrame, kind: str, grid: Mapping[str, Any], **setti
         ledger, equity = simulate(bars, targets, config)
         rows += [{**params, **metrics} for params, metrics in zip(batch, run_metrics(bars, ledger, equity, config))]
     return pd.DataFrame(rows)
-

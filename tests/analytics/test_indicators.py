@@ -307,3 +307,9 @@ def test_sma_from_running_sums_is_a_compensated_rolling_mean(seed):
 
 def test_a_window_longer_than_the_series_is_all_nan():
     assert np.isnan(ind.window_mean(ind.running_sums([1.0, 2.0]), 3)).all()
+
+
+def test_sma_is_nan_where_its_window_holds_a_nan_and_defined_again_after():
+    closes = [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 6.0, 6.0]
+    assert_series(ind.sma(closes, 2), [nan, 1.5, nan, nan, 4.5, 5.5, 6.0, 6.0])
+    assert_series(ind.sma(closes, 3), list(pd.Series(closes).rolling(3).mean()))
