@@ -3,10 +3,9 @@
  * The run's bars live here, in plain arrays, loaded once (replay: in chunks from
  * /api/v1/playback/runs/<id>/chunk; live: polled from /api/v1/playback/live/<id>?after=<last id>).
  * Each interval tick moves the position by the bars due at the chosen speed and hands it to the
- * chart (assets/playback_chart.js), which appends those bars in O(1) each; seeks, windows and replays
- * move the same position. window.tbPlaybackState is the player's state (tests and bench/playback.py
- * read workTimes: each tick's main-thread work, callback and chart update, by performance.now();
- * tickTimes: from the tick to the end of the animation frame that paints it).
+ * chart (assets/playback_chart.js), which draws them over the next frames; seeks, windows and replays
+ * move the same position, drawn at once. window.tbPlaybackState is the player's state (tests and
+ * bench/playback.py read workTimes: each tick's main-thread work, callback and chart update).
  */
 (function () {
   "use strict";
@@ -18,7 +17,9 @@
   var TICK_RING = 600;
   var LOG_ROWS = 10;
   var PAUSED_INTERVAL = 250;
-  var MIN_INTERVAL = 33, MAX_INTERVAL = 1000;
+  // Each tick costs Dash ~10 ms of store updates on this page, whatever it changes: ten a second at
+  // most, the chart easing each tick's bars in over the first EASE_SHARE of the interval.
+  var MIN_INTERVAL = 100, MAX_INTERVAL = 1000, EASE_SHARE = 0.6;
   var WORK_SHARE_INVERSE = 2; // tick interval >= 2x the work per tick: at most half the main thread
   var WORK_EMA = 0.3; // weight of the latest tick in the smoothed work per tick
   var CARDS_EVERY_MS = 200;
@@ -37,7 +38,7 @@
       ev: [], evBars: [],
       pos: 0, playing: false, speed: 30, win: 300, carry: 0, last: 0,
       lastId: "0", inflight: false, lastPoll: 0, liveStatus: null, finished: false, resume: false,
-      logIdx: -1, tickTimes: [], workTimes: [], ticks: 0, lastCards: 0,
+      logIdx: -1, workTimes: [], lastCards: 0,
       cbMs: 0, workEma: 0, interval: PAUSED_INTERVAL, announced: null
     };
   }
@@ -283,8 +284,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     tbPlayback: {
       load: function (source) {
-        var keep = {speed: S.speed, win: S.win, tickTimes: S.tickTimes, workTimes: S.workTimes, ticks: S.ticks,
-                    interval: S.interval};
+        var keep = {speed: S.speed, win: S.win, workTimes: S.workTimes, interval: S.interval};
         var gen = S.gen + 1;
         Object.assign(S, fresh(), keep, {gen: gen});
         chart().reset(S);
@@ -361,13 +361,7 @@
           if (done) { S.playing = false; playChanged = intervalChanged = true; }
         }
 
-        if (S.key && chart().draw(S, jumped) && moved) {
-          requestAnimationFrame(function () { // after the chart's own frame callback: the tick painted
-            S.tickTimes.push(performance.now() - started);
-            if (S.tickTimes.length > TICK_RING) { S.tickTimes.shift(); }
-            S.ticks += 1;
-          });
-        }
+        if (S.key) { chart().draw(S, jumped, S.playing && moved ? EASE_SHARE * S.interval : 0); }
         if (playChanged) { view.play = S.playing ? "Pause" : "Play"; }
         // the cards and the log follow at most every CARDS_EVERY_MS while playing (each output
         // updated is a React render on the tick's budget); at once on any other change

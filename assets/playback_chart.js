@@ -6,10 +6,10 @@
  * so a series never holds more than CAP bars:
  * - a window of W bars (100, 300, 1,000) holds the bars from a multiple of W, at most 2 W, and the
  *   visible range is moved each tick; it is rebuilt once every W bars;
- * - "all" holds the whole run so far in at most ALL_MAX candles, each the OHLC of k bars (k = 1 up to
- *   ALL_MAX bars, then 2, 4, ...). It fits the run until the user zooms or pans; a double-click fits
- *   it again.
- * Bars arrive by series.update; a tick that brings more than UPDATE_MAX bars sets the slice at once.
+ * - "all" holds the whole run so far in about one candle a pixel of the chart's width, each the OHLC
+ *   of k bars (k = 1, then 2, 4, ...). It fits the run until the user zooms or pans; a double-click
+ *   fits it again.
+ * Bars arrive by series.update; a tick that brings many bars sets the slice at once (updateMax).
  * Fills are drawn by a series primitive (arrows for entries, circles for exits, at the fill price,
  * outlined), only those in view: the library's markers plugin reads the whole series on every update.
  */
@@ -28,8 +28,11 @@
     XL: {shape: "circle", color: EXIT, label: "long exit", radius: 8},
     XS: {shape: "circle", color: EXIT, label: "short exit", radius: 8}
   };
-  var ALL_MAX = 4000; // candles of the "all" window before they merge two bars into one
-  var UPDATE_MAX = 12; // more new candles in one tick than this: one setData of the slice instead
+  // candles of the "all" window before they merge two bars into one: about one a pixel of the chart
+  function allMax() { return Math.max(500, Math.min(4000, V.chart ? V.chart.timeScale().width() : 1000)); }
+  // A tick that brings more new candles than this sets the slice at once: an update costs about 0.3 ms
+  // (two series), a setData about 1.5 ms plus 3 us a candle (Chromium, 2,000-candle series).
+  function updateMax(held) { return 5 + held / 100; }
   var MIN_FIT_BARS = 30; // "all" over a few bars: room for this many, not a few giant candles
   var SUMMARY_EVERY_MS = 1000;
   var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
@@ -40,7 +43,7 @@
   var V = blank();
 
   function blank() {
-    return {chart: null, candles: null, equity: null, container: null, tip: null, fills: null,
+    return {chart: null, candles: null, equity: null, container: null, tip: null, fills: null, ease: null, raf: 0,
             times: [], lastTime: -Infinity, from: 0, k: 1, drawn: 0, count: 0, follow: true, clock: null,
             summaryAt: 0, shown: [], state: null};
   }
@@ -117,20 +120,20 @@
   }
 
   // The slice the position needs: where it starts and how many bars make a candle.
-  function sliceFor(S) {
-    if (S.win > 0) { return {from: Math.max(0, (Math.ceil(S.pos / S.win) - 2) * S.win), k: 1}; }
+  function sliceFor(S, to) {
+    if (S.win > 0) { return {from: Math.max(0, (Math.ceil(to / S.win) - 2) * S.win), k: 1}; }
     var k = 1;
-    while (Math.ceil(S.pos / k) > ALL_MAX) { k *= 2; }
+    while (Math.ceil(to / k) > allMax()) { k *= 2; }
     return {from: 0, k: k};
   }
 
-  // The series to the position: the candles it changed by update, the rest by one setData.
-  function bringTo(S) {
-    var want = sliceFor(S), to = S.pos;
+  // The series to bar ``to`` (exclusive): the candles it changed by update, the rest by one setData.
+  function bringTo(S, to) {
+    var want = sliceFor(S, to);
     var same = want.from === V.from && want.k === V.k;
     var first = candlesTo(V.drawn) - ((V.drawn - V.from) % V.k ? 1 : 0); // a partly drawn candle is redrawn
     var last = candlesTo(to);
-    if (V.drawn < 0 || !same || to < V.drawn || last - first > UPDATE_MAX || V.count !== candlesTo(V.drawn)) {
+    if (V.drawn < 0 || !same || to < V.drawn || last - first > updateMax(last) || V.count !== candlesTo(V.drawn)) {
       if (want.k !== V.k && !V.follow && S.win === 0) { rescaleView(V.k / want.k); }
       V.from = want.from; V.k = want.k;
       setSlice(S, to);
@@ -156,9 +159,9 @@
   }
 
   // The visible candles: the last ``win`` bars (from the first bar until the window fills), or the run.
-  function frame(S) {
+  function frame(S, to) {
     if (S.win > 0) {
-      var first = Math.max(0, S.pos - S.win) - V.from;
+      var first = Math.max(0, to - S.win) - V.from;
       setRange(first - 0.5, first + S.win - 0.5);
     } else if (V.follow) {
       setRange(-0.5, Math.max(V.count, MIN_FIT_BARS) - 0.5);
@@ -189,8 +192,8 @@
     return lo;
   }
 
-  function drawShape(ctx, kind, x, y) {
-    var r = kind.radius;
+  function drawShape(ctx, kind, x, y, scale, outline) {
+    var r = kind.radius * scale;
     ctx.beginPath();
     if (kind.shape === "circle") {
       ctx.arc(x, y, r, 0, 2 * Math.PI);
@@ -203,9 +206,11 @@
     }
     ctx.fillStyle = kind.color;
     ctx.fill();
-    ctx.lineWidth = 1.5;
-    ctx.strokeStyle = OUTLINE;
-    ctx.stroke();
+    if (outline) {
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = OUTLINE;
+      ctx.stroke();
+    }
   }
 
   function fillsInView(S) {
@@ -223,13 +228,19 @@
     zOrder: function () { return "top"; },
     renderer: function () {
       return {draw: function (target) {
-        var fills = fillsInView(V.state), scale = V.chart.timeScale();
+        var fills = fillsInView(V.state), scale = V.chart.timeScale(), range = scale.getVisibleLogicalRange();
         V.shown = [];
         target.useMediaCoordinateSpace(function (scope) {
+          // full size from 6 px a candle; smaller on a narrow chart, so a fill never hides its neighbours
+          var spacing = range ? scope.mediaSize.width / Math.max(1, range.to - range.from) : 6;
+          var size = Math.max(0.55, Math.min(1, spacing / 6)), dense = spacing < 3, seen = {};
           fills.forEach(function (e) {
             var x = scale.logicalToCoordinate(logicalOf(e.b)), y = V.candles.priceToCoordinate(e.p);
             if (x == null || y == null) { return; }
-            drawShape(scope.context, FILLS[e.code], x, y);
+            // packed tighter than 3 px a candle: one mark per kind per 2 px spot, without its outline
+            var spot = dense ? FILLS[e.code].shape + Math.round(x / 2) + ":" + Math.round(y / 2) : null;
+            if (!spot || !seen[spot]) { drawShape(scope.context, FILLS[e.code], x, y, size, !dense); }
+            if (spot) { seen[spot] = true; }
             V.shown.push(described(e));
           });
         });
@@ -325,7 +336,8 @@
       rightPriceScale: {borderVisible: false, minimumWidth: 80}, // a fixed width: labels growing would narrow the window
       crosshair: {mode: L.CrosshairMode.Normal},
       // the player sets the visible range itself (the library's shift on a new bar came a frame later)
-      timeScale: {borderVisible: false, rightOffset: 0, minBarSpacing: 0.05, shiftVisibleRangeOnNewBar: false}
+      timeScale: {borderVisible: false, rightOffset: 0, minBarSpacing: 0.05, shiftVisibleRangeOnNewBar: false,
+                  enableConflation: true}
     });
     V.candles = chart.addSeries(L.CandlestickSeries, {
       upColor: UP, downColor: DOWN, borderUpColor: UP, borderDownColor: DOWN, wickUpColor: UP, wickDownColor: DOWN,
@@ -354,7 +366,7 @@
     window.addEventListener("pointerup", function () { down = false; });
     container.addEventListener("dblclick", function () {
       V.follow = true;
-      if (V.state) { frame(V.state); }
+      if (V.state) { frame(V.state, V.drawn); }
     });
   }
 
@@ -376,6 +388,17 @@
     return true;
   }
 
+  // One animation frame of a tick's bars: the chart moves from where it was to the player's position
+  // over part of the tick's interval, a few bars a frame, instead of all of them at once.
+  function ease(now) {
+    V.raf = 0;
+    var S = V.state, e = V.ease;
+    if (!S || !e || !V.chart) { return; }
+    var part = Math.min(1, (now - e.t0) / e.ms), to = Math.round(e.from + (e.to - e.from) * part);
+    if (to !== V.drawn) { bringTo(S, to); frame(S, to); }
+    if (part < 1) { V.raf = requestAnimationFrame(ease); }
+  }
+
   window.tbPlaybackChart = {
     library: library,
 
@@ -386,8 +409,9 @@
       if (V.chart) { V.candles.setData([]); V.equity.setData([]); V.tip.hidden = true; }
     },
 
-    // The chart to the player's state: bars up to S.pos, the window, the summary.
-    draw: function (S, force) {
+    // The chart to the player's state: bars up to S.pos (at once, or eased over ``ms`` when the
+    // player moves on while playing), the window, the summary.
+    draw: function (S, force, ms) {
       V.state = S;
       if (!mounted()) { return false; }
       syncTimes(S);
@@ -397,11 +421,19 @@
         V.chart.applyOptions({timeScale: {timeVisible: clock, secondsVisible: false}});
       }
       if (force) { V.drawn = -1; }
-      bringTo(S);
-      frame(S);
+      if (ms > 0 && S.pos > V.drawn && V.drawn >= 0) {
+        V.ease = {from: V.drawn, to: S.pos, t0: performance.now(), ms: ms};
+        if (!V.raf) { V.raf = requestAnimationFrame(ease); }
+      } else {
+        V.ease = null;
+        bringTo(S, S.pos);
+        frame(S, S.pos);
+      }
       summarize(S, force);
       return true;
     },
+
+    drawn: function () { return V.drawn; },
 
     follow: function () { V.follow = true; },
 

@@ -2,12 +2,12 @@
 
 - bytes per event on the wire: replay chunks (per bar: bars, equity and fills) and live stream events;
 - the live poll's server-side time (in-process through the whole Flask stack: auth, Redis round trip);
-- the browser's per-tick work at 60 bars/s on a 100,000-bar synthetic run (headless Chromium,
-  performance.now(): the tick callback plus Plotly's synchronous extendTraces/redraw; and the wall
-  time from the callback's start to Plotly's afterplot, idle gaps included), early and after seeking
-  to bar 90,000, with the JS heap at both points: neither may grow with the bars already shown.
+- the browser on a 100,000-bar synthetic run (headless Chromium), at each window (100, 300, 1,000
+  bars and all) and speed (120 and 500 bars/s): animation frames per second (target >= 55), the
+  longest main-thread task (none over 50 ms), the player's per-tick work (its callback and the
+  chart's update, performance.now()) and the bars drawn per second (within 10 % of the speed).
 
-    python bench/playback.py [--bars 100000] [--seconds 8]
+    python bench/playback.py [--bars 100000] [--seconds 5] [--windows 100,300,1000,all] [--speeds 120,500]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from analytics import backtest as bt  # noqa: E402
 
 TARGET_BYTES = 300
 TARGET_POLL_MS = 20
-TARGET_TICK_MS = 16
+TARGET_FPS = 55
 
 
 def synthetic_bars(n: int) -> pd.DataFrame:
@@ -51,8 +51,9 @@ def line(label: str, value: float, unit: str, target: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds of playing per browser sample")
-    parser.add_argument("--windows", default="100,300,1000", help="visible windows (bars) to measure, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of playing per browser sample")
+    parser.add_argument("--windows", default="100,300,1000,all", help="visible windows to measure, comma-separated")
+    parser.add_argument("--speeds", default="120,500", help="speeds (bars/s) to measure at each window, comma-separated")
     parser.add_argument("--profile", action="store_true",
                         help="record a CPU profile (DevTools) of each window's first sample and print its top functions")
     args = parser.parse_args()
@@ -128,6 +129,32 @@ def main() -> None:
         redis_server.stop()
 
 
+# One sample of playing, in the page: animation frames (requestAnimationFrame), main-thread tasks over
+# 50 ms (the Long Tasks API), the player's per-tick work (its callback and the chart's update, from
+# tbPlaybackState.workTimes) and the bars drawn, over ``seconds``.
+SAMPLE = """
+const [seconds, done] = [arguments[0], arguments[arguments.length - 1]];
+const s = window.tbPlaybackState, frames = [], long = [];
+const observer = new PerformanceObserver(list => list.getEntries().forEach(e => long.push(e.duration)));
+observer.observe({type: 'longtask'});
+s.workTimes.length = 0;
+const c = window.tbPlaybackChart, drawn = () => (c && c.drawn ? c.drawn() : s.pos); // what is on screen
+const p0 = drawn(), t0 = performance.now();
+const loop = t => {
+  frames.push(t);
+  if (t - t0 < seconds * 1000) { requestAnimationFrame(loop); return; }
+  observer.disconnect();
+  const gaps = frames.slice(1).map((v, i) => v - frames[i]), work = s.workTimes.slice().sort((a, b) => a - b);
+  done({fps: (frames.length - 1) / ((frames[frames.length - 1] - frames[0]) / 1000), longest_gap: Math.max(...gaps),
+        long_tasks: long.length, longest_task: long.length ? Math.max(...long) : 0,
+        work: work.length ? work[Math.floor(work.length / 2)] : 0, work_max: work.length ? work[work.length - 1] : 0,
+        rate: (drawn() - p0) / ((t - t0) / 1000), pos: s.pos,
+        heap: performance.memory ? performance.memory.usedJSHeapSize : null});
+};
+requestAnimationFrame(loop);
+"""
+
+
 def browser(dash_app, run_id: int, args) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -149,6 +176,7 @@ def browser(dash_app, run_id: int, args) -> None:
     if Path("/usr/bin/chromium").exists():
         options.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_script_timeout(args.seconds + 60)
     try:
         wait = WebDriverWait(driver, 120)
         driver.get(f"{base}/login")
@@ -160,7 +188,6 @@ def browser(dash_app, run_id: int, args) -> None:
         driver.get(f"{base}/playback?run={run_id}")
         wait.until(lambda d: d.execute_script("const s = window.tbPlaybackState; return s && s.n >= s.total && s.total > 0"))
         print(f"browser: {args.bars:,} bars loaded in {time.perf_counter() - t0:.1f} s (chunks of 5,000, playing meanwhile)")
-        Select(driver.find_element(By.ID, "playback-speed")).select_by_value("60")
 
         def seek(bar: int) -> None:
             box = driver.find_element(By.ID, "playback-seek-to")
@@ -169,45 +196,35 @@ def browser(dash_app, run_id: int, args) -> None:
             driver.find_element(By.ID, "playback-seek").click()
             time.sleep(0.5)
 
-        def sample(label: str, profile: bool = False) -> dict:
-            driver.execute_script("const s = window.tbPlaybackState; s.tickTimes.length = 0; s.workTimes.length = 0;"
-                                  "window.gc && window.gc();")
-            pos0 = driver.execute_script("return window.tbPlaybackState.pos")
+        def sample(window: str, speed: int, start: int, profile: bool) -> dict:
+            Select(driver.find_element(By.ID, "playback-speed")).select_by_value(str(speed))
+            seek(start)
+            driver.execute_script("window.gc && window.gc()")
+            time.sleep(0.5)
             if profile:
                 driver.execute_cdp_cmd("Profiler.enable", {})
                 driver.execute_cdp_cmd("Profiler.start", {})
-            time.sleep(args.seconds)
+            out = driver.execute_async_script(SAMPLE, args.seconds)
+            label = f"window {window:>4}, {speed:3d} bars/s from bar {start:,}"
             if profile:
                 print_profile(driver.execute_cdp_cmd("Profiler.stop", {})["profile"], label)
-            ticks, work, pos1, heap = driver.execute_script(
-                "window.gc && window.gc(); const s = window.tbPlaybackState;"
-                "return [s.tickTimes.slice(), s.workTimes.slice(), s.pos,"
-                " performance.memory ? performance.memory.usedJSHeapSize : null]")
-            candles = driver.execute_script(
-                "return document.querySelector('#playback-chart .js-plotly-plot').data[0].x.length")
-            ticks.sort()
-            work.sort()
-            out = {"median": statistics.median(work), "p95": work[int(len(work) * 0.95)], "n": len(work),
-                   "wall": statistics.median(ticks), "wall_p95": ticks[int(len(ticks) * 0.95)],
-                   "rate": (pos1 - pos0) / args.seconds, "heap": heap, "candles": candles, "pos": pos1}
-            line(f"per-tick work, {label}, median", out["median"], "ms", TARGET_TICK_MS)
-            print(f"{'  work p95; wall median/p95 (to afterplot)':<52}: {out['p95']:9.2f} ms; {out['wall']:.2f} / "
-                  f"{out['wall_p95']:.2f} ms")
-            print(f"{'  ticks, bars/s, candles drawn, at bar':<52}: {out['n']:9d}, {out['rate']:.1f} bars/s, "
-                  f"{out['candles']} candles, bar {out['pos']:,}")
+            within = abs(out["rate"] - speed) / speed * 100
+            print(f"{label:<46}: {out['fps']:5.1f} fps (>= {TARGET_FPS})  longest task "
+                  f"{out['longest_task']:5.0f} ms ({out['long_tasks']} over 50)  frame gap {out['longest_gap']:4.0f} ms  "
+                  f"tick {out['work']:5.2f} / {out['work_max']:5.1f} ms  {out['rate']:6.1f} bars/s ({within:4.1f} % off)  "
+                  f"{'ok' if out['fps'] >= TARGET_FPS and out['long_tasks'] == 0 and within <= 10 else 'MISSED'}")
             return out
 
+        results = []
         for window in args.windows.split(","):
             Select(driver.find_element(By.ID, "playback-window")).select_by_value(window)
-            seek(1_000)
-            first = sample(f"window {window}, from bar 1,000", profile=args.profile)
-            seek(int(args.bars * 0.9))
-            later = sample(f"window {window}, from bar {int(args.bars * 0.9):,}")
-            if first["heap"] and later["heap"]:
-                print(f"{'  JS heap early / late (after gc)':<52}: {first['heap'] / 1e6:9.1f} / "
-                      f"{later['heap'] / 1e6:.1f} MB ({(later['heap'] - first['heap']) / 1e6:+.1f} MB)")
-            print(f"{'  per-tick time late / early':<52}: {later['median'] / first['median']:9.2f} x   "
-                  "target: no growth (about 1 x)")
+            for speed in (int(v) for v in args.speeds.split(",")):
+                start = 1_000 if speed <= 200 else int(args.bars * 0.6)
+                results.append(sample(window, speed, start, args.profile and not results))
+        worst = min(r["fps"] for r in results)
+        longest = max(r["longest_task"] for r in results)
+        print(f"{'worst fps / longest task over all samples':<46}: {worst:5.1f} fps, {longest:.0f} ms   "
+              f"target >= {TARGET_FPS} fps, no task over 50 ms  {'ok' if worst >= TARGET_FPS and longest == 0 else 'MISSED'}")
     finally:
         driver.quit()
         server.shutdown()

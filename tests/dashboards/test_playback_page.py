@@ -28,10 +28,12 @@ SHAPES = {"EL": "arrowUp", "ES": "arrowDown", "XL": "circle", "XS": "circle"}
 
 def after_paint(body: str) -> str:
     """An async script that runs ``body`` (which ends with ``done(...)``) in an animation frame after
-    one in which the player did not move: the chart's canvas then shows the player's state."""
+    one in which neither the player nor the chart moved and the chart had drawn the player's position:
+    the canvas then shows the player's state."""
     return ("const done = arguments[arguments.length - 1], s = window.tbPlaybackState; let seen = null;"
-            "const step = () => { const now = s.pos + ':' + s.win;"
-            f"  if (now === seen) {{ {body} }} else {{ seen = now; requestAnimationFrame(step); }} }};"
+            "const step = () => { const c = window.tbPlaybackChart, drawn = c ? c.drawn() : -1;"
+            "  const now = s.pos + ':' + s.win + ':' + drawn;"
+            f"  if (now === seen && drawn === s.pos) {{ {body} }} else {{ seen = now; requestAnimationFrame(step); }} }};"
             "requestAnimationFrame(step);")
 
 
