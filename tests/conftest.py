@@ -275,14 +275,13 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (--dist loadgroup) the browser tests run in two groups, each one test after
-    another on one worker: the accessibility walks (tests/a11y, a few long tests with no timing in
-    them) and the rest. Two Chromiums at once is the most the two cores take: the playback's checks
-    time the player by its own clock, so a busy core slows its frames, not its figures."""
+    """Under pytest-xdist (--dist loadgroup) the browser tests share one group, so they run one after
+    another on one worker: two headless Chromiums at once on two cores made every browser test about
+    twice as slow (the suite 13 -> 19.5 minutes) and starved the playback's checks. The other worker
+    takes the rest of the suite meanwhile."""
     for item in items:
         if "dash_duo" in getattr(item, "fixturenames", ()):
-            group = "browser-a11y" if "/tests/a11y/" in str(item.path) else "browser"
-            item.add_marker(pytest.mark.xdist_group(group))
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def pytest_setup_options():

@@ -180,6 +180,7 @@ def test_200_bars_per_second_and_the_1000_and_all_windows_on_a_long_run(dash_duo
     assert _state(driver, "interval") >= 1.5 * work, (work, _state(driver, "interval"))
 
     # "all" is the user's to zoom while it plays: the view stays theirs; a double-click fits the run again
+    _select(driver, ids.SPEED, "20")  # slower: the run must still be playing on a busy machine
     chart = driver.find_element(By.ID, ids.CHART)
     ActionChains(driver).scroll_from_origin(ScrollOrigin.from_element(chart), 0, -600).perform()
     wait_for(driver, lambda d: not _view(d)["follow"] and _candles(d) < _state(d, "pos") - 100)
@@ -305,7 +306,7 @@ def assert_cards_and_log(shown: dict, result: bt.BacktestResult) -> int:
 
 @requires_chromedriver
 def test_cards_and_signal_log_follow_the_runs_trades_while_it_plays(dash_duo, runs_app, users, screenshot_dir):
-    driver, result = open_run(dash_duo, runs_app, users, "mixed", "30")
+    driver, result = open_run(dash_duo, runs_app, users, "mixed", "20")  # 10 s of play to check it in
     assert {t.pnl > 0 for t in result.trades} == {True, False}  # the run both wins and loses
 
     checked = set()
