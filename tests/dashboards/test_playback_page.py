@@ -17,6 +17,7 @@ from data_access import migrate
 from layouts import playback_ids as ids
 from tests.conftest import browser_sign_in, build_app, requires_chromedriver, wait_for
 from tests.dashboards.test_client_page import signed_in
+from tests.dashboards.test_empty_book_pages import switch_theme
 from tests.data_access.test_playback_data import N_BARS, expected_events, small_bars, store_small_run
 
 STATE = "return window.tbPlaybackState"
@@ -210,6 +211,31 @@ def test_replay_plays_pauses_seeks_and_windows_a_known_run(dash_duo, playback_ap
     driver.set_window_size(1400, 1100)
     time.sleep(0.5)
     driver.save_screenshot(str(screenshot_dir / "playback_mid.png"))
+
+    # the crosshair's tooltip on a fill's bar: its time, OHLC, volume and the fill
+    fill = next(e for e in expected if e[0] >= 20 and e[1] == "EL")
+    bars = small_bars()
+    point = driver.execute_script(
+        "const p = window.tbPlaybackChart.bodyPoint(arguments[0]);"
+        f"const box = [...document.querySelectorAll('#{ids.CHART} canvas')].filter(e => e.clientWidth > 100)[0]"
+        ".getBoundingClientRect(); return [box.left + p.x, box.top + p.y];", fill[0])
+    for kind in ("mouseMoved", "mouseMoved"):  # twice: the chart tracks a move, not a jump
+        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": point[0] - 1, "y": point[1]})
+        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": point[0], "y": point[1]})
+    tip = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".tb-playback-tip").is_displayed()
+                   and d.find_element(By.CSS_SELECTOR, ".tb-playback-tip").text)
+
+    def shown(value: float) -> str:
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+
+    assert f"bar {fill[0] + 1}" in tip and bars["time"][fill[0]].strftime("%Y-%m-%d") in tip, tip
+    assert f"O {shown(bars['open'][fill[0]])}" in tip and f"C {shown(bars['close'][fill[0]])}" in tip, tip
+    assert f"V {int(bars['volume'][fill[0]]):,}" in tip and f"long entry {fill[3]:,} @ {shown(fill[2])}" in tip, tip
+
+    # the dark theme: the chart's text follows it
+    switch_theme(driver, "dark")
+    driver.save_screenshot(str(screenshot_dir / "playback_dark.png"))
+    switch_theme(driver, "light")
 
     # speed: slow, then fast; the window still caps the candles while it plays
     _seek(driver, "20")

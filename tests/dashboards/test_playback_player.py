@@ -188,7 +188,8 @@ def test_200_bars_per_second_and_the_1000_and_all_windows_on_a_long_run(dash_duo
     time.sleep(0.6)
     later = _view(driver)
     assert _state(driver, "playing") and later["drawn"] > zoomed["drawn"], (zoomed, later)
-    assert later["first"] == zoomed["first"] and not later["follow"], (zoomed, later)  # not fitted again
+    # not fitted again (a candle merging twice the bars as the run grows moves the edge by under one candle)
+    assert abs(later["first"] - zoomed["first"]) < 2 * later["k"] and not later["follow"], (zoomed, later)
     ActionChains(driver).double_click(chart).perform()
     wait_for(driver, lambda d: (lambda snap: snap["follow"] and snap["candles"] == snap["pos"])(d.execute_async_script(SNAPSHOT)))
 
