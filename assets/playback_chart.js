@@ -43,7 +43,7 @@
   var V = blank();
 
   function blank() {
-    return {chart: null, candles: null, equity: null, container: null, tip: null, fills: null, ease: null, raf: 0,
+    return {chart: null, candles: null, equity: null, container: null, tip: null, ease: null, raf: 0,
             times: [], lastTime: -Infinity, from: 0, k: 1, drawn: 0, count: 0, follow: true, clock: null,
             summaryAt: 0, shown: [], state: null};
   }
@@ -336,8 +336,9 @@
       rightPriceScale: {borderVisible: false, minimumWidth: 80}, // a fixed width: labels growing would narrow the window
       crosshair: {mode: L.CrosshairMode.Normal},
       // the player sets the visible range itself (the library's shift on a new bar came a frame later)
+      // a resize (a scrollbar coming or going) keeps the bars in view rather than the spacing of a bar
       timeScale: {borderVisible: false, rightOffset: 0, minBarSpacing: 0.05, shiftVisibleRangeOnNewBar: false,
-                  enableConflation: true}
+                  lockVisibleTimeRangeOnResize: true, enableConflation: true}
     });
     V.candles = chart.addSeries(L.CandlestickSeries, {
       upColor: UP, downColor: DOWN, borderUpColor: UP, borderDownColor: DOWN, wickUpColor: UP, wickDownColor: DOWN,

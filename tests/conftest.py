@@ -242,7 +242,7 @@ def wait_for(driver, condition, timeout: float = 20):
 
 
 def browser_sign_in(driver, base_url: str, path: str, username: str, password: str) -> None:
-    """Open ``path`` in the browser, land on the login form, sign in (and be sent back to ``path``)."""
+    """Open ``path`` in the browser, land on the login form, sign in and be sent back to ``path``."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -253,6 +253,9 @@ def browser_sign_in(driver, base_url: str, path: str, username: str, password: s
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "sign-in").click()
+    # signed in once the form's redirect has landed: a driver.get() before it races the form's navigation
+    WebDriverWait(driver, 15).until(lambda d: "/login" not in d.current_url
+                                    and d.execute_script("return document.readyState") == "complete")
 
 
 @pytest.fixture
