@@ -238,7 +238,7 @@ def wait_for(driver, condition, timeout: float = 20):
     """Wait until ``condition(driver)`` is truthy (selenium's WebDriverWait) and return its value."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
 
 
 def browser_sign_in(driver, base_url: str, path: str, username: str, password: str) -> None:
