@@ -4,8 +4,6 @@ and why, is in tests/a11y/axe.py and docs/accessibility.md)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -31,6 +29,24 @@ def drawn(driver) -> bool:
         "return !!document.querySelector('main h1') && !document.querySelector('[data-dash-is-loading=\"true\"]')")
 
 
+# resolves once the page has gone ``quiet`` ms without an element added or removed (charts and grids draw after their
+# callbacks), or after ``most`` ms
+QUIET = """
+const [quiet, most, done] = arguments;
+let timer = null;
+const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(finish, quiet); });
+const finish = () => { observer.disconnect(); clearTimeout(timer); clearTimeout(cap); done(true); };
+const cap = setTimeout(finish, most);
+observer.observe(document.body, {subtree: true, childList: true});
+timer = setTimeout(finish, quiet);"""
+
+
+def settled(driver, quiet_ms: int = 300, most_ms: int = 5000) -> None:
+    """The page's layout is in, no callback is running and no element came or went for ``quiet_ms``."""
+    wait_for(driver, drawn, 30)
+    driver.execute_async_script(QUIET, quiet_ms, most_ms)
+
+
 def check(driver, where: str, found: dict) -> None:
     violations = [v for v in run_axe(driver) if v["impact"] in FAILING]
     if violations:
@@ -48,15 +64,15 @@ def test_every_page_in_both_themes_at_both_widths_has_no_violation(dash_duo, dem
     browser_sign_in(driver, dash_duo.server.url, "/client", "admin", users["admin"])
     for page in PAGES:
         driver.get(dash_duo.server.url + page)
-        wait_for(driver, drawn, 30)
-        time.sleep(1.5)  # charts and grids draw after their callbacks
+        settled(driver)
         for theme in ("light", "dark"):
             if theme == "dark":
                 switch_theme(driver, "dark")
             check(driver, f"{page} {theme} desktop", found)
             driver.set_window_size(*PHONE)
-            time.sleep(0.5)
+            settled(driver, 200)
             check(driver, f"{page} {theme} phone", found)
             driver.set_window_size(*DESKTOP)
+            settled(driver, 200)
         switch_theme(driver, "light")
     assert not found, "\n".join(f"{where}:\n{text}" for where, text in found.items())

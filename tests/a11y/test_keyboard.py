@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from layouts import playback_ids as pids
-from tests.a11y.test_axe_pages import DESKTOP, PAGES, drawn
+from tests.a11y.test_axe_pages import DESKTOP, PAGES, drawn, settled
 from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, wait_for
 from tests.dashboards.test_empty_book_pages import switch_theme
 from tests.dashboards.test_playback_page import _select, _state, playback_app  # noqa: F401 - a fixture
@@ -95,19 +95,16 @@ def test_every_page_is_walked_by_tab_in_order_with_a_visible_focus_ring(dash_duo
     assert order == ["username", "password", "sign-in"], order
 
     browser_sign_in(driver, base, "/client", "admin", users["admin"])
-    for page in PAGES:
-        driver.get(base + page)
-        wait_for(driver, drawn, 30)
-        time.sleep(1)
-        first = driver.execute_script(TAB_STOPS)[0]
-        assert first.text == "Skip to content", page
-        walk(driver, f"{page} light")
-        switch_theme(driver, "dark")
-        driver.refresh()  # Tab starts from the top again (the theme is remembered)
-        wait_for(driver, drawn, 30)
-        time.sleep(1)
-        walk(driver, f"{page} dark", tabs=DARK_TABS)
-        switch_theme(driver, "light")
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            switch_theme(driver, "dark")  # remembered by the pages opened next
+        for page in PAGES:
+            driver.get(base + page)  # Tab starts from the top of a new page
+            settled(driver)
+            first = driver.execute_script(TAB_STOPS)[0]
+            assert first.text == "Skip to content", page
+            walk(driver, f"{page} {theme}", tabs=DARK_TABS if theme == "dark" else None)
+    switch_theme(driver, "light")
 
     # the skip link takes focus past the navbar to the page's content
     driver.get(base + "/client")
