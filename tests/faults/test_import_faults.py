@@ -14,10 +14,13 @@ from sqlalchemy import func, select
 
 from data_access import models as m
 from data_access.imports import jobs, progress
+from data_access.ingest.upsert import COPY_CHUNK
 from tests.celery_worker import output_tail, running_worker
 from tests.imports.conftest import book_engine, upload
 
-ROWS = 400_000
+# Two COPY chunks: the first progress report comes once COPY_CHUNK rows are written, and the kill
+# lands while the rest and the derived signal days are still being written (about 2 s).
+ROWS = COPY_CHUNK + 50_000
 QUICK_REDELIVERY = {"CELERY_VISIBILITY_TIMEOUT_SECONDS": "3", "CELERY_RESTORE_SECONDS": "1"}
 
 
