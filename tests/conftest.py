@@ -162,14 +162,57 @@ def built_book(request, tmp_path, redis_url: str, build, filename: str):
     engine.dispose()
 
 
-def demo_app_on(settings, add_users):
-    """The app over the demo seed (migrated and seeded), ``add_users(session)`` run once, for a fixture
-    (``yield from demo_app_on(...)``; the engine is disposed after the test)."""
+_demo_templates: dict[tuple, Path] = {}
+
+
+def demo_seeded(url: str) -> str:
+    """The SQLite file at ``url`` (not there yet) made migrated and demo-seeded, as ``upgrade(url)`` then
+    ``seed(url, scale="demo")`` would; returns ``url``. The seed is built once per process (per xdist
+    worker), per UTC day and benchmark symbol (what the seed depends on besides its fixed random
+    seed), into a template file that is copied; the seed's "now" is the moment the template was made."""
+    import datetime as dt
+    import shutil
+    import tempfile
+
+    from app.config import Settings
     from data_access.migrate import upgrade
     from data_access.seed import seed
 
-    upgrade(settings.DATABASE_URL)
-    seed(settings.DATABASE_URL, scale="demo", progress=False)
+    target = make_url(url)
+    if target.get_backend_name() != "sqlite" or not target.database:
+        raise ValueError(f"demo_seeded copies a SQLite file; {url!r} is not one (seed it with upgrade + seed)")
+    key = (dt.datetime.now(dt.UTC).date(), Settings.from_env().BENCHMARK_SYMBOL)
+    template = _demo_templates.get(key)
+    if template is None:
+        template = Path(tempfile.mkdtemp(prefix="tb-demo-template-")) / "demo.db"
+        template_url = f"sqlite:///{template}"
+        upgrade(template_url)
+        seed(template_url, scale="demo", progress=False)  # disposes its engine: no -wal or -shm is left
+        leftovers = [p.name for p in template.parent.iterdir() if p != template]
+        assert not leftovers, f"the demo template left {leftovers} beside it"
+        _demo_templates[key] = template
+    path = Path(target.database)
+    if path.exists():
+        raise FileExistsError(f"demo_seeded writes a fresh file; {path} exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_demo_templates() -> Iterator[None]:
+    yield
+    import shutil
+
+    for template in _demo_templates.values():
+        shutil.rmtree(template.parent, ignore_errors=True)
+    _demo_templates.clear()
+
+
+def demo_app_on(settings, add_users):
+    """The app over the demo seed (a migrated, seeded copy: ``demo_seeded``), ``add_users(session)`` run
+    once, for a fixture (``yield from demo_app_on(...)``; the engine is disposed after the test)."""
+    demo_seeded(settings.DATABASE_URL)
     dash_app = build_app(settings)
     with dash_app.server.extensions["tradeboard"].session() as session:
         add_users(session)

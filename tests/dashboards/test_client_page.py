@@ -15,11 +15,9 @@ from selenium.webdriver.support.ui import Select
 
 from app.auth import create_user
 from data_access.cache import sections
-from data_access.migrate import upgrade
 from data_access.models import Side, Signal, SignalStatus, Strategy
-from data_access.seed import seed
 from layouts import client_ids as ids
-from tests.conftest import browser_sign_in, build_app, demo_app_on, log_in, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, build_app, demo_app_on, demo_seeded, log_in, requires_chromedriver, wait_for
 
 
 @pytest.fixture
@@ -170,8 +168,7 @@ def test_dashboard_is_served_while_redis_is_down_and_cached_again_when_it_return
     redis_server = PrivateRedis(tmp_path / "own-redis").start()
     try:
         settings = dataclasses.replace(app_settings, REDIS_URL=redis_server.url, CACHE_RETRY_SECONDS=0.3)
-        upgrade(settings.DATABASE_URL)
-        seed(settings.DATABASE_URL, scale="demo", progress=False)
+        demo_seeded(settings.DATABASE_URL)
         client = signed_in(build_app(settings), "admin", users["admin"])
         url = "/api/v1/dashboards/client?time_range=30d"
         assert client.get(url).get_json()["metadata"]["cached"] is False

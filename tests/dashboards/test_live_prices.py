@@ -18,7 +18,7 @@ from data_access import client_dashboard as cd
 from data_access import signal_sender_dashboard as ssd
 from data_access.models import Bar, Position
 from data_access.prices import HttpPriceProvider, LastGoodStore
-from tests.conftest import build_app, log_in
+from tests.conftest import build_app, demo_seeded, log_in
 from tests.dashboards.test_client_dashboard import AS_OF, fund  # noqa: F401 - fixtures
 from tests.dashboards.test_signal_sender_dashboard import cache, dialect_url, strategy  # noqa: F401 - fixtures
 from tests.providers.conftest import Clock
@@ -154,15 +154,11 @@ def test_signal_sender_positions_stale_and_unpriced(strategy, server, http_price
 @pytest.fixture
 def http_app(sqlite_url, redis_url, redis_client, tmp_path, server):
     """The app on demo data with PRICE_PROVIDER=http pointing at the test server."""
-    from data_access.migrate import upgrade
-    from data_access.seed import seed
-
     settings = Settings(DATABASE_URL=sqlite_url, REDIS_URL=redis_url, VAR_DIR=str(tmp_path / "var"),
                         SECRET_KEY="test-secret-key-not-for-production", CACHE_TYPE="RedisCache",
                         PRICE_PROVIDER="http", PRICE_HTTP_URL_TEMPLATE=f"{server.base_url}/price/{{symbol}}",
                         PRICE_HTTP_TIMEOUT_SECONDS=TIMEOUT, PRICE_HTTP_RETRIES=0)
-    upgrade(sqlite_url)
-    seed(sqlite_url, scale="demo", progress=False)
+    demo_seeded(sqlite_url)
     dash_app = build_app(settings)
     yield dash_app
     dash_app.server.extensions["tradeboard"].engine.dispose()

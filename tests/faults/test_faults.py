@@ -20,7 +20,7 @@ from data_access.migrate import upgrade
 
 from data_access.seed import seed
 from tests.celery_worker import output_tail, result_or_worker_output, running_beat, running_worker
-from tests.conftest import build_app
+from tests.conftest import build_app, demo_seeded
 from tests.providers.http_server import ProviderServer
 
 
@@ -43,8 +43,7 @@ def bearer(dash_app, username: str = "admin") -> dict[str, str]:
 
 
 def seeded_app(settings):
-    upgrade(settings.DATABASE_URL)
-    seed(settings.DATABASE_URL, scale="demo", progress=False)
+    demo_seeded(settings.DATABASE_URL)
     return build_app(settings)
 
 

@@ -21,11 +21,10 @@ from app.config import Settings
 from data_access.cache import sections
 from data_access.client_dashboard import client_dashboard_for
 from data_access.db import configure_database
-from data_access.migrate import upgrade
-from data_access.seed import seed
 from tasks.cache import HANDOVER_SECONDS, WORKER_CHECK_SECONDS, CacheWorkers
 from tasks.heartbeat import cache_worker_count
 from tests.celery_worker import output_tail, running_cache_worker
+from tests.conftest import demo_seeded
 
 
 @contextmanager
@@ -67,8 +66,7 @@ def wait_until_fresh(settings, deadline_s: float = 30) -> dict:
 
 @pytest.fixture
 def demo_cache(sqlite_url, redis_url, redis_client):
-    upgrade(sqlite_url)
-    seed(sqlite_url, scale="demo", progress=False)
+    demo_seeded(sqlite_url)
     engine = configure_database(sqlite_url)
     settings = Settings(DATABASE_URL=sqlite_url, REDIS_URL=redis_url)
     sections.configure_from(settings)

@@ -16,12 +16,11 @@ from sqlalchemy import event
 from app.config import Settings
 from data_access.cache import sections
 from data_access.db import configure_database
-from data_access.migrate import upgrade
-from data_access.seed import seed
 from data_access.signal_sender_dashboard import TIME_RANGES as SIGNAL_SENDER_RANGES, signal_sender_dashboard_for
 from data_access.strategy_dashboard import strategy_dashboard
 from data_access.warming import active_strategies
 from tests.celery_worker import result_or_worker_output, running_worker
+from tests.conftest import demo_seeded
 
 
 @contextmanager
@@ -49,8 +48,7 @@ def read_without_sql(engine, read: Callable[[], dict]) -> bool:
 @pytest.fixture
 def seeded_worker(sqlite_url, redis_url, redis_client):
     """A demo database, this process's cache on the test Redis, a real worker and a way to run tasks on it."""
-    upgrade(sqlite_url)
-    seed(sqlite_url, scale="demo", progress=False)
+    demo_seeded(sqlite_url)
     engine = configure_database(sqlite_url)
     sections.configure(cache_type="RedisCache", redis_url=redis_url, ttl=Settings().ttl_tiers)
     celery = Celery(broker=redis_url, backend=redis_url)

@@ -24,19 +24,16 @@ from data_access import task_runs
 from data_access.cache import sections
 from data_access.client_dashboard import client_dashboard_for
 from data_access.db import configure_database, current_engine
-from data_access.migrate import upgrade
-from data_access.seed import seed
 from data_access.strategy_dashboard import strategy_dashboard
 from data_access.warming import check_stale, is_market_open
 from tests.celery_worker import output_tail, result_or_worker_output, running_beat, running_worker
+from tests.conftest import demo_seeded
 from tests.dashboards.test_client_page import demo_app, signed_in  # noqa: F401 - fixtures
 from tests.tasks.test_dashboard_tasks import read_without_sql
 
 
 def seeded(url: str) -> str:
-    upgrade(url)
-    seed(url, scale="demo", progress=False)
-    return url
+    return demo_seeded(url)
 
 
 def use_cache(redis_url: str) -> None:

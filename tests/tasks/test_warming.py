@@ -12,14 +12,12 @@ from app.config import Settings
 from data_access.cache import sections
 from data_access.client_dashboard import TIME_RANGES, client_dashboard_for
 from data_access.db import configure_database
-from data_access.migrate import upgrade
-from data_access.seed import seed
 from tests.celery_worker import result_or_worker_output, running_worker
+from tests.conftest import demo_seeded
 
 
 def test_a_worker_warms_the_keys_the_client_page_reads(sqlite_url, redis_url, redis_client):
-    upgrade(sqlite_url)
-    seed(sqlite_url, scale="demo", progress=False)
+    demo_seeded(sqlite_url)
     client = Celery(broker=redis_url, backend=redis_url)
     with running_worker(redis_url, sqlite_url, f"warm-{uuid.uuid4().hex[:8]}@localhost") as worker:
         result = client.send_task("tasks.dashboards.refresh_client_dashboard")
