@@ -7,7 +7,9 @@ writes did (SQLite; PostgreSQL when configured)."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Float, and_, case, cast, func, insert, select, text
@@ -146,12 +148,20 @@ def _assert_rebuild_keeps(engine) -> None:
     assert _stored(engine) == kept
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A migrated SQLite file, copied for each example."""
+    path = tmp_path_factory.mktemp("strategy_template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(book=runs, cuts=st.lists(st.integers(0, 40), max_size=3))
-def test_the_strategy_sections_from_rollups_equal_the_runs_aggregated(tmp_path_factory, book, cuts):
-    url = f"sqlite:///{tmp_path_factory.mktemp('strategy') / 'runs.db'}"
-    migrate.upgrade(url)
-    engine = configure_database(url)
+def test_the_strategy_sections_from_rollups_equal_the_runs_aggregated(template, tmp_path_factory, book, cuts):
+    path = tmp_path_factory.mktemp("strategy") / "runs.db"
+    shutil.copy(template, path)
+    engine = configure_database(f"sqlite:///{path}")
     bounds = sorted({0, len(book), *[c for c in cuts if c < len(book)]})
     for lo, hi in zip(bounds, bounds[1:]):
         _store(engine, book[lo:hi])
