@@ -43,7 +43,11 @@ def bearer(dash_app, username: str = "admin") -> dict[str, str]:
 
 
 def seeded_app(settings):
-    demo_seeded(settings.DATABASE_URL)
+    if settings.DATABASE_URL.startswith("sqlite"):
+        demo_seeded(settings.DATABASE_URL)
+    else:
+        upgrade(settings.DATABASE_URL)
+        seed(settings.DATABASE_URL, scale="demo", progress=False)
     return build_app(settings)
 
 
