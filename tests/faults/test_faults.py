@@ -51,13 +51,20 @@ def seeded_app(settings):
     return build_app(settings)
 
 
+def until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {seconds:g} s"
+        time.sleep(0.05)
+
+
 def test_redis_stopped_under_load_no_5xx_degraded_then_caching_resumes(app_settings, tmp_path):
     redis = PrivateRedis(tmp_path / "redis").start()
     settings = dataclasses.replace(app_settings, REDIS_URL=redis.url, CACHE_RETRY_SECONDS=1.0)
     dash_app = seeded_app(settings)
     served, headers = Served(dash_app), bearer(dash_app)
     paths = ["/api/v1/dashboards/paper-trading/lite", "/api/v1/dashboards/client", "/api/v1/dashboards/paper-trading"]
-    results: list[tuple[float, int, dict]] = []
+    results: list[tuple[str, float, int, dict]] = []
     stop = threading.Event()
 
     def load() -> None:
@@ -68,16 +75,19 @@ def test_redis_stopped_under_load_no_5xx_degraded_then_caching_resumes(app_setti
             i += 1
             response = session.get(served.url + path, headers=headers, timeout=30)
             body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
-            results.append((time.monotonic(), response.status_code, body.get("metadata", {})))
+            results.append((path, time.monotonic(), response.status_code, body.get("metadata", {})))
 
     workers = [threading.Thread(target=load) for _ in range(6)]
     try:
         for w in workers:
             w.start()
-        time.sleep(2.0)
+        # under load, every path answered and the cache answering, before Redis stops
+        until(lambda: {p for p, _t, _s, _m in list(results)} == set(paths)
+              and any(meta.get("cached") for _p, _t, _s, meta in list(results)), 30, "cached answers")
         redis.stop()
         stopped_at = time.monotonic()
-        time.sleep(3.0)
+        until(lambda: sum(1 for _p, t, _s, meta in list(results) if t > stopped_at and meta.get("degraded")) >= 6,
+              15, "degraded answers with Redis stopped")
         health = requests.get(served.url + "/api/v1/health", headers=headers, timeout=10).json()
         redis.start()  # the same port
         back_at = time.monotonic()
@@ -85,7 +95,7 @@ def test_redis_stopped_under_load_no_5xx_degraded_then_caching_resumes(app_setti
         cached_again = None
         while time.monotonic() < deadline and cached_again is None:
             time.sleep(0.2)
-            cached_again = next((t for t, status, meta in list(results)
+            cached_again = next((t for _p, t, status, meta in list(results)
                                  if t > back_at and meta.get("cached") and not meta.get("degraded")), None)
     finally:
         stop.set()
@@ -93,9 +103,9 @@ def test_redis_stopped_under_load_no_5xx_degraded_then_caching_resumes(app_setti
             w.join(30)
         served.stop()
         redis.stop()
-    statuses = Counter(status for _, status, _ in results)
+    statuses = Counter(status for _p, _t, status, _m in results)
     assert statuses and all(status < 500 for status in statuses), statuses
-    assert any(meta.get("degraded") for t, _, meta in results if stopped_at < t < back_at), "no degraded answers"
+    assert any(meta.get("degraded") for _p, t, _s, meta in results if stopped_at < t < back_at), "no degraded answers"
     assert health["status"] == "degraded" and health["redis"]["ok"] is False
     assert cached_again is not None and cached_again - back_at < 10, "caching did not resume"
 
