@@ -45,6 +45,8 @@
 
   var S = fresh();
   window.tbPlaybackState = S;
+  // what the chart (assets/playback_chart.js, loaded after this file) formats and searches with
+  window.tbPlaybackText = {fmt0: fmt0, fmt2: fmt2, fmtP: fmtP, signed: signed, upperBound: upperBound};
 
   function noUpdate() { return window.dash_clientside.no_update; }
 

@@ -35,9 +35,8 @@
   function updateMax(held) { return 5 + held / 100; }
   var MIN_FIT_BARS = 30; // "all" over a few bars: room for this many, not a few giant candles
   var SUMMARY_EVERY_MS = 1000;
-  var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
-  var fmt2 = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
-  var fmtP = new Intl.NumberFormat("en-US", {maximumFractionDigits: 4});
+  var shared = window.tbPlaybackText; // assets/playback.js
+  var fmt0 = shared.fmt0, fmt2 = shared.fmt2, fmtP = shared.fmtP, signed = shared.signed, upperBound = shared.upperBound;
 
   var loading = null;
   var V = blank();
@@ -183,15 +182,6 @@
 
   // ------------------------------------------------------------------ fills, drawn by a primitive
 
-  function upperBound(arr, value) {
-    var lo = 0, hi = arr.length;
-    while (lo < hi) {
-      var mid = (lo + hi) >> 1;
-      if (arr[mid] <= value) { lo = mid + 1; } else { hi = mid; }
-    }
-    return lo;
-  }
-
   function drawShape(ctx, kind, x, y, scale, outline) {
     var r = kind.radius * scale;
     ctx.beginPath();
@@ -256,8 +246,6 @@
   };
 
   // ------------------------------------------------------------------ tooltip and summary
-
-  function signed(value) { return (value > 0 ? "+" : value < 0 ? "\u2212" : "") + fmt2.format(Math.abs(value)); }
 
   function plural(count, noun) { return fmt0.format(count) + " " + noun + (count === 1 ? "" : "s"); }
 
