@@ -31,6 +31,9 @@ def config(token: str, seed: int) -> schemathesis.Config:
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
         "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False},
                    "fuzzing": {"enabled": True}, "stateful": {"enabled": True, "max-steps": 6}},
+        # a refresh rebuilds every dashboard (~0.5 s an example, half of a run at 10): fewer examples there
+        "operations": [{"include-path-regex": "^/api(/v1)?/dashboards/refresh$",
+                        "generation": {"max-examples": 3}}],
     })
 
 
