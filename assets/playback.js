@@ -2,10 +2,14 @@
  *
  * The run's bars live here, in plain arrays, loaded once (replay: in chunks from
  * /api/v1/playback/runs/<id>/chunk; live: polled from /api/v1/playback/live/<id>?after=<last id>).
- * Each interval tick moves the position by the bars due at the chosen speed and hands it to the
- * chart (assets/playback_chart.js), which draws them over the next frames; seeks, windows and replays
- * move the same position, drawn at once. window.tbPlaybackState is the player's state (tests and
- * bench/playback.py read workTimes: each tick's main-thread work, callback and chart update).
+ * A timer of this file's own ticks: each tick moves the position by the bars due at the chosen speed
+ * and hands it to the chart (assets/playback_chart.js), which draws them over the next frames; the
+ * cards, the status and the signal log are written into the page's elements. A tick goes nowhere near
+ * Dash: a Dash update (an Interval's n_intervals, a callback's outputs) costs the page ~15 ms of store
+ * updates and renders, a dropped frame at large windows. The page's controls reach the player through
+ * Dash clientside callbacks (load, control); seeks, windows and replays move the same position, drawn
+ * at once. window.tbPlaybackState is the player's state (tests and bench/playback.py read workTimes:
+ * each tick's main-thread work, the tick with the chart's update).
  */
 (function () {
   "use strict";
@@ -17,14 +21,17 @@
   var TICK_RING = 600;
   var LOG_ROWS = 10;
   var PAUSED_INTERVAL = 250;
-  // Each tick costs Dash ~10 ms of store updates on this page, whatever it changes: ten a second at
-  // most, the chart easing each tick's bars in over the first EASE_SHARE of the interval.
+  // ten ticks a second at most, the chart easing each tick's bars in over the first EASE_SHARE of the interval
   var MIN_INTERVAL = 100, MAX_INTERVAL = 1000, EASE_SHARE = 0.6;
   var WORK_SHARE_INVERSE = 2; // tick interval >= 2x the work per tick: at most half the main thread
   var WORK_EMA = 0.3; // weight of the latest tick in the smoothed work per tick
   var CARDS_EVERY_MS = 200;
   var ENTRY = {EL: ["Entry", "long"], ES: ["Entry", "short"], XL: ["Exit", "long"], XS: ["Exit", "short"]};
-  var ANNOUNCE_ID = "playback-announce", LOG_BODY_ID = "playback-log-body";
+  var ANNOUNCE_ID = "playback-announce", LOG_BODY_ID = "playback-log-body", PLAY_ID = "playback-play";
+  // layouts/playback_ids.py: the cards (text, or a progress bar's value) in the order cards() returns them
+  var CARD_IDS = ["playback-progress-text", "playback-progress-pct", "playback-progress-bar", "playback-trades",
+                  "playback-trades-wl", "playback-win-rate", "playback-win-bar", "playback-pnl", "playback-pnl-pct"];
+  var STATUS_ID = "playback-status";
   var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
   var fmt2 = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   var fmtP = new Intl.NumberFormat("en-US", {maximumFractionDigits: 4});
@@ -47,8 +54,6 @@
   window.tbPlaybackState = S;
   // what the chart (assets/playback_chart.js, loaded after this file) formats and searches with
   window.tbPlaybackText = {fmt0: fmt0, fmt2: fmt2, fmtP: fmtP, signed: signed, upperBound: upperBound};
-
-  function noUpdate() { return window.dash_clientside.no_update; }
 
   function getJSON(url) {
     return fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}}).then(function (r) {
@@ -265,7 +270,7 @@
     return Math.max(MIN_INTERVAL, Math.min(MAX_INTERVAL, Math.max(bySpeed, byWork)));
   }
 
-  function intervalDrifted() { // worth a re-render of the interval (which restarts its timer)?
+  function intervalDrifted() { // far enough from the interval in use to change it?
     var want = intervalFor();
     return want > S.interval * 1.25 || want < S.interval * 0.8;
   }
@@ -281,6 +286,82 @@
     return S.n;
   }
 
+  // ------------------------------------------------------------------ ticks
+
+  function write(id, text) {
+    var el = document.getElementById(id);
+    if (el && el.textContent !== text) { el.textContent = text; }
+  }
+
+  function writeBar(id, value) { // a dbc.Progress: its bar's width and its role=progressbar value
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    var bar = el.querySelector(".progress-bar") || el, role = el.querySelector("[role=progressbar]") || el;
+    bar.style.width = value + "%";
+    role.setAttribute("aria-valuenow", String(Math.round(value)));
+  }
+
+  function writeCards(values) {
+    values.forEach(function (value, i) {
+      if (typeof value === "number") { writeBar(CARD_IDS[i], value); } else { write(CARD_IDS[i], value); }
+    });
+  }
+
+  // The page after the position moved (or jumped, or play started or stopped): the chart, then, at most
+  // every CARDS_EVERY_MS while playing (at once on any other change), the cards and the log; the status,
+  // the announcement and the tick interval.
+  function present(started, jumped, moved, playChanged) {
+    if (S.key) { chart().draw(S, jumped, S.playing && moved ? EASE_SHARE * S.interval : 0); }
+    if (playChanged) { write(PLAY_ID, S.playing ? "Pause" : "Play"); }
+    var cardsDue = moved && (!S.playing || started - S.lastCards >= CARDS_EVERY_MS || S.pos >= S.n);
+    if (jumped || cardsDue || playChanged) {
+      S.lastCards = started;
+      writeCards(cards());
+      var rows = logRows();
+      if (rows) { writeLog(rows); }
+    }
+    write(STATUS_ID, statusText());
+    announce();
+    S.cbMs = performance.now() - started;
+    if (moved) { // main-thread work of the tick, the chart's update with it
+      S.workTimes.push(S.cbMs);
+      if (S.workTimes.length > TICK_RING) { S.workTimes.shift(); }
+      S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * S.cbMs : S.cbMs;
+    }
+    if (jumped) { S.workEma = 0; } // a new window: its own work per tick
+    if (playChanged || jumped || (moved && S.playing && intervalDrifted())) { S.interval = intervalFor(); }
+    schedule();
+  }
+
+  // One tick: the bars due since the last one at the chosen speed, new live bars asked for.
+  function tick() {
+    timer = 0;
+    if (!document.getElementById(PLAY_ID)) { return; } // the page was left: the next visit starts the timer again
+    var started = performance.now(), moved = false, playChanged = false;
+    if (S.mode === "live") { poll(started); }
+    if (S.playing && S.key) {
+      var due = S.speed * (started - S.last) / 1000 + S.carry;
+      var k = Math.floor(due);
+      S.carry = due - k; S.last = started;
+      k = Math.min(k, MAX_STEP, S.n - S.pos);
+      if (k > 0) { S.pos += k; moved = true; } else if (S.pos >= S.n) { S.carry = 0; }
+      var done = S.mode === "replay" ? (!S.loading && S.pos >= S.total) : (S.finished && S.pos >= S.n);
+      if (done) { S.playing = false; playChanged = true; }
+    }
+    present(started, false, moved, playChanged);
+  }
+
+  var timer = 0, timerAt = 0;
+
+  // The next tick, S.interval from now (the interval a tick or a control just set replaces a later one).
+  function schedule() {
+    var at = performance.now() + S.interval;
+    if (timer && timerAt <= at) { return; }
+    if (timer) { clearTimeout(timer); }
+    timerAt = at;
+    timer = setTimeout(tick, S.interval);
+  }
+
   // ------------------------------------------------------------------ Dash entry points
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -290,6 +371,7 @@
         var gen = S.gen + 1;
         Object.assign(S, fresh(), keep, {gen: gen});
         chart().reset(S);
+        schedule(); // ticks while it loads: the status counts the bars in
         if (!source) { return {key: null, gen: gen}; }
         var drawable = chart().library(); // the chart library arrives while the run does
         var answer = function (extra) {
@@ -310,13 +392,13 @@
         return Promise.resolve(poll(performance.now())).then(function () { return answer({error: S.error}); });
       },
 
-      control: function (nTick, nPlay, nStep, nRestart, nSeek, nSubmit, speed, win, loaded, seekTo) {
+      // A control of the page changed (or a run finished loading): the player moves, the page follows.
+      control: function (nPlay, nStep, nRestart, nSeek, nSubmit, speed, win, loaded, seekTo) {
         var started = performance.now();
         var ctx = window.dash_clientside.callback_context;
         var trig = ctx.triggered.map(function (t) { return t.prop_id.split(".")[0]; });
         var has = function (id) { return trig.indexOf(id) >= 0; };
-        var view = {}; // what the page shows changed: handed to `show` (one output here keeps a tick cheap)
-        var jumped = false, moved = false, intervalChanged = false, playChanged = false;
+        var jumped = false, moved = false, playChanged = false;
         S.speed = Math.max(1, parseInt(speed, 10) || 30);
         var newWin = win === "all" ? 0 : (parseInt(win, 10) || 300);
 
@@ -325,16 +407,15 @@
           S.pos = S.mode === "live" && S.resume ? S.n : 0; S.carry = 0; S.logIdx = -1; S.win = newWin;
           jumped = true;
           S.playing = !!(loaded && loaded.key && !loaded.error);
-          S.last = started; playChanged = intervalChanged = true;
+          S.last = started; playChanged = true;
         }
         if (has("playback-window") && newWin !== S.win) {
           S.win = newWin; jumped = true;
           if (!newWin) { chart().follow(); }
         }
-        if (has("playback-speed")) { intervalChanged = true; }
         if (has("playback-restart") && S.key) {
           S.pos = 0; S.carry = 0; S.logIdx = -1; jumped = true;
-          S.playing = true; S.last = started; playChanged = intervalChanged = true;
+          S.playing = true; S.last = started; playChanged = true;
         }
         if ((has("playback-seek") || has("playback-seek-to")) && S.key) {
           var target = parseSeek(seekTo);
@@ -346,60 +427,14 @@
         if (has("playback-play") && S.key) {
           var atEnd = S.pos >= S.n && (S.mode === "replay" ? !S.loading : S.finished);
           if (!S.playing && atEnd) { S.pos = 0; S.logIdx = -1; jumped = true; }
-          S.playing = !S.playing; S.last = started; S.carry = 0; playChanged = intervalChanged = true;
+          S.playing = !S.playing; S.last = started; S.carry = 0; playChanged = true;
         }
         if (has("playback-step") && S.key) {
-          if (S.playing) { S.playing = false; playChanged = intervalChanged = true; }
+          if (S.playing) { S.playing = false; playChanged = true; }
           if (S.pos < S.n && !jumped) { S.pos += 1; moved = true; }
         }
-        if (S.mode === "live") { poll(started); }
-        if (has("playback-tick") && S.playing && !jumped && S.key) {
-          var due = S.speed * (started - S.last) / 1000 + S.carry;
-          var k = Math.floor(due);
-          S.carry = due - k; S.last = started;
-          k = Math.min(k, MAX_STEP, S.n - S.pos);
-          if (k > 0) { S.pos += k; moved = true; } else if (S.pos >= S.n) { S.carry = 0; }
-          var done = S.mode === "replay" ? (!S.loading && S.pos >= S.total) : (S.finished && S.pos >= S.n);
-          if (done) { S.playing = false; playChanged = intervalChanged = true; }
-        }
-
-        if (S.key) { chart().draw(S, jumped, S.playing && moved ? EASE_SHARE * S.interval : 0); }
-        if (playChanged) { view.play = S.playing ? "Pause" : "Play"; }
-        // the cards and the log follow at most every CARDS_EVERY_MS while playing (each output
-        // updated is a React render on the tick's budget); at once on any other change
-        var cardsDue = moved && (!S.playing || started - S.lastCards >= CARDS_EVERY_MS || S.pos >= S.n);
-        if (jumped || cardsDue || playChanged) {
-          S.lastCards = started;
-          view.cards = cards();
-          var rows = logRows();
-          if (rows) { view.log = rows; }
-        }
-        var status = statusText();
-        if (status !== S.lastStatus) { S.lastStatus = status; view.status = status; }
-        announce();
-        S.cbMs = performance.now() - started;
-        if (moved) { // main-thread work of the tick: the callback with the chart's update
-          S.workTimes.push(S.cbMs);
-          if (S.workTimes.length > TICK_RING) { S.workTimes.shift(); }
-          S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * S.cbMs : S.cbMs;
-          if (S.playing && intervalDrifted()) { intervalChanged = true; }
-        }
-        if (jumped) { S.workEma = 0; } // a new window: its own work per tick
-        if (intervalChanged) { S.interval = view.interval = intervalFor(); }
-        return Object.keys(view).length ? view : noUpdate();
-      },
-
-      // The page's controls, cards and status from what `control` changed (at most every
-      // CARDS_EVERY_MS while playing): each output a tick touches costs Dash several store updates.
-      show: function (view) {
-        var out = new Array(12).fill(noUpdate());
-        if (!view) { return out; }
-        if (view.interval != null) { out[0] = view.interval; }
-        if (view.play != null) { out[1] = view.play; }
-        if (view.cards) { for (var i = 0; i < view.cards.length; i++) { out[2 + i] = view.cards[i]; } }
-        if (view.status != null) { out[11] = view.status; }
-        if (view.log) { writeLog(view.log); }
-        return out;
+        present(started, jumped, moved, playChanged || has("playback-speed"));
+        return {pos: S.pos, playing: S.playing, win: S.win};
       },
 
       csv: function () {

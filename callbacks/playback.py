@@ -1,10 +1,11 @@
 """Callbacks of the playback page.
 
 Server side (Python): the run picker and the new-run form (parameters from the engine's schemas; the
-same validation and queueing as ``POST /api/v1/playback/live``). Everything
-per tick is clientside (assets/playback.js): the loader fetches a stored run once, in chunks, from
-``/api/v1/playback/runs/<id>/chunk`` (or polls a live run's stream by last-seen id), and the player
-appends the bars due to the chart (lightweight-charts, assets/playback_chart.js) on each interval tick.
+same validation and queueing as ``POST /api/v1/playback/live``). The player is clientside
+(assets/playback.js): the loader fetches a stored run once, in chunks, from
+``/api/v1/playback/runs/<id>/chunk`` (or polls a live run's stream by last-seen id); the page's
+controls reach it through ``control``; its own timer's ticks hand the bars due to the chart
+(lightweight-charts, assets/playback_chart.js) and write the cards and the log, without Dash.
 """
 
 from __future__ import annotations
@@ -143,19 +144,10 @@ def register(app: Dash) -> None:
     app.clientside_callback(
         ClientsideFunction("tbPlayback", "control"),
         Output(ids.VIEW, "data"),
-        Input(ids.TICK, "n_intervals"), Input(ids.PLAY, "n_clicks"), Input(ids.STEP, "n_clicks"),
+        Input(ids.PLAY, "n_clicks"), Input(ids.STEP, "n_clicks"),
         Input(ids.RESTART, "n_clicks"), Input(ids.SEEK, "n_clicks"), Input(ids.SEEK_TO, "n_submit"),
         Input(ids.SPEED, "value"), Input(ids.WINDOW, "value"), Input(ids.LOADED, "data"),
         State(ids.SEEK_TO, "value"),
-        prevent_initial_call=True,
-    )
-    app.clientside_callback(
-        ClientsideFunction("tbPlayback", "show"),
-        Output(ids.TICK, "interval"), Output(ids.PLAY, "children"), Output(ids.PROGRESS_TEXT, "children"),
-        Output(ids.PROGRESS_PCT, "children"), Output(ids.PROGRESS_BAR, "value"), Output(ids.TRADES, "children"),
-        Output(ids.TRADES_WL, "children"), Output(ids.WIN_RATE, "children"), Output(ids.WIN_BAR, "value"),
-        Output(ids.PNL, "children"), Output(ids.PNL_PCT, "children"), Output(ids.STATUS, "children"),
-        Input(ids.VIEW, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
