@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 POSTGRES_ENV = "TRADEBOARD_TEST_POSTGRES_URL"
+pytest_plugins = ["tests.xdist_groups"]
 
 
 @pytest.fixture(scope="session")

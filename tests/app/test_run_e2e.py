@@ -30,7 +30,11 @@ from app.services import free_port, port_open
 from tests.app.test_cli_backtests import write_bars_csv
 
 MISSING = [m for m in ("data_access.migrate", "data_access.seed") if importlib.util.find_spec(m) is None]
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"tradeboard run needs {', '.join(MISSING)} (not written yet)")
+pytestmark = [
+    pytest.mark.skipif(bool(MISSING), reason=f"tradeboard run needs {', '.join(MISSING)} (not written yet)"),
+    # one xdist worker runs the module in order: one `tradeboard run` for all of it, Ctrl-C last
+    pytest.mark.xdist_group("tradeboard-run"),
+]
 
 START_TIMEOUT = 90
 STOP_TIMEOUT = 45
