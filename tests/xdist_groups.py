@@ -2,9 +2,9 @@
 
 pytest-xdist (3.8) groups a test by appending ``@<group>`` to ``item._nodeid``, which pytest 9.2 no
 longer reads (a node's id lives in ``item._id``), and it does so before the conftest's
-``pytest_collection_modifyitems`` has marked the browser tests. Every test then went to whichever
-worker was free: two headless Chromiums at once, and a module-scoped ``tradeboard run`` started on
-both workers. This hook runs last and gives each marked test the id xdist's scheduler splits on."""
+``pytest_collection_modifyitems`` has marked the browser tests. Without this hook every test goes to
+whichever worker is free: two headless Chromiums at once, and a module-scoped ``tradeboard run``
+started on both workers. It runs last and gives each marked test the id xdist's scheduler splits on."""
 
 from __future__ import annotations
 
