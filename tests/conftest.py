@@ -163,7 +163,39 @@ def built_book(request, tmp_path, redis_url: str, build, filename: str):
     engine.dispose()
 
 
-_demo_templates: dict[tuple, Path] = {}
+_templates: dict[tuple, Path] = {}
+
+
+def _copy_of_template(url: str, key: tuple, make: Callable[[str], None]) -> str:
+    """The SQLite file at ``url`` (not there yet) as a copy of the template ``make(template_url)``
+    built once per process (per xdist worker) for ``key``; returns ``url``."""
+    import shutil
+    import tempfile
+
+    target = make_url(url)
+    if target.get_backend_name() != "sqlite" or not target.database:
+        raise ValueError(f"a template copy is a SQLite file; {url!r} is not one (migrate or seed it in place)")
+    template = _templates.get(key)
+    if template is None:
+        template = Path(tempfile.mkdtemp(prefix="tb-template-")) / "template.db"
+        make(f"sqlite:///{template}")  # its engines disposed: no -wal or -shm is left
+        leftovers = [p.name for p in template.parent.iterdir() if p != template]
+        assert not leftovers, f"the template {key} left {leftovers} beside it"
+        _templates[key] = template
+    path = Path(target.database)
+    if path.exists():
+        raise FileExistsError(f"a template copy is a fresh file; {path} exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return url
+
+
+def migrated(url: str) -> str:
+    """The SQLite file at ``url`` (not there yet) migrated to head, as ``upgrade(url)`` makes it: a copy
+    of a template migrated once per process. Returns ``url``."""
+    from data_access.migrate import upgrade
+
+    return _copy_of_template(url, ("migrated",), upgrade)
 
 
 def demo_seeded(url: str) -> str:
@@ -172,42 +204,27 @@ def demo_seeded(url: str) -> str:
     worker), per UTC day and benchmark symbol (what the seed depends on besides its fixed random
     seed), into a template file that is copied; the seed's "now" is the moment the template was made."""
     import datetime as dt
-    import shutil
-    import tempfile
 
     from app.config import Settings
     from data_access.migrate import upgrade
     from data_access.seed import seed
 
-    target = make_url(url)
-    if target.get_backend_name() != "sqlite" or not target.database:
-        raise ValueError(f"demo_seeded copies a SQLite file; {url!r} is not one (seed it with upgrade + seed)")
-    key = (dt.datetime.now(dt.UTC).date(), Settings.from_env().BENCHMARK_SYMBOL)
-    template = _demo_templates.get(key)
-    if template is None:
-        template = Path(tempfile.mkdtemp(prefix="tb-demo-template-")) / "demo.db"
-        template_url = f"sqlite:///{template}"
+    def make(template_url: str) -> None:
         upgrade(template_url)
-        seed(template_url, scale="demo", progress=False)  # disposes its engine: no -wal or -shm is left
-        leftovers = [p.name for p in template.parent.iterdir() if p != template]
-        assert not leftovers, f"the demo template left {leftovers} beside it"
-        _demo_templates[key] = template
-    path = Path(target.database)
-    if path.exists():
-        raise FileExistsError(f"demo_seeded writes a fresh file; {path} exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, path)
-    return url
+        seed(template_url, scale="demo", progress=False)
+
+    key = ("demo", dt.datetime.now(dt.UTC).date(), Settings.from_env().BENCHMARK_SYMBOL)
+    return _copy_of_template(url, key, make)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _remove_demo_templates() -> Iterator[None]:
+def _remove_templates() -> Iterator[None]:
     yield
     import shutil
 
-    for template in _demo_templates.values():
+    for template in _templates.values():
         shutil.rmtree(template.parent, ignore_errors=True)
-    _demo_templates.clear()
+    _templates.clear()
 
 
 def demo_app_on(settings, add_users):

@@ -19,6 +19,7 @@ from data_access.paper_trading import realtime as pt_realtime
 from data_access.change_stamps import one_stamp_per_build, paper_reads, paper_stamp
 from data_access.db import configure_database
 from data_access.document import SectionReader
+from tests.conftest import migrated
 from tests.dashboards.test_client_dashboard import statements_during
 
 NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -32,7 +33,7 @@ def iso(moment: dt.datetime) -> str:
 def migrated_book(url: str):
     """The migrated schema with account A, an open AAPL trade, a missed TSLA entry (a day old) and a
     queued exit of the AAPL trade; the engine configured."""
-    migrate.upgrade(url)
+    migrated(url)
     engine = configure_database(url)
     paper_reads.clear()
     with engine.begin() as c:

@@ -17,6 +17,7 @@ from data_access.db import make_engine
 from data_access.ingest import IngestRejected, Writer, ingest, lookup, rebuild
 from data_access.ingest.derive import rederive
 from data_access.ingest.parse import Parsed
+from tests.conftest import migrated
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import ingest_book  # noqa: E402
@@ -40,8 +41,11 @@ def _book(engine) -> dict[str, list]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'bulk.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    migrate.upgrade(url)
+    if request.param == "sqlite":
+        url = migrated(f"sqlite:///{tmp_path / 'bulk.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        migrate.upgrade(url)
     engine = make_engine(url)
     for entity, frame in (("accounts", ingest_book.accounts_frame()), ("strategies", ingest_book.strategies_frame())):
         ingest(engine, entity, _parsed(frame.astype(object)), Writer("admin"))

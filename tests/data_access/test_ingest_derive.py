@@ -14,6 +14,7 @@ import data_access.models as m
 from data_access import migrate
 from data_access.db import make_engine
 from data_access.ingest.derive import Written, derive_after_write, rederive
+from tests.conftest import migrated
 
 T0 = dt.datetime(2026, 3, 2, 14, 30)
 SYMBOLS = ("AAA", "BTC")
@@ -21,9 +22,11 @@ SYMBOLS = ("AAA", "BTC")
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'derive.db'}" if request.param == "sqlite" else request.getfixturevalue(
-        "postgres_url")
-    migrate.upgrade(url)
+    if request.param == "sqlite":
+        url = migrated(f"sqlite:///{tmp_path / 'derive.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        migrate.upgrade(url)
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO accounts (id, name, broker, net_contributions, currency) "

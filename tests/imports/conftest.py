@@ -13,11 +13,15 @@ from app.auth.users import create_user
 from data_access import migrate
 from data_access.db import make_engine
 from data_access.imports import jobs
+from tests.conftest import migrated
 from tests.ingest_books import with_strategies
 
 
 def book_engine(url: str):
-    migrate.upgrade(url)
+    if url.startswith("sqlite"):
+        migrated(url)
+    else:
+        migrate.upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
         admin, _ = create_user(session, "ada", "admin", "pw-ada-1234")
