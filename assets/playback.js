@@ -336,7 +336,10 @@
   // One tick: the bars due since the last one at the chosen speed, new live bars asked for.
   function tick() {
     timer = 0;
-    if (!document.getElementById(PLAY_ID)) { return; } // the page was left: the next visit starts the timer again
+    if (!document.getElementById(PLAY_ID)) { // another page (Dash pages share this document): look again later
+      timer = setTimeout(tick, PAUSED_INTERVAL); timerAt = performance.now() + PAUSED_INTERVAL;
+      return;
+    }
     var started = performance.now(), moved = false, playChanged = false;
     if (S.mode === "live") { poll(started); }
     if (S.playing && S.key) {
@@ -351,7 +354,7 @@
     present(started, false, moved, playChanged);
   }
 
-  var timer = 0, timerAt = 0;
+  var timer = setTimeout(tick, PAUSED_INTERVAL), timerAt = performance.now() + PAUSED_INTERVAL;
 
   // The next tick, S.interval from now (the interval a tick or a control just set replaces a later one).
   function schedule() {

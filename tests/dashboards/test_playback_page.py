@@ -154,6 +154,8 @@ def test_replay_plays_pauses_seeks_and_windows_a_known_run(dash_duo, playback_ap
     driver.set_window_size(1400, 1000)
     browser_sign_in(driver, base, "/playback", "analyst", users["analyst"])
     wait_for(driver, lambda d: d.find_elements(By.ID, ids.RUN_PICKER))
+    # no run yet: the status says what to do
+    wait_for(driver, lambda d: d.find_element(By.ID, ids.STATUS).text == "Pick a stored run or start a live one.")
     driver.get(f"{base}/playback?run={run_id}")  # as the strategy page's drill-down links to it
     wait_for(driver, lambda d: d.find_elements(By.ID, ids.SPEED))
     _select(driver, ids.SPEED, "10")
