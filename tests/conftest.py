@@ -302,6 +302,12 @@ def wait_for(driver, condition, timeout: float = 20):
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
 
 
+def shown_count(driver, css: str) -> int:
+    """How many elements match ``css`` now: an absence checked at once (``find_elements`` waits out
+    dash[testing]'s 2 s implicit wait before it answers that nothing is there)."""
+    return driver.execute_script("return document.querySelectorAll(arguments[0]).length", css)
+
+
 def browser_sign_in(driver, base_url: str, path: str, username: str, password: str) -> None:
     """Open ``path`` in the browser, land on the login form, sign in and be sent back to ``path``."""
     from selenium.webdriver.common.by import By

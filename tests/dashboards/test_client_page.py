@@ -17,7 +17,7 @@ from app.auth import create_user
 from data_access.cache import sections
 from data_access.models import Side, Signal, SignalStatus, Strategy
 from layouts import client_ids as ids
-from tests.conftest import browser_sign_in, build_app, demo_app_on, demo_seeded, log_in, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, build_app, demo_app_on, demo_seeded, log_in, requires_chromedriver, shown_count, wait_for
 
 
 @pytest.fixture
@@ -109,10 +109,10 @@ def test_client_page_renders_every_panel_and_reacts_to_its_controls(dash_duo, de
         wait_for(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row"))
     for chart in (ids.EQUITY_CHART, ids.ALLOCATION_CHART, ids.RETURNS_CHART):
         wait_for(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
-        assert not driver.find_elements(By.CSS_SELECTOR, f"#{chart} .annotation-text"), f"{chart} is empty"
+        assert not shown_count(driver, f"#{chart} .annotation-text"), f"{chart} is empty"
     wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("equity")), "updated"))
     assert driver.find_element(By.ID, ids.risk("max_drawdown")).text.endswith("%")
-    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger")
+    assert not shown_count(driver, ".alert-danger")
     driver.save_screenshot(str(screenshot_dir / "client-desktop.png"))
     driver.set_window_size(1400, 2000)
     driver.save_screenshot(str(screenshot_dir / "client-desktop-full.png"))

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from layouts import client_ids, paper_trading_ids, playback_ids, signal_sender_ids, strategies_ids
 from tests.app.test_empty_book import import_examples
-from tests.conftest import browser_sign_in, build_app, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, build_app, requires_chromedriver, shown_count, wait_for
 
 # path: (the empty state's title, a route or command it names, the page body it hides or None)
 EMPTY_PAGES = {
@@ -41,13 +41,16 @@ def name_of(path: str) -> str:
 
 
 def empty_state_text(driver) -> str:
-    shown = [e for e in driver.find_elements(By.CSS_SELECTOR, ".tb-empty-state") if e.is_displayed()]
-    return shown[0].text if shown else ""
+    """The text of the empty state shown, or "" (read at once, without the driver's implicit wait)."""
+    return driver.execute_script(
+        "const shown = [...document.querySelectorAll('.tb-empty-state')]"
+        ".filter(e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden');"
+        "return shown.length ? shown[0].innerText : '';")
 
 
 def assert_no_errors_shown(driver, where: str) -> None:
-    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger"), where
-    assert not driver.find_elements(By.CSS_SELECTOR, ".dash-fe-error__title"), where  # Dash's callback error
+    assert not shown_count(driver, ".alert-danger"), where
+    assert not shown_count(driver, ".dash-fe-error__title"), where  # Dash's callback error
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], (where, severe)
 

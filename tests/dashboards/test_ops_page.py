@@ -16,7 +16,7 @@ from app import monitoring
 from data_access import task_runs
 from data_access.cache import sections
 from layouts import ops_ids as ids
-from tests.conftest import browser_sign_in, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, requires_chromedriver, shown_count, wait_for
 from tests.dashboards.test_client_page import demo_app, signed_in  # noqa: F401 - a fixture
 
 TASK = "tasks.dashboards.refresh_client_dashboard"
@@ -100,9 +100,9 @@ def test_ops_page_shows_every_panel_and_only_an_admin_may_use_its_controls(dash_
     for chart in (ids.P95_CHART, ids.HIT_RATE_CHART):
         wait_for(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .main-svg"))
         wait_for(driver, lambda d, c=chart: d.find_elements(By.CSS_SELECTOR, f"#{c} .bars .point"))
-        assert not driver.find_elements(By.CSS_SELECTOR, f"#{chart} .annotation-text"), f"{chart} is empty"
+        assert not shown_count(driver, f"#{chart} .annotation-text"), f"{chart} is empty"
     wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("requests")), "updated"))
-    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger")
+    assert not shown_count(driver, ".alert-danger")
 
     # An admin clears the signals family: its generation goes up and its cached sections are superseded.
     before = family_generation("signals")

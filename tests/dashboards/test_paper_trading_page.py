@@ -13,7 +13,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from callbacks import paper_trading as callbacks
 from layouts import paper_trading_ids as ids
-from tests.conftest import browser_sign_in, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, requires_chromedriver, shown_count, wait_for
 from tests.dashboards.test_client_page import demo_app, signed_in  # noqa: F401 - demo_app is a fixture
 from tests.dashboards.test_signal_sender_page import dash_call
 
@@ -92,7 +92,7 @@ def _panels_rendered(driver) -> None:
         wait_for(driver, lambda d, c=chart: d.execute_script(
             f"const g = document.getElementById('{c}').querySelector('.js-plotly-plot');"
             "return g && g.data && g.data.length > 0 && g.data[0].x.length > 10"))
-        assert not driver.find_elements(By.CSS_SELECTOR, f"#{chart} .annotation-text"), f"{chart} is empty"
+        assert not shown_count(driver, f"#{chart} .annotation-text"), f"{chart} is empty"
 
 
 @requires_chromedriver
@@ -113,7 +113,7 @@ def test_paper_trading_page_renders_every_panel_at_desktop_and_phone_width(dash_
     assert "unrealized" in driver.find_element(By.ID, ids.POSITIONS_SUMMARY).text
     for panel in ids.PANELS:
         wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness(panel)), "updated"))
-    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger")
+    assert not shown_count(driver, ".alert-danger")
     # the nav link is there, and the real-time panels refresh every 5 s by default
     assert driver.find_elements(By.CSS_SELECTOR, ".tb-nav a[href='/paper-trading'].active")
     assert driver.find_element(By.ID, ids.REFRESH_EVERY).get_attribute("value") == "5"

@@ -14,7 +14,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from app.auth import create_user, set_password
 from layouts import signal_sender_ids as ids
-from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, shown_count, wait_for
 from tests.dashboards.test_client_page import signed_in
 
 API = "/api/v1/dashboards/signal-sender"
@@ -189,7 +189,7 @@ def test_signal_sender_page_renders_every_panel_and_pages_the_history(dash_duo, 
     for grid in (ids.HISTORY_GRID, ids.POSITIONS_GRID):
         wait_for(driver, lambda d, g=grid: d.find_elements(By.CSS_SELECTOR, f"#{g} .ag-row .ag-cell"))
     wait_for(driver, EC.text_to_be_present_in_element((By.ID, ids.freshness("history")), "updated"))
-    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger, .alert-warning")
+    assert not shown_count(driver, ".alert-danger, .alert-warning")
     driver.save_screenshot(str(screenshot_dir / "signal-sender-desktop.png"))
 
     # page the history: scrolling far down makes the grid ask the server for a later block

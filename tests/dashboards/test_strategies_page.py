@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.auth import create_user
 from data_access.models import BacktestRun
 from layouts import strategies_ids as ids
-from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, wait_for
+from tests.conftest import browser_sign_in, demo_app_on, requires_chromedriver, shown_count, wait_for
 from tests.dashboards.test_client_page import signed_in
 from tests.dashboards.test_signal_sender_page import dash_call
 
@@ -143,7 +143,7 @@ def test_strategies_page_renders_reacts_and_drills_into_a_run(dash_duo, demo_app
     assert plot(driver, ids.VOLATILITY_CHART, "g.data.map(t => t.type).join()") == "bar,bar"
     card = driver.find_element(By.ID, ids.ML_CARD).text  # the demo seed has one finished sweep
     assert "sma_cross" in card and "sample" in card.lower(), card
-    assert not driver.find_elements(By.CSS_SELECTOR, ".alert-danger, .alert-warning")
+    assert not shown_count(driver, ".alert-danger, .alert-warning")
     for chart in (ids.VOLATILITY_CHART, ids.HEATMAP_CHART):  # the modebar (shown on hover) covers nothing drawn
         assert driver.execute_script(MODEBAR_OVERLAPS, chart) == [], chart
     driver.set_window_size(1400, 1900)
