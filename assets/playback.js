@@ -2,14 +2,14 @@
  *
  * The run's bars live here, in plain arrays, loaded once (replay: in chunks from
  * /api/v1/playback/runs/<id>/chunk; live: polled from /api/v1/playback/live/<id>?after=<last id>).
- * A timer of this file's own ticks: each tick moves the position by the bars due at the chosen speed
- * and hands it to the chart (assets/playback_chart.js), which draws them over the next frames; the
- * cards, the status and the signal log are written into the page's elements. A tick goes nowhere near
- * Dash: a Dash update (an Interval's n_intervals, a callback's outputs) costs the page ~15 ms of store
- * updates and renders, a dropped frame at large windows. The page's controls reach the player through
- * Dash clientside callbacks (load, control); seeks, windows and replays move the same position, drawn
- * at once. window.tbPlaybackState is the player's state (tests and bench/playback.py read workTimes:
- * each tick's main-thread work, the tick with the chart's update).
+ * Each tick of the page's dcc.Interval (the clientside callback `control`) moves the position by the
+ * bars due at the chosen speed and hands it to the chart (assets/playback_chart.js), which draws them
+ * over the next frames; the cards, the status and the signal log are written into the page's elements,
+ * so a tick changes no Dash output: each output a callback returns costs this page several store
+ * updates and React renders (~15 ms a tick with the cards as outputs), a dropped frame at large
+ * windows. Seeks, windows and replays move the same position, drawn at once. window.tbPlaybackState
+ * is the player's state (tests and bench/playback.py read workTimes: each tick's main-thread work, the
+ * callback with the chart's update).
  */
 (function () {
   "use strict";
@@ -31,7 +31,7 @@
   // layouts/playback_ids.py: the cards (text, or a progress bar's value) in the order cards() returns them
   var CARD_IDS = ["playback-progress-text", "playback-progress-pct", "playback-progress-bar", "playback-trades",
                   "playback-trades-wl", "playback-win-rate", "playback-win-bar", "playback-pnl", "playback-pnl-pct"];
-  var STATUS_ID = "playback-status";
+  var STATUS_ID = "playback-status", TICK_ID = "playback-tick";
   var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
   var fmt2 = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   var fmtP = new Intl.NumberFormat("en-US", {maximumFractionDigits: 4});
@@ -329,18 +329,20 @@
       S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * S.cbMs : S.cbMs;
     }
     if (jumped) { S.workEma = 0; } // a new window: its own work per tick
-    if (playChanged || jumped || (moved && S.playing && intervalDrifted())) { S.interval = intervalFor(); }
-    schedule();
+    if (playChanged || jumped || (moved && S.playing && intervalDrifted())) {
+      var interval = intervalFor();
+      // the one Dash update the player makes, rarely (always on play, pause or a jump: a new page's
+      // interval starts from its layout's)
+      if (interval !== S.interval || playChanged || jumped) {
+        S.interval = interval;
+        window.dash_clientside.set_props(TICK_ID, {interval: interval});
+      }
+    }
   }
 
   // One tick: the bars due since the last one at the chosen speed, new live bars asked for.
-  function tick() {
-    timer = 0;
-    if (!document.getElementById(PLAY_ID)) { // another page (Dash pages share this document): look again later
-      timer = setTimeout(tick, PAUSED_INTERVAL); timerAt = performance.now() + PAUSED_INTERVAL;
-      return;
-    }
-    var started = performance.now(), moved = false, playChanged = false;
+  function tick(started) {
+    var moved = false, playChanged = false;
     if (S.mode === "live") { poll(started); }
     if (S.playing && S.key) {
       var due = S.speed * (started - S.last) / 1000 + S.carry;
@@ -354,17 +356,6 @@
     present(started, false, moved, playChanged);
   }
 
-  var timer = setTimeout(tick, PAUSED_INTERVAL), timerAt = performance.now() + PAUSED_INTERVAL;
-
-  // The next tick, S.interval from now (the interval a tick or a control just set replaces a later one).
-  function schedule() {
-    var at = performance.now() + S.interval;
-    if (timer && timerAt <= at) { return; }
-    if (timer) { clearTimeout(timer); }
-    timerAt = at;
-    timer = setTimeout(tick, S.interval);
-  }
-
   // ------------------------------------------------------------------ Dash entry points
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -374,7 +365,6 @@
         var gen = S.gen + 1;
         Object.assign(S, fresh(), keep, {gen: gen});
         chart().reset(S);
-        schedule(); // ticks while it loads: the status counts the bars in
         if (!source) { return {key: null, gen: gen}; }
         var drawable = chart().library(); // the chart library arrives while the run does
         var answer = function (extra) {
@@ -395,12 +385,17 @@
         return Promise.resolve(poll(performance.now())).then(function () { return answer({error: S.error}); });
       },
 
-      // A control of the page changed (or a run finished loading): the player moves, the page follows.
-      control: function (nPlay, nStep, nRestart, nSeek, nSubmit, speed, win, loaded, seekTo) {
+      // The interval ticked, or a control of the page changed (or a run finished loading): the player
+      // moves, the page follows. A plain tick changes no Dash output (the page is written above).
+      control: function (nTick, nPlay, nStep, nRestart, nSeek, nSubmit, speed, win, loaded, seekTo) {
         var started = performance.now();
         var ctx = window.dash_clientside.callback_context;
         var trig = ctx.triggered.map(function (t) { return t.prop_id.split(".")[0]; });
         var has = function (id) { return trig.indexOf(id) >= 0; };
+        if (trig.length === 1 && has(TICK_ID)) {
+          tick(started);
+          return window.dash_clientside.no_update;
+        }
         var jumped = false, moved = false, playChanged = false;
         S.speed = Math.max(1, parseInt(speed, 10) || 30);
         var newWin = win === "all" ? 0 : (parseInt(win, 10) || 300);

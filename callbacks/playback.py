@@ -3,9 +3,10 @@
 Server side (Python): the run picker and the new-run form (parameters from the engine's schemas; the
 same validation and queueing as ``POST /api/v1/playback/live``). The player is clientside
 (assets/playback.js): the loader fetches a stored run once, in chunks, from
-``/api/v1/playback/runs/<id>/chunk`` (or polls a live run's stream by last-seen id); the page's
-controls reach it through ``control``; its own timer's ticks hand the bars due to the chart
-(lightweight-charts, assets/playback_chart.js) and write the cards and the log, without Dash.
+``/api/v1/playback/runs/<id>/chunk`` (or polls a live run's stream by last-seen id); ``control``,
+on each tick of the page's interval and on each control, hands the bars due to the chart
+(lightweight-charts, assets/playback_chart.js) and writes the cards and the log into the page, so a
+tick returns no Dash output.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def register(app: Dash) -> None:
     app.clientside_callback(
         ClientsideFunction("tbPlayback", "control"),
         Output(ids.VIEW, "data"),
-        Input(ids.PLAY, "n_clicks"), Input(ids.STEP, "n_clicks"),
+        Input(ids.TICK, "n_intervals"), Input(ids.PLAY, "n_clicks"), Input(ids.STEP, "n_clicks"),
         Input(ids.RESTART, "n_clicks"), Input(ids.SEEK, "n_clicks"), Input(ids.SEEK_TO, "n_submit"),
         Input(ids.SPEED, "value"), Input(ids.WINDOW, "value"), Input(ids.LOADED, "data"),
         State(ids.SEEK_TO, "value"),

@@ -168,6 +168,7 @@ def layout(run: str | None = None, live: str | None = None, **_kwargs):
             dcc.Store(id=ids.LOADED),
             dcc.Store(id=ids.VIEW),
             dcc.Download(id=ids.LOG_DOWNLOAD),
+            dcc.Interval(id=ids.TICK, interval=250, disabled=False),
             html.Div(id=ids.EMPTY),
             source_card(),
             html.Div(

@@ -3,7 +3,7 @@
 INIT = "playback-init"  # {"run": id | None, "live": id | None} from the URL
 SOURCE = "playback-source"  # {"mode": "replay", "run": id} | {"mode": "live", "live": id}
 LOADED = "playback-loaded"  # the loader's answer: {"key", "total", "error"}
-VIEW = "playback-view"  # the player after a control moved it: {"pos", "playing", "win"}
+VIEW = "playback-view"  # the player after a control moved it (not a tick): {"pos", "playing", "win"}
 URL = "playback-url"
 
 RUN_PICKER = "playback-run"
@@ -24,6 +24,7 @@ SEEK_TO = "playback-seek-to"
 SEEK = "playback-seek"
 SPEED = "playback-speed"
 WINDOW = "playback-window"
+TICK = "playback-tick"  # the player's interval: its `interval` follows the speed and the work per tick
 STATUS = "playback-status"
 ANNOUNCE = "playback-announce"  # a polite live region: the player's state, every tenth of the run
 KEYS_HINT = "playback-keys-hint"
