@@ -224,7 +224,9 @@ def provider_server():
     server.stop()
 
 
-def http_config(kind: str, server: ProviderServer, timeout: float = 0.5) -> tuple:
+def http_config(kind: str, server: ProviderServer, timeout: float = 5.0) -> tuple:
+    """The provider settings for ``server``; the timeout with room to spare for a good answer (with
+    the other test worker busy on the second core, the provider's thread has missed 0.5 s)."""
     path = "price" if kind == "price" else "gex"
     return ("http", f"{server.base_url}/{path}/{{symbol}}", timeout, 4, 0)
 
@@ -233,11 +235,9 @@ def test_gex_serves_the_last_good_value_as_stale_when_the_provider_fails_and_err
                                                                                                  redis_client):
     provider_server.set("SPY", "ok", {"gamma_exposure": 1.5e9, "call_wall": 600, "put_wall": 550})
     provider_server.set("QQQ", "500")  # never good
-    config = http_config("gex", provider_server)
-    # the first, good answer with room to spare: with the other test worker busy on the second core
-    # the provider's thread has missed 0.5 s; the last good value it leaves is kept per symbol
-    doc = pt.paper_trading_dashboard(20, gex=http_config("gex", provider_server, timeout=5.0),
-                                     gex_symbols=("SPY", "QQQ"))
+    config = http_config("gex", provider_server, timeout=0.5)
+    # the first, good answer (the last good value it leaves is kept per symbol)
+    doc = pt.paper_trading_dashboard(20, gex=http_config("gex", provider_server), gex_symbols=("SPY", "QQQ"))
     [spy] = doc["gex"]
     assert spy["symbol"] == "SPY" and spy["call_wall"] == 600 and spy["stale"] is False
     assert "QQQ" in doc["errors"]["gex"] and doc["overview"] is not None
