@@ -46,7 +46,7 @@
       pos: 0, playing: false, speed: 30, win: 300, carry: 0, last: 0,
       lastId: "0", inflight: false, lastPoll: 0, liveStatus: null, finished: false, resume: false,
       logIdx: -1, workTimes: [], lastCards: 0,
-      cbMs: 0, workEma: 0, interval: PAUSED_INTERVAL, announced: null
+      workEma: 0, interval: PAUSED_INTERVAL, announced: null
     };
   }
 
@@ -309,8 +309,8 @@
 
   // The page after the position moved (or jumped, or play started or stopped): the chart, then, at most
   // every CARDS_EVERY_MS while playing (at once on any other change), the cards and the log; the status,
-  // the announcement and the tick interval.
-  function present(started, jumped, moved, playChanged) {
+  // the announcement and the tick interval (asked for again when ``retime``: the speed changed).
+  function present(started, jumped, moved, playChanged, retime) {
     if (S.key) { chart().draw(S, jumped, S.playing && moved ? EASE_SHARE * S.interval : 0); }
     if (playChanged) { write(PLAY_ID, S.playing ? "Pause" : "Play"); }
     var cardsDue = moved && (!S.playing || started - S.lastCards >= CARDS_EVERY_MS || S.pos >= S.n);
@@ -322,18 +322,17 @@
     }
     write(STATUS_ID, statusText());
     announce();
-    S.cbMs = performance.now() - started;
+    var work = performance.now() - started;
     if (moved) { // main-thread work of the tick, the chart's update with it
-      S.workTimes.push(S.cbMs);
+      S.workTimes.push(work);
       if (S.workTimes.length > TICK_RING) { S.workTimes.shift(); }
-      S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * S.cbMs : S.cbMs;
+      S.workEma = S.workEma ? (1 - WORK_EMA) * S.workEma + WORK_EMA * work : work;
     }
     if (jumped) { S.workEma = 0; } // a new window: its own work per tick
-    if (playChanged || jumped || (moved && S.playing && intervalDrifted())) {
+    var always = playChanged || jumped || retime; // a new page's interval starts from its layout's
+    if (always || (moved && S.playing && intervalDrifted())) {
       var interval = intervalFor();
-      // the one Dash update the player makes, rarely (always on play, pause or a jump: a new page's
-      // interval starts from its layout's)
-      if (interval !== S.interval || playChanged || jumped) {
+      if (interval !== S.interval || always) { // the one Dash update the player makes, rarely
         S.interval = interval;
         window.dash_clientside.set_props(TICK_ID, {interval: interval});
       }
@@ -353,7 +352,7 @@
       var done = S.mode === "replay" ? (!S.loading && S.pos >= S.total) : (S.finished && S.pos >= S.n);
       if (done) { S.playing = false; playChanged = true; }
     }
-    present(started, false, moved, playChanged);
+    present(started, false, moved, playChanged, false);
   }
 
   // ------------------------------------------------------------------ Dash entry points
@@ -431,7 +430,7 @@
           if (S.playing) { S.playing = false; playChanged = true; }
           if (S.pos < S.n && !jumped) { S.pos += 1; moved = true; }
         }
-        present(started, jumped, moved, playChanged || has("playback-speed"));
+        present(started, jumped, moved, playChanged, has("playback-speed"));
         return {pos: S.pos, playing: S.playing, win: S.win};
       },
 

@@ -321,8 +321,8 @@ def browser_sign_in(driver, base_url: str, path: str, username: str, password: s
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "sign-in").click()
     # signed in once the form's redirect has landed: a driver.get() before it races the form's navigation
-    WebDriverWait(driver, 15).until(lambda d: "/login" not in d.current_url
-                                    and d.execute_script("return document.readyState") == "complete")
+    wait_for(driver, lambda d: "/login" not in d.current_url
+             and d.execute_script("return document.readyState") == "complete", 15)
 
 
 @pytest.fixture
