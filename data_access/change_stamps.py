@@ -1,18 +1,19 @@
-"""Real-time sections re-read their rows only when the tables under them changed (SQLite).
+"""Real-time sections re-read their rows only when the tables under them changed.
 
 A real-time section (open positions, shadow positions, exits, the queue) must show the database as
 it is after the request arrived, so it cannot be cached for a while. Most requests, though, find
-nothing changed since the previous one. On SQLite, triggers (migration 0006) raise a counter in
-``table_versions`` with every insert, update and delete of the paper tables, in the writer's own
-transaction. A document build reads that counter once (a primary-key lookup, after the build's
-requests arrived), and each section reuses the rows it read last time if they were read under the
+nothing changed since the previous one. Triggers raise a counter in ``table_versions`` with the
+writes to the paper tables, in the writer's own transaction: on SQLite with every insert, update and
+delete (migration 0006); on PostgreSQL once per transaction, at its commit (migration 0014). A
+document build reads that counter once (a primary-key lookup, after the build's requests arrived),
+and each section reuses the rows it read last time if they were read under the
 same counter, else reads them anew and keeps them under it. Rows are always read *after* the
 counter they are kept under, so they are never older than it: when the counter has not moved, no
 change was committed since they were read, and they are the database as it is now.
 
-Elsewhere (PostgreSQL, or a database built without the migrations) there is no counter and every
-read goes to the database. Kept rows are shared by every later build of the process: callers must
-not change them (``mark`` copies rows before it prices them).
+In a database built without the migrations there is no counter and every read goes to the database.
+Kept rows are shared by every later build of the process: callers must not change them (``mark``
+copies rows before it prices them).
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ def one_stamp_per_build() -> contextlib.AbstractContextManager[_BuildStamp]:
 
 
 def _read_stamp(engine) -> tuple[str, int] | None:
-    if engine.dialect.name != "sqlite":
-        return None
     try:
         with engine.connect() as connection:
             row = connection.execute(_STAMP).first()

@@ -12,7 +12,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from data_access.cache import Cached, cache_report, sections
-from data_access.change_stamps import one_stamp_per_build
+from data_access.change_stamps import one_stamp_per_build, paper_stamp
 from data_access.db import current_engine
 from data_access.fresh_rounds import fresh_value
 from data_access.prices import one_quote_per_symbol
@@ -68,12 +68,14 @@ class SectionReader:
 
         The cached sections come first, all in one Redis round trip on this thread: fresh values, and
         stale ones served while they are refreshed in the background (``SectionCache.fresh_hits``).
-        Cache misses go to the pool, where their statements overlap. So do the
-        real-time sections, except on SQLite: there a statement never waits on a network, its
-        Python work holds the GIL, and handing the few cheap real-time statements to threads cost
-        more CPU than it saved, so they run meanwhile on this thread, one after the other (paper
-        trading, `large`: 7.3 ms CPU and 6.9 ms wall per document on the pool, 5.6 and 5.8 on this
-        thread; under load 315 -> 345 req/s, p99 686 -> 412 ms, bench/load.py).
+        Cache misses go to the pool, where their statements overlap. The real-time sections run
+        meanwhile on this thread, one after the other, where the paper tables' change counter is
+        kept (data_access/change_stamps.py): they mostly reuse their rows, and on SQLite a statement
+        never waits on a network and its Python work holds the GIL anyway. Handing them to threads
+        cost more than it saved (paper trading, `large`, warm: SQLite 7.3 ms CPU and 6.9 ms wall
+        per document on the pool, 5.6 and 5.8 on this thread, under load 315 -> 345 req/s, p99
+        686 -> 412 ms, bench/load.py; PostgreSQL 5.6-5.8 ms on the pool, 3.1-3.3 ms on this thread,
+        bench/paper_trading_dashboard.py). Without a counter they go to the pool.
         ``overlap=False``: everything is read one after the other, in order (for sections that are
         each other's inputs, so a cold build computes each once and reports it as the miss it was)."""
         values: dict[str, Any] = {}
@@ -82,7 +84,7 @@ class SectionReader:
             for section, result in sections.fresh_hits(cacheable).items():
                 values[section] = self._accept(section, result)
         rest = {section: job for section, job in jobs.items() if section not in values}
-        inline_real_time = current_engine().dialect.name == "sqlite"
+        inline_real_time = current_engine().dialect.name == "sqlite" or paper_stamp() is not None
         pooled = {section: job for section, job in rest.items() if hasattr(job[0], "fetch") or not inline_real_time}
         if len(pooled) < 2 or not overlap:
             pooled = {}

@@ -446,7 +446,7 @@ class DailySummary(Base):
 class TableVersion(Base):
     """A counter that database triggers raise with every change to a group of tables, so a
     real-time read can tell that nothing changed since its last read (``data_access.change_stamps``;
-    kept on SQLite only). ``epoch`` is drawn when the row is created: a database rebuilt at the same
+    migrations 0006 and 0014). ``epoch`` is drawn when the row is created: a database rebuilt at the same
     URL never repeats an earlier (epoch, version)."""
 
     __tablename__ = "table_versions"
