@@ -28,7 +28,7 @@ from bench.common import (  # noqa: E402
 from data_access import paper_trading as pt  # noqa: E402
 from data_access.cache import sections  # noqa: E402
 
-TARGETS_MS = {"cold": 300.0, "warm": 50.0, "lite warm": 2.0, "lite HTTP warm": 2.0}
+TARGETS_MS = {"cold": 300.0, "warm": 5.0, "lite warm": 2.0, "lite HTTP warm": 2.0}
 GEX = ("simulated", None, 2.0, 4, 2)
 
 
