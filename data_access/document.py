@@ -84,7 +84,8 @@ class SectionReader:
             for section, result in sections.fresh_hits(cacheable).items():
                 values[section] = self._accept(section, result)
         rest = {section: job for section, job in jobs.items() if section not in values}
-        inline_real_time = current_engine().dialect.name == "sqlite" or paper_stamp() is not None
+        real_time = any(not hasattr(job[0], "fetch") for job in rest.values())
+        inline_real_time = real_time and (current_engine().dialect.name == "sqlite" or paper_stamp() is not None)
         pooled = {section: job for section, job in rest.items() if hasattr(job[0], "fetch") or not inline_real_time}
         if len(pooled) < 2 or not overlap:
             pooled = {}

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from analytics.lag_sketch import LagSketch, bucket_of, stored_pairs
-from data_access.aggregates.days import KEYS_TABLE, Key, as_date, day_param, load_keys
+from data_access.aggregates.days import KEYS_TABLE, Key, as_date, day_param, insert_rows, load_keys
 
 FILLED = "FILLED"
 COUNT_KEY = ["strategy_id", "day", "status", "reject_reason"]
@@ -113,11 +113,11 @@ def _add_counts(conn: Connection, counts: pd.DataFrame, negative: bool) -> None:
     counts = counts[counts["signals"] != 0]
     if not len(counts):
         return
-    rows = [{"s": int(s), "d": day_param(conn, pd.Timestamp(d).date()), "st": st, "r": r, "n": int(n)}
+    rows = [(int(s), day_param(conn, pd.Timestamp(d).date()), st, r, int(n))
             for s, d, st, r, n in counts.itertuples(index=False)]
-    conn.execute(text("INSERT INTO signal_days (strategy_id, day, status, reject_reason, signals) "
-                      "VALUES (:s, :d, :st, :r, :n) ON CONFLICT (strategy_id, day, status, reject_reason) "
-                      "DO UPDATE SET signals = signal_days.signals + excluded.signals"), rows)
+    insert_rows(conn, "signal_days", COUNT_KEY + ["signals"], rows,
+                "ON CONFLICT (strategy_id, day, status, reject_reason) "
+                "DO UPDATE SET signals = signal_days.signals + excluded.signals")
     if negative:
         conn.execute(text("DELETE FROM signal_days WHERE signals = 0"))
 
@@ -133,10 +133,7 @@ def _add_lags(conn: Connection, lags: pd.DataFrame) -> None:
         lags = _summed_lags([lags, stored])
         conn.exec_driver_sql(f"DELETE FROM signal_lag_days WHERE EXISTS (SELECT 1 FROM {KEYS_TABLE} k WHERE "
                              "k.strategy_id = signal_lag_days.strategy_id AND k.day = signal_lag_days.day)")
-    rows = _encoded(conn, lags)
-    if rows:
-        conn.execute(text("INSERT INTO signal_lag_days (strategy_id, day, fills, lag_sum, sketch) "
-                          "VALUES (:s, :d, :n, :t, :b)"), rows)
+    insert_rows(conn, "signal_lag_days", ("strategy_id", "day", "fills", "lag_sum", "sketch"), _encoded(conn, lags))
 
 
 def _stored_lags(conn: Connection, keys: list[Key]) -> pd.DataFrame:
@@ -158,7 +155,7 @@ def _stored_lags(conn: Connection, keys: list[Key]) -> pd.DataFrame:
                          "bucket": pairs[:, 0], "fills": pairs[:, 1], "lag_sum": sums})
 
 
-def _encoded(conn: Connection, lags: pd.DataFrame) -> list[dict]:
+def _encoded(conn: Connection, lags: pd.DataFrame) -> list[tuple]:
     """One row per (strategy, day) with fills left: its count, lag sum and sketch bytes."""
     if (lags["fills"] < 0).any():
         raise ValueError("signal lag rollup would hold a negative count: rebuild it (tradeboard rebuild-aggregates)")
@@ -173,8 +170,8 @@ def _encoded(conn: Connection, lags: pd.DataFrame) -> list[dict]:
         if not n:
             continue
         sketch = LagSketch(bucket[a:b][keep], fills[a:b][keep])
-        rows.append({"s": int(strategy[a]), "d": day_param(conn, day[a].item()), "n": n,
-                     "t": max(float(sums[a:b].sum()), 0.0), "b": sketch.to_bytes()})
+        rows.append((int(strategy[a]), day_param(conn, day[a].item()), n, max(float(sums[a:b].sum()), 0.0),
+                     sketch.to_bytes()))
     return rows
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from data_access.aggregates.days import KEYS_TABLE, Key, as_date, day_of, day_param, load_keys
+from data_access.aggregates.days import KEYS_TABLE, Key, as_date, day_of, day_param, insert_rows, load_keys
 
 COLUMNS = ("strategy_id", "day", "realized_pnl", "trades", "wins", "losses", "gross_win", "gross_loss")
 _SUMS = ("SUM(c.realized_pnl), COUNT(*), SUM(CASE WHEN c.realized_pnl > 0 THEN 1 ELSE 0 END), "
@@ -78,11 +78,7 @@ def add_trade_days(conn: Connection, strategy_id: np.ndarray, closed_at_us: np.n
         day = pd.Timestamp(values.day).date()
         if (int(values.strategy_id), day) in skip:
             continue
-        rows.append({"s": int(values.strategy_id), "d": day_param(conn, day), "p": float(values.realized_pnl),
-                     "t": int(values.trades), "w": int(values.wins), "l": int(values.losses),
-                     "gw": float(values.gross_win), "gl": float(values.gross_loss)})
-    if not rows:
-        return
+        rows.append((int(values.strategy_id), day_param(conn, day), float(values.realized_pnl), int(values.trades),
+                     int(values.wins), int(values.losses), float(values.gross_win), float(values.gross_loss)))
     added = ", ".join(f"{c} = trade_days.{c} + excluded.{c}" for c in COLUMNS[2:])
-    conn.execute(text(f"INSERT INTO trade_days ({', '.join(COLUMNS)}) VALUES (:s, :d, :p, :t, :w, :l, :gw, :gl) "
-                      f"ON CONFLICT (strategy_id, day) DO UPDATE SET {added}"), rows)
+    insert_rows(conn, "trade_days", COLUMNS, rows, f"ON CONFLICT (strategy_id, day) DO UPDATE SET {added}")
