@@ -49,8 +49,10 @@ class SectionReader:
         try:
             if hasattr(fn, "fetch"):
                 result = fn.fetch(*args, force=self.force)
-            else:  # a real-time section: never cached; computed after this request arrived (data_access.fresh_rounds)
-                value, computed_at = fresh_value(fn, *args)
+            else:  # a real-time section: never cached; computed after this request arrived (data_access.fresh_rounds),
+                # in a round of requests that read the same change counter: the round's computation reuses rows
+                # by its leader's counter, which must be no older than any member's
+                value, computed_at = fresh_value(fn, *args, round_of=paper_stamp())
                 result = Cached(value, computed_at, cached=False)
         except Exception as exc:
             self.errors[section] = f"{type(exc).__name__}: {exc}"

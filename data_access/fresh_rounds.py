@@ -121,10 +121,11 @@ class FreshRounds:
 rounds = FreshRounds()
 
 
-def fresh_value(fn: Callable[..., Any], *args: Any) -> tuple[Any, dt.datetime]:
-    """``fn(*args)`` computed after this call, shared with concurrent callers of the same ``fn`` and ``args``."""
+def fresh_value(fn: Callable[..., Any], *args: Any, round_of: Hashable = None) -> tuple[Any, dt.datetime]:
+    """``fn(*args)`` computed after this call, shared with concurrent callers of the same ``fn``,
+    ``args`` and ``round_of`` (what the computation depends on besides its arguments, as this caller saw it)."""
     try:
-        key = (fn, args)
+        key = (fn, args, round_of)
         hash(key)
     except TypeError:  # arguments that cannot be a key: computed alone
         return fn(*args), dt.datetime.now(dt.UTC)

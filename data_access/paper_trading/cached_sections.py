@@ -19,9 +19,10 @@ from data_access.paper_trading.basics import FAMILIES, day_bounds, enum_value, r
 from data_access.paper_trading.realtime import day_unrealized, marked_open_book, previous_closes
 
 
-@cached_section(FAMILIES, "short")
+@cached_section((*FAMILIES, "bars"), "short")
 def overview(as_of: str, prices: tuple) -> dict[str, Any]:
-    """The book's headline numbers (also the whole lite endpoint)."""
+    """The book's headline numbers (also the whole lite endpoint); the open book priced, so new bars
+    invalidate it too."""
     day_start, day_end = day_bounds(as_of)
     pnl = PaperTrade.realized_pnl
     closed = PaperTrade.status == "CLOSED"

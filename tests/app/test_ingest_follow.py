@@ -77,6 +77,31 @@ def test_a_paper_trade_ingested_shows_in_the_real_time_paper_sections_at_once(bo
     assert unknown.status_code == 400 and "pt_404" in unknown.get_json()["error"]["details"]["errors"][0]["message"]
 
 
+def test_new_bars_reprice_the_paper_overview_at_the_next_read(book_app, redis_client):
+    """The overview (and the lite endpoint, which is it) prices the open book with the latest bars:
+    bars ingested invalidate it although it was cached."""
+    client, feed = book_app.server.test_client(), book_app.tokens["feed"]
+    admin = {"Authorization": f"Bearer {book_app.tokens['admin']}"}
+    assert post(client, feed, "paper-accounts", [{"account": "Lab", "starting_cash": 100_000}]).status_code == 200
+    trade = {"trade_id": "pt_1", "account": "Lab", "source": "momentum", "symbol": "NVDA", "side": "long",
+             "quantity": 20, "entry_price": 100.0, "opened_at": iso(NOW - dt.timedelta(days=3))}
+    assert post(client, feed, "paper-trades", [trade]).status_code == 200
+
+    def bar(days_ago: int, close: float) -> dict:
+        day = (NOW - dt.timedelta(days=days_ago)).date().isoformat()
+        return {"symbol": "NVDA", "timeframe": "1d", "time": f"{day}T00:00:00Z", "open": close, "high": close,
+                "low": close, "close": close, "volume": 1000}
+
+    assert post(client, feed, "bars", [bar(2, 105.0)]).status_code == 200
+    lite = "/api/v1/dashboards/paper-trading/lite"
+    client.get(lite, headers=admin)
+    first = client.get(lite, headers=admin).get_json()
+    assert first["cached"] is True
+    assert first["total_pnl"] == pytest.approx(20 * 5.0)  # nothing closed: the open trade at the last close
+    assert post(client, feed, "bars", [bar(1, 110.0)]).status_code == 200
+    assert client.get(lite, headers=admin).get_json()["total_pnl"] == pytest.approx(20 * 10.0)
+
+
 @pytest.mark.parametrize("seed", [3, 5])
 def test_fills_sent_in_any_order_of_batches_end_in_the_same_positions_and_trades(book_app, seed):
     client, feed = book_app.server.test_client(), book_app.tokens["feed"]

@@ -11,6 +11,7 @@ import contextvars
 import datetime as dt
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import psycopg2
@@ -21,6 +22,7 @@ from data_access import migrate
 from data_access import paper_trading as pt
 from data_access.paper_trading import realtime as pt_realtime
 from data_access.change_stamps import one_stamp_per_build, paper_reads, paper_stamp
+from data_access.fresh_rounds import rounds
 from data_access.db import configure_database
 from data_access.document import SectionReader
 from data_access.models import Base
@@ -218,6 +220,65 @@ def test_a_database_rebuilt_at_the_same_path_never_gets_the_old_ones_rows(tmp_pa
     db.commit()
     assert paper_stamp()[1] == old_stamp[1]  # the same count of writes as the first database had ...
     assert [p["symbol"] for p in build(engine)[0]["open"]["positions"]] == ["AMZN"]  # ... not its rows
+
+
+def test_a_request_that_saw_a_newer_counter_never_gets_a_round_computed_under_an_older_one(db_url):
+    """A real-time round computes in its leader's build, with the counter its leader read. A request
+    that arrives after a commit (it reads the newer counter) must not join a round of an earlier
+    request, or it would be handed rows kept under the older counter, without the commit."""
+    migrated_book(db_url)
+    release = threading.Event()
+    blocking = [True]
+
+    def open_symbols(limit: int) -> list[str]:  # a real-time section reading through the kept rows
+        if blocking[0]:
+            blocking[0] = False
+            release.wait(10)
+        rows = paper_reads.get(("open-symbols", limit), lambda: [r[0] for r in writer_rows(db_url)])
+        return sorted(rows)
+
+    def request(out: dict, name: str) -> None:
+        with SectionReader() as reader:
+            out[name] = reader.read("open", open_symbols, 20)
+
+    blocking[0] = False
+    out: dict[str, list[str]] = {}
+    request(out, "first")  # rows kept under the counter as it is
+    assert out["first"] == ["AAPL"]
+    blocking[0] = True
+    slow = threading.Thread(target=request, args=(out, "slow"))  # its round runs, stuck, until released
+    slow.start()
+    wait_until(lambda: any(key[0] is open_symbols for key in rounds._running))
+    early = threading.Thread(target=request, args=(out, "early"))  # waits for the stuck round to finish
+    early.start()
+    wait_until(lambda: any(key[0] is open_symbols for key in rounds._waiting))
+    db = writer(db_url)
+    db.execute("INSERT INTO paper_trades (paper_account_id, source, symbol, side, quantity, entry_price, opened_at, "
+               "status) VALUES (1, 'src2', 'MSFT', 'short', 5, 120, ?, 'OPEN')", (iso(NOW),))
+    db.commit()
+    late = threading.Thread(target=request, args=(out, "late"))  # arrives after the commit
+    late.start()
+    late.join(5)
+    release.set()
+    for t in (slow, early, late):
+        t.join(30)
+    assert out["late"] == ["AAPL", "MSFT"]  # (the others may show it too: no answer is older than its request)
+
+
+def writer_rows(url: str) -> list[tuple]:
+    db = writer(url)
+    cursor = db.connection.cursor()
+    cursor.execute("SELECT symbol FROM paper_trades WHERE status = 'OPEN'")
+    rows = cursor.fetchall()
+    db.connection.close()
+    return rows
+
+
+def wait_until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_postgres_raises_the_counter_once_per_transaction_at_its_commit(postgres_url):
