@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -195,8 +196,10 @@ class Signal(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     status: Mapped[SignalStatus] = mapped_column(_enum(SignalStatus, "signal_status"))
     reject_reason: Mapped[str | None] = mapped_column(String(128), default=None)
-    # Denormalised from the first execution so lag percentiles need no join.
+    # As the sender sent it, or, when it left it out, its earliest execution's (so lag percentiles
+    # need no join); ``filled_at_from_fills`` says which, and such a time follows late or corrected fills.
     filled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    filled_at_from_fills: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Execution(Base):

@@ -49,14 +49,18 @@ def undo(engine: Engine, import_id: int, bump=None) -> dict:
         blob = conn.execute(select(m.Import.inserted).where(m.Import.id == import_id)).scalar()
     if blob is None:
         raise ImportStateError(record["message"] or "this import kept no record of its rows: it cannot be undone")
-    mark(engine, import_id, "undoing", ("committed",))
+    # "undoing" too: a task redelivered after its worker died mid-way (the removal rolled back with it)
+    mark(engine, import_id, "undoing", ("committed", "undoing"))
     frames, stamped = unpack(blob)
     families: set[str] = set()
     removed: dict[str, int] = {}
+    undoing = (m.Import.id == import_id) & (m.Import.status == "undoing")
     try:
         with engine.connect() as conn:
             with conn.begin():
                 lock_ingest(conn)
+                if conn.execute(select(m.Import.status).where(m.Import.id == import_id)).scalar() == "undone":
+                    return {"status": "undone", "removed": {}}  # a second delivery, after the first finished
                 for entity, rows in reversed(frames):  # fills before the signals they name
                     removed[entity] = _remove(conn, entity, rows, stamped.get(entity, []))
                     families |= set(FAMILIES.get(entity, ENTITIES[entity].families))
@@ -64,11 +68,11 @@ def undo(engine: Engine, import_id: int, bump=None) -> dict:
                     status="undone", undone_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), inserted=None))
     except UndoRefused as exc:
         with engine.begin() as conn:
-            conn.execute(update(m.Import).where(m.Import.id == import_id).values(status="committed", message=str(exc)))
+            conn.execute(update(m.Import).where(undoing).values(status="committed", message=str(exc)))
         raise
     except BaseException:
         with engine.begin() as conn:
-            conn.execute(update(m.Import).where(m.Import.id == import_id).values(status="committed"))
+            conn.execute(update(m.Import).where(undoing).values(status="committed"))
         raise
     if bump is not None and families:
         bump(*sorted(families))
@@ -132,16 +136,6 @@ def _pairs_of_fills(conn: Connection, ids: list[int]) -> set[tuple[int, str]]:
 
 def _unstamp(conn: Connection, signal_ids: list[int]) -> None:
     """Signals whose fill time the import's fills set take it from their remaining fills, or none."""
-    from data_access.ingest.after_write import fill_missing_filled_at
+    from data_access.ingest.after_write import stamp_first_fills
 
-    existing = []
-    for lo in range(0, len(signal_ids), CHUNK):
-        part = signal_ids[lo:lo + CHUNK]
-        before = _signals(conn, part)
-        if not len(before):
-            continue
-        conn.execute(update(m.Signal).where(m.Signal.id.in_(part)).values(filled_at=None))
-        apply_signal_changes(conn, signal_frame_of(before.assign(filled_at=None)), signal_frame_of(before))
-        existing += [int(i) for i in before["id"]]
-    fill_missing_filled_at(conn, existing)
-
+    stamp_first_fills(conn, signal_ids)

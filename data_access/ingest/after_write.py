@@ -1,12 +1,13 @@
 """What a write of fills or signals changes beyond its own rows, in the same transaction:
 positions and closed trades of the touched (strategy, symbol) pairs (``derive``), and a filled
-signal's ``filled_at`` when its sender left it out (the first fill's time, so lags count it)."""
+signal's ``filled_at`` when its sender left it out (its earliest fill's time, so lags count it, kept
+the earliest as fills arrive late or are corrected)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, case, false, select, true, update
 
 from data_access import models as m
 from data_access.aggregates.signal_days import SIGNAL_COLUMNS, apply_signal_changes, signal_frame_of
@@ -16,9 +17,10 @@ from data_access.ingest.upsert import CHUNK, Outcome, same_values
 
 
 def _signals_of(conn: Connection, signal_ids, known: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The signals ``signal_ids`` name, indexed by id: strategy_id, symbol, side, filled_at. Those
+    """The signals ``signal_ids`` name, indexed by id: strategy_id, symbol, side, filled_at and where
+    it came from. Those
     among ``known`` (rows of signals with those columns, read as the batch was resolved) are not read again."""
-    columns = ["id", "strategy_id", "symbol", "side", "filled_at"]
+    columns = ["id", "strategy_id", "symbol", "side", "filled_at", "filled_at_from_fills"]
     ids = pd.unique(pd.Series(signal_ids).dropna().astype(np.int64))
     have = None
     if known is not None and len(known):
@@ -65,8 +67,7 @@ def after_fills_written(conn: Connection, outcome: Outcome, referred: pd.DataFra
             derive_after_write(conn, touched)
         if again:
             rederive(conn, again)
-    unstamped = signals["filled_at"].isna().to_numpy()
-    fill_missing_filled_at(conn, signals.index[unstamped])
+    stamp_first_fills(conn, signals.index[stamped_by_fills(signals)])
     return True
 
 
@@ -84,23 +85,41 @@ def _derive_all(conn: Connection, fills: pd.DataFrame, signals: pd.DataFrame) ->
                  fills["price"].to_numpy(dtype=float), fills["commission"].to_numpy(dtype=float))
 
 
-def fill_missing_filled_at(conn: Connection, signal_ids) -> None:
-    """Stamp each signal without a fill time with its first fill's; a filled one's lag joins its day's sketch."""
+def stamped_by_fills(signals: pd.DataFrame) -> np.ndarray:
+    """Which of ``signals`` (filled_at, filled_at_from_fills) take their fill time from their fills."""
+    from_fills = signals["filled_at_from_fills"].fillna(False).astype(bool).to_numpy()
+    return signals["filled_at"].isna().to_numpy() | from_fills
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """Stored times (SQLite's text, PostgreSQL's datetimes) as datetime64, on a fresh index."""
+    stamps = pd.to_datetime(values, format="ISO8601") if values.dtype == object else pd.to_datetime(values)
+    return stamps.reset_index(drop=True)
+
+
+def stamp_first_fills(conn: Connection, signal_ids) -> None:
+    """Each signal whose sender left its fill time out takes its earliest fill's (none without a
+    fill); a change of it moves its lag in its day's sketch. A time the sender sent stays."""
     listed = sorted(int(s) for s in signal_ids)
     first_fill = (select(m.Execution.filled_at).where(m.Execution.signal_id == m.Signal.id)
                   .order_by(m.Execution.filled_at).limit(1).scalar_subquery())
     columns = SIGNAL_COLUMNS
     for lo in range(0, len(listed), CHUNK):
         part = listed[lo:lo + CHUNK]
-        before = rows_by(conn, m.Signal.__table__, "id", pd.Series(part), columns)
-        before = before[before["id"].isin(part) & before["filled_at"].isna()]  # rows_by may read more
+        stampable = m.Signal.id.in_(part) & (m.Signal.filled_at.is_(None) | m.Signal.filled_at_from_fills.is_(True))
+        before = rows_by(conn, m.Signal.__table__, "id", pd.Series(part), [*columns, "filled_at_from_fills"])
+        before = before[before["id"].isin(part)]  # rows_by may read more
+        before = before[stamped_by_fills(before)]
         if not len(before):
             continue
-        conn.execute(update(m.Signal).where(m.Signal.id.in_(part), m.Signal.filled_at.is_(None))
-                     .values(filled_at=first_fill))
+        # without a fill left (an import's fills undone) the signal is back to unfilled, as it was sent
+        conn.execute(update(m.Signal).where(stampable).values(
+            filled_at=first_fill, filled_at_from_fills=case((first_fill.is_not(None), true()), else_=false())))
         after = rows_by(conn, m.Signal.__table__, "id", before["id"], columns)
-        after = after[after["id"].isin(before["id"])]
-        apply_signal_changes(conn, signal_frame_of(after), signal_frame_of(before))
+        after = after[after["id"].isin(before["id"])].set_index("id").loc[before["id"]].reset_index()
+        moved = ~same_values(_times(after["filled_at"]), _times(before["filled_at"]))
+        if moved.any():
+            apply_signal_changes(conn, signal_frame_of(after[moved]), signal_frame_of(before.reset_index(drop=True)[moved]))
 
 
 def after_signals_written(conn: Connection, outcome: Outcome) -> bool:

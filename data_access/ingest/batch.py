@@ -88,12 +88,13 @@ def ingest(engine: Engine, entity_name: str, parsed: Parsed, writer: Writer, dry
 
 
 def ingest_all(engine: Engine, batches: list[tuple[str, Parsed]], writer: Writer, dry_run: bool = False,
-               progress=None, keep_inserted: bool = False) -> list[IngestResult]:
+               progress=None, keep_inserted: bool = False, before_commit=None) -> list[IngestResult]:
     """Write batches of several entities in order, in one transaction: all of them or none (a later
     batch may name rows an earlier one adds). A dry run writes only the batches a later one refers
     to, and rolls them back; one batch alone is compared with what is stored without the ingest
     lock, so checking a large file holds up no sender. ``keep_inserted``: each result keeps the rows
-    it inserted (``inserted_rows``, table columns), so they can be taken out again."""
+    it inserted (``inserted_rows``, table columns), so they can be taken out again.
+    ``before_commit(conn, results)``: what else the same transaction writes (an import's record)."""
     checked = [(ENTITIES[name], check(parsed, ENTITIES[name]), parsed) for name, parsed in batches]
     results = []
     with engine.connect() as conn:
@@ -113,6 +114,8 @@ def ingest_all(engine: Engine, batches: list[tuple[str, Parsed]], writer: Writer
             if dry_run:
                 transaction.rollback()
             else:
+                if before_commit is not None:
+                    before_commit(conn, results)
                 transaction.commit()
         except BaseException:
             if transaction.is_active:
@@ -202,7 +205,9 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     stamped = []
     if keep_inserted and entity.name == "executions" and len(outcome.changed):
         referred = found["signal_id"]
-        stamped = sorted(int(i) for i in referred.loc[referred["filled_at"].isna(), "id"])
+        from data_access.ingest.after_write import stamped_by_fills
+
+        stamped = sorted(int(i) for i in referred.loc[stamped_by_fills(referred), "id"])
     return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged,
                         families=tuple(sorted(families)), inserted_rows=inserted_rows,
                         replaced=len(outcome.previous), stamped=stamped)

@@ -15,6 +15,7 @@ from sqlalchemy import Table
 from data_access import models as m
 from data_access.bars_import import TIMEFRAMES
 from data_access.ingest.fields import Field, Problem
+from data_access.ingest.upsert import same_values
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Entity:
     example: dict | None = None
     # An optional value a row leaves out keeps what is stored under its key; a new row gets the default.
     kept: tuple[str, ...] = ()  # table columns
+    # a kept column that follows from others (a trade's PnL from its prices) is kept only while they are unchanged
+    kept_while: dict[str, tuple[str, ...]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)  # a value, or a function of the rows
     then: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # columns that follow from the others
     key_names: tuple[str, ...] = ()  # the key as the sender names it, where that differs from the columns
@@ -53,7 +56,10 @@ class Entity:
     def complete(self, rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
         """``rows`` with what they leave out taken from ``stored`` (aligned with them; null where new)."""
         for name in self.kept:
-            rows[name] = rows[name].where(rows[name].notna(), stored[name])
+            keep = rows[name].isna().to_numpy().copy()
+            for other in self.kept_while.get(name, ()):
+                keep &= same_values(rows[other], stored[other])
+            rows[name] = rows[name].where(~keep, stored[name])
         for name, default in self.defaults.items():
             rows[name] = rows[name].where(rows[name].notna(), default(rows) if callable(default) else default)
         return self.then(rows) if self.then is not None else rows
@@ -116,7 +122,10 @@ def _signals(frame, ids):
     return {"signal_id": frame["signal_id"], "strategy_id": ids["strategy_name"], "symbol": frame["symbol"],
             "side": frame["side"], "quantity": frame["quantity"], "received_at": frame["received_time"],
             "status": frame["execution_status"], "reject_reason": frame["reject_reason"],
-            "filled_at": frame["filled_at"]}
+            "filled_at": frame["filled_at"],
+            # a time sent is the sender's; one left out keeps what is stored (the fills' time, or none)
+            "filled_at_from_fills": pd.Series(np.where(frame["filled_at"].notna(), False, None), index=frame.index,
+                                              dtype=object)}
 
 
 def _executions(frame, ids):
@@ -232,7 +241,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("filled_at", "time", False)),
            ("signal_id",), ("signals",),
            refs=(Ref("strategy_name", m.Strategy.__table__, "name", "strategy", _ref("strategy_name", "strategies")),),
-           rules=_signal_rules, columns=_signals, kept=("reject_reason", "filled_at"),
+           rules=_signal_rules, columns=_signals, kept=("reject_reason", "filled_at", "filled_at_from_fills"),
+           defaults={"filled_at_from_fills": False},
            example={"signal_id": "sig_1733580000_0001", "strategy_name": "Momentum US", "symbol": "AAPL",
                     "side": "BUY", "quantity": 100, "received_time": "2026-12-07T14:30:00Z",
                     "execution_status": "FILLED", "reject_reason": None, "filled_at": "2026-12-07T14:30:00.850Z"}),
@@ -242,7 +252,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
             Field("commission", "nonneg", False, description="default 0")),
            ("execution_id",), ("signals", "positions", "trades"),
            refs=(Ref("signal_id", m.Signal.__table__, "signal_id", "signal", _ref("signal_id", "signals"),
-                     carry=("strategy_id", "symbol", "side", "filled_at")),),
+                     carry=("strategy_id", "symbol", "side", "filled_at", "filled_at_from_fills")),),
            columns=_executions, kept=("commission",), defaults={"commission": 0.0},
            example={"execution_id": "exe_88213", "signal_id": "sig_1733580000_0001",
                     "filled_at": "2026-12-07T14:30:00.850Z", "avg_fill_price": 243.12, "filled_quantity": 100,
@@ -262,7 +272,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
            ("external_id",), ("paper",), key_names=("trade_id",),
            refs=(Ref("account", m.PaperAccount.__table__, "name", "paper account", _ref("account", "paper-accounts")),),
            rules=_paper_trade_rules, columns=_paper_trades, kept=("exit_price", "closed_at", "realized_pnl"),
-           then=_paper_trade_state,
+           kept_while={"realized_pnl": ("side", "quantity", "entry_price", "exit_price")}, then=_paper_trade_state,
            example={"trade_id": "pt_5001", "account": "Paper Alpha Lab", "source": "momentum-v2", "symbol": "NVDA",
                     "side": "long", "quantity": 20, "entry_price": 131.4, "opened_at": "2026-12-07T15:02:11Z",
                     "exit_price": None, "closed_at": None, "realized_pnl": None}),

@@ -119,9 +119,7 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
         stored = pd.DataFrame({"id": pd.Series(dtype="Int64"),
                                **{c: pd.Series(dtype=rows[c].dtype) for c in [*key, *compare]}})
     if complete is not None:
-        aligned = rows[list(key)].merge(stored, on=list(key), how="left")
-        aligned.index = rows.index
-        rows = complete(rows, aligned)
+        rows = _completed(rows, stored, list(key), complete)
         for name in rows.columns:
             rows[name] = _normalise(rows[name], table.c[name])
     if len(key) == 1 and not has_duplicates(rows[key[0]]):
@@ -130,6 +128,26 @@ def classify(conn: Connection, table: Table, key: tuple[str, ...], rows: pd.Data
         outcome = _classify_ordered(rows, stored, key, compare)
     outcome.table_was_empty = empty
     return outcome, stored
+
+
+def _completed(rows: pd.DataFrame, stored: pd.DataFrame, key: list[str], complete) -> pd.DataFrame:
+    """``complete(rows, basis)`` where each row's basis is what it applies on top of: the stored row
+    of its key, or, for a key repeated in the batch, the row before it as that was completed (so
+    sending rows in one batch or split across batches gives the same record)."""
+    aligned = rows[key].merge(stored, on=key, how="left")
+    aligned.index = rows.index
+    if not rows.duplicated(key).any():
+        return complete(rows, aligned)
+    occurrence = rows.groupby(key, sort=False, dropna=False).cumcount().to_numpy()
+    first = occurrence == 0
+    parts = [complete(rows[first].copy(), aligned[first])]
+    for k in range(1, int(occurrence.max()) + 1):
+        at = occurrence == k
+        before = parts[-1]
+        basis = rows.loc[at, key].merge(before.drop_duplicates(key, keep="last"), on=key, how="left")
+        basis.index = rows.index[at]
+        parts.append(complete(rows[at].copy(), basis))
+    return pd.concat(parts).loc[rows.index]
 
 
 def _classify_unique(rows: pd.DataFrame, stored: pd.DataFrame, key: str, compare: list[str]) -> Outcome:

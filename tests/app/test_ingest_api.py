@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth import create_token, create_user
-from data_access.models import Account, ClosedTrade, Execution, Position, Signal
+from data_access.models import Account, ClosedTrade, Execution, PaperSignal, PaperTrade, Position, Signal
 from tests.conftest import build_app
 
 NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -333,6 +333,90 @@ def test_an_optional_value_a_row_leaves_out_keeps_what_is_stored(app, tokens):
     assert client.get("/api/v1/dashboards/signal-sender?strategy_name=Mean%20Rev", headers=dev).status_code == 200
     changed = post(client, tokens["feed"], "strategies", [{**bare[0], "status": "PAUSED"}]).get_json()
     assert changed["updated"] == 1
+
+
+def test_a_key_repeated_in_one_batch_applies_each_row_on_the_one_before_it_as_separate_batches_would(app, tokens):
+    """A later row of the same key that leaves an optional value out keeps what the row before it
+    set, in one batch as across two; a paper trade's PnL left out is computed again when its prices
+    change, and kept while they do not."""
+    client = app.server.test_client()
+    book = random_book(61, strategies=("Mean Rev",))
+    for entity in ("accounts", "strategies", "signals"):
+        assert post(client, tokens["feed"], entity, book[entity]).status_code == 200
+    first = {**book["executions"][0], "execution_id": "exe_one_batch", "commission": 1.5}
+    corrected = {k: v for k, v in first.items() if k != "commission"} | {"avg_fill_price": first["avg_fill_price"] + 1}
+    one = post(client, tokens["feed"], "executions", [first, corrected], "application/x-ndjson").get_json()
+    assert (one["inserted"], one["updated"]) == (1, 1)
+    split = {**first, "execution_id": "exe_two_batches"}
+    post(client, tokens["feed"], "executions", [split])
+    post(client, tokens["feed"], "executions", [{**corrected, "execution_id": "exe_two_batches"}])
+    with app.server.extensions["tradeboard"].session() as session:
+        stored = dict(session.execute(select(Execution.execution_id, Execution.commission)
+                                      .where(Execution.execution_id.like("exe_%_batch%"))).all())
+    assert stored == {"exe_one_batch": 1.5, "exe_two_batches": 1.5}
+
+    assert post(client, tokens["feed"], "paper-accounts", [{"account": "Lab", "starting_cash": 1000}]).status_code == 200
+    opened, closed = iso(NOW - dt.timedelta(hours=2)), iso(NOW - dt.timedelta(hours=1))
+    trade = {"trade_id": "pt_1", "account": "Lab", "source": "s", "symbol": "NVDA", "side": "long", "quantity": 10,
+             "entry_price": 100.0, "opened_at": opened, "exit_price": 110.0, "closed_at": closed}
+    signal = {"signal_id": "ps_1", "account": "Lab", "source": "s", "symbol": "NVDA", "side": "long",
+              "action": "ENTRY", "quantity": 10, "price": 100.0, "signal_at": opened, "status": "EXECUTED",
+              "trade_id": "pt_1", "executed_at": opened}
+
+    def pnl() -> float:
+        with app.server.extensions["tradeboard"].session() as session:
+            return session.scalar(select(PaperTrade.realized_pnl).where(PaperTrade.external_id == "pt_1"))
+
+    assert post(client, tokens["feed"], "paper-trades", [trade]).status_code == 200
+    assert pnl() == pytest.approx(100.0)
+    assert post(client, tokens["feed"], "paper-trades", [{**trade, "exit_price": 120.0}]).get_json()["updated"] == 1
+    assert pnl() == pytest.approx(200.0)  # (120 - 100) x 10, not the 100 stored before
+    sent = post(client, tokens["feed"], "paper-trades", [{**trade, "exit_price": 120.0, "realized_pnl": 185.0}])
+    assert sent.get_json()["updated"] == 1 and pnl() == pytest.approx(185.0)  # the sender's own figure
+    assert post(client, tokens["feed"], "paper-trades", [{**trade, "exit_price": 120.0}]).get_json()["unchanged"] == 1
+    assert pnl() == pytest.approx(185.0)  # prices unchanged: the stored PnL stays
+
+    bare = {k: v for k, v in signal.items() if k not in ("trade_id", "executed_at")} | {"price": 100.5}
+    assert post(client, tokens["feed"], "paper-signals", [signal, bare], "text/csv").status_code == 200
+    with app.server.extensions["tradeboard"].session() as session:
+        row = session.execute(select(PaperSignal.paper_trade_id, PaperSignal.executed_at, PaperSignal.price)
+                              .where(PaperSignal.external_id == "ps_1")).one()
+    assert row.paper_trade_id is not None and row.executed_at is not None and row.price == 100.5
+
+
+def test_a_fill_time_left_out_is_the_signals_earliest_fill_as_fills_arrive_late_or_are_corrected(app, tokens):
+    """The signal's filled_at (and so its lag) follows its earliest fill while the sender leaves it
+    out; once the sender sends one, it is theirs."""
+    client = app.server.test_client()
+    book = random_book(67, strategies=("Mean Rev",))
+    for entity in ("accounts", "strategies"):
+        assert post(client, tokens["feed"], entity, book[entity]).status_code == 200
+    received = NOW - dt.timedelta(hours=3)
+    signal = {"signal_id": "sig_late", "strategy_name": "Mean Rev", "symbol": "AAPL", "side": "BUY", "quantity": 10,
+              "received_time": iso(received), "execution_status": "FILLED"}
+    assert post(client, tokens["feed"], "signals", [signal]).status_code == 200
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+
+    def fill(execution_id: str, seconds: int) -> dict:
+        return {"execution_id": execution_id, "signal_id": "sig_late", "filled_at": iso(received + dt.timedelta(seconds=seconds)),
+                "avg_fill_price": 100.0, "filled_quantity": 5}
+
+    def lag() -> tuple[float, float]:
+        with app.server.extensions["tradeboard"].session() as session:
+            stored = session.scalar(select(Signal.filled_at).where(Signal.signal_id == "sig_late"))
+        doc = client.get("/api/v1/dashboards/signal-sender?strategy_name=Mean%20Rev&time_range=7d", headers=admin)
+        return (stored - received).total_seconds(), doc.get_json()["lag_metrics"]["median_signal_to_fill_seconds"]
+
+    for fills, expected in (([fill("e2", 60)], 60), ([fill("e1", 30)], 30),  # a late fill, earlier than the first
+                            ([fill("e1", 90)], 60)):  # e1 corrected to after e2
+        assert post(client, tokens["feed"], "executions", fills).status_code == 200
+        stored, median = lag()
+        assert stored == expected and median == pytest.approx(expected, rel=0.01)
+    sent = post(client, tokens["feed"], "signals", [{**signal, "filled_at": iso(received + dt.timedelta(seconds=45))}])
+    assert sent.get_json()["updated"] == 1
+    assert post(client, tokens["feed"], "executions", [fill("e0", 10)]).status_code == 200
+    stored, median = lag()
+    assert stored == 45 and median == pytest.approx(45, rel=0.01)  # the sender's time stays
 
 
 def test_a_strategy_moved_to_another_account_takes_its_positions_and_trades_along(app, tokens):
