@@ -86,6 +86,7 @@ class Settings:
     SCHEDULE_PAPER_TRADING_REFRESH_SECONDS: int = 30  # its short-tier sections
     SCHEDULE_BEAT_PULSE_SECONDS: int = 30  # beat's own sign of life (health, /ops)
     SCHEDULE_SWEEP_RECOVERY_SECONDS: int = 60  # how often beat looks for sweeps a lost message left unfinished
+    SCHEDULE_IMPORT_EXPIRY_MINUTES: int = 60  # how often beat drops files uploaded for /import and never committed
     SCHEDULE_EOD_SUMMARY: str = "16:30"  # on weekdays, in SCHEDULE_TIMEZONE
     SCHEDULE_TIMEZONE: str = "America/New_York"
     STALE_REFRESH_FRACTION: float = 0.2  # check_stale_cache refreshes keys with less than this share of their TTL left

@@ -204,7 +204,8 @@ def register(app: dash.Dash) -> None:
             return alert("The IBKR preset ships with tradeboard: there is nothing to save.", "info"), dash.no_update
         try:
             with current_engine().begin() as conn:
-                presets.save(conn, name, record["entity"], record["mapping"] or {}, user.username)
+                presets.save(conn, name, record["entity"], record["mapping"] or {}, user.username,
+                             admin=user.role == m.Role.ADMIN.value)
         except presets.PresetError as exc:
             return alert(str(exc)), dash.no_update
         return alert(f"Saved \u201c{name.strip()}\u201d: pick it for the next file like this one.", "success"), preset_options()

@@ -51,6 +51,8 @@ def beat_schedule(settings) -> dict[str, dict]:
         "recover-stalled-sweeps": {"task": "tasks.backtests.recover_sweeps",
                                    "schedule": float(settings.SCHEDULE_SWEEP_RECOVERY_SECONDS)},
         "beat-pulse": {"task": "tasks.heartbeat.beat_pulse", "schedule": float(settings.SCHEDULE_BEAT_PULSE_SECONDS)},
+        "expire-uncommitted-imports": {"task": "tasks.imports.expire_imports",
+                                       "schedule": float(settings.SCHEDULE_IMPORT_EXPIRY_MINUTES * 60)},
     }
 
 

@@ -48,3 +48,13 @@ def undo_import(import_id: int) -> dict:
         return undo.undo(current_engine(), import_id, bump=sections.bump)
     except (undo.UndoRefused, undo.ImportStateError) as exc:
         return {"status": "refused", "message": str(exc)}
+
+
+@celery_app.task(name="tasks.imports.expire_imports")
+def expire_imports() -> int:
+    """Files uploaded over jobs.KEEP_UNCOMMITTED_HOURS ago and never committed: dropped (beat, hourly)."""
+    from data_access.db import current_engine
+    from data_access.imports import jobs
+
+    with current_engine().begin() as conn:
+        return jobs.expire_uncommitted(conn)

@@ -108,8 +108,12 @@ def configure(engine: Engine, import_id: int, entity: str, field_map: dict | Non
 
 
 def mark(engine: Engine, import_id: int, status: str, allowed: tuple[str, ...]) -> None:
-    """Move the import to ``status`` if it is in one of ``allowed`` (one click, one job)."""
+    """Move the import to ``status`` if it is in one of ``allowed`` (one click, one job). A file kept
+    past KEEP_UNCOMMITTED_HOURS is dropped first (beat drops it hourly too), so it is never checked
+    or committed."""
     with engine.begin() as conn:
+        if status in ("checking", "committing"):
+            expire_uncommitted(conn)
         done = conn.execute(update(m.Import).where(m.Import.id == import_id, m.Import.status.in_(allowed))
                             .values(status=status)).rowcount
     if not done:
@@ -224,28 +228,34 @@ def commit(engine: Engine, import_id: int, redis=None, bump=None) -> dict:
             planned = batches(conn, record, path)
             writer = _writer(conn, record)
         reporter = Reporter(redis, import_id, "writing", sum(len(p.frame) for _e, p in planned))
-        results = ingest_all(engine, planned, writer, progress=reporter, keep_inserted=True)
+
+        def recorded(conn: Connection, results) -> None:  # in the rows' own transaction: a crash loses both or neither
+            replaced = sum(r.replaced for r in results)
+            message = None
+            if replaced:
+                message = (f"Updated {replaced:,} records that were already stored: their earlier values are not "
+                           "kept, so this import cannot be undone.")
+            files.discard(conn, import_id)
+            conn.execute(update(m.Import).where(m.Import.id == import_id).values(
+                status="committed", counts=_counts(results), committed_at=_now(), message=message,
+                seconds=round(time.perf_counter() - started, 3), rows=len(planned[-1][1].frame),
+                inserted=None if replaced else _pack(results)))
+
+        results = ingest_all(engine, planned, writer, progress=reporter, keep_inserted=True, before_commit=recorded)
     except Exception as exc:  # noqa: BLE001
         failure = _failure(exc)
         _finish(engine, import_id, **failure)
         return {"status": failure["status"]}
-    counts = {r.entity: {"inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged} for r in results}
-    replaced = sum(r.replaced for r in results)
-    message = None
-    if replaced:
-        message = (f"Updated {replaced:,} records that were already stored: their earlier values are not kept, "
-                   "so this import cannot be undone.")
-    with engine.begin() as conn:
-        files.discard(conn, import_id)
-        conn.execute(update(m.Import).where(m.Import.id == import_id).values(
-            status="committed", counts=counts, committed_at=_now(), message=message,
-            seconds=round(time.perf_counter() - started, 3), rows=len(planned[-1][1].frame),
-            inserted=None if replaced else _pack(results)))
+    counts = _counts(results)
     families = sorted({f for r in results for f in r.families})
     if bump is not None and families:
         bump(*families)
     reporter.set_phase("done")
     return {"status": "committed", "counts": counts, "families": families}
+
+
+def _counts(results) -> dict:
+    return {r.entity: {"inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged} for r in results}
 
 
 def _pack(results) -> bytes:

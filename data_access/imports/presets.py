@@ -33,8 +33,10 @@ def get(conn: Connection, name: str) -> dict | None:
     return None if row is None else {"name": name, "entity": row.entity, "mapping": dict(row.mapping), "builtin": False}
 
 
-def save(conn: Connection, name: str, entity: str, mapping: dict, username: str) -> None:
-    """Saved under ``name`` (a saved preset of that name is replaced); a shipped name cannot be reused."""
+def save(conn: Connection, name: str, entity: str, mapping: dict, username: str, admin: bool = False) -> None:
+    """Saved under ``name``: a saved preset of that name is replaced by the user who saved it or an
+    admin, and refused to anyone else (the next file mapped with it would be theirs to get wrong);
+    a shipped name cannot be reused."""
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise PresetError("A preset's name is 1-128 letters, digits, spaces or .,()&+:/- characters.")
@@ -44,7 +46,10 @@ def save(conn: Connection, name: str, entity: str, mapping: dict, username: str)
         raise PresetError(f"unknown entity {entity!r}")
     fields = set(ENTITIES[entity].field_names)
     clean = {f: c for f, c in mapping.items() if f in fields and c}
-    if conn.execute(select(m.ImportPreset.id).where(m.ImportPreset.name == name)).first():
+    stored = conn.execute(select(m.ImportPreset.created_by).where(m.ImportPreset.name == name)).first()
+    if stored is not None:
+        if stored.created_by != username and not admin:
+            raise PresetError(f"{name!r} is {stored.created_by}'s preset: save yours under another name.")
         conn.execute(update(m.ImportPreset).where(m.ImportPreset.name == name)
                      .values(entity=entity, mapping=clean, created_by=username))
     else:

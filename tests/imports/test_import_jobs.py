@@ -37,6 +37,33 @@ def test_a_clean_signals_file_is_detected_checked_committed_and_undone(engine, t
     assert jobs.get(engine, record["id"])["status"] == "undone"
 
 
+def test_an_undo_redelivered_after_its_worker_died_finishes_and_a_second_delivery_changes_nothing(engine, tmp_path):
+    record = upload(engine, tmp_path, "signals.csv", SIGNALS)
+    jobs.check(engine, record["id"])
+    jobs.commit(engine, record["id"])
+    jobs.mark(engine, record["id"], "undoing", ("committed",))  # the first delivery got this far, then its worker died
+    assert undo.undo(engine, record["id"])["removed"] == {"signals": 3}
+    assert jobs.get(engine, record["id"])["status"] == "undone" and count(engine, m.Signal) == 0
+    with pytest.raises(jobs.ImportStateError):
+        undo.undo(engine, record["id"])  # nothing left to undo
+    assert jobs.get(engine, record["id"])["status"] == "undone"
+
+
+def test_a_commit_that_fails_before_its_record_is_written_leaves_neither_rows_nor_a_committed_import(
+        engine, tmp_path, monkeypatch):
+    record = upload(engine, tmp_path, "signals.csv", SIGNALS)
+    jobs.check(engine, record["id"])
+
+    def broken_pack(results):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(jobs, "_pack", broken_pack)
+    assert jobs.commit(engine, record["id"])["status"] != "committed"
+    assert count(engine, m.Signal) == 0, "the rows went back with the import's record"
+    monkeypatch.undo()
+    assert jobs.get(engine, record["id"])["status"] != "committed"
+
+
 def test_a_bad_row_is_reported_by_its_line_and_nothing_is_written(engine, tmp_path):
     bad = SIGNALS.replace(b"s2,Alpha,MSFT,SELL,5", b"s2,Alpha,MSFT,SELL,-5").replace(b"Beta,AAPL,BUY", b"Gamma,AAPL,BUY")
     record = upload(engine, tmp_path, "signals.csv", bad)
@@ -101,3 +128,20 @@ def test_undoing_fills_rederives_positions_and_trades_and_is_refused_while_later
     assert stamped is None, "the fill time the import's fill stamped goes with it"
     undo.undo(engine, signals["id"])
     assert count(engine, m.Signal) == 0
+
+
+def test_a_saved_preset_is_replaced_only_by_whoever_saved_it_or_an_admin(engine):
+    from data_access.imports import presets
+
+    mapping = {"signal_id": "Ref", "strategy_name": "Strat"}
+    with engine.begin() as conn:
+        presets.save(conn, "Broker fills", "signals", mapping, "alice")
+    with pytest.raises(presets.PresetError, match="alice's preset"), engine.begin() as conn:
+        presets.save(conn, "Broker fills", "signals", {**mapping, "signal_id": "Strat"}, "bob")
+    with engine.connect() as conn:
+        assert presets.get(conn, "Broker fills")["mapping"] == mapping  # bob changed nothing
+    with engine.begin() as conn:
+        presets.save(conn, "Broker fills", "signals", {**mapping, "symbol": "Ticker"}, "alice")
+        presets.save(conn, "Broker fills", "signals", {**mapping, "symbol": "Sym"}, "root", admin=True)
+    with engine.connect() as conn:
+        assert presets.get(conn, "Broker fills")["mapping"]["symbol"] == "Sym"

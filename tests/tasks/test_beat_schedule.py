@@ -71,6 +71,7 @@ def test_celery_runs_the_schedule_in_new_york_time(monkeypatch):
     ("SCHEDULE_CLIENT_REFRESH_SECONDS", 60, "refresh-client-dashboard", 60.0),
     ("SCHEDULE_SIGNAL_SENDER_REFRESH_SECONDS", 120, "refresh-signal-sender-dashboards", 120.0),
     ("SCHEDULE_EOD_SUMMARY", "17:45", "generate-eod-summary", ({17}, {45})),
+    ("SCHEDULE_IMPORT_EXPIRY_MINUTES", 15, "expire-uncommitted-imports", 900.0),
 ])
 def test_each_schedule_setting_moves_its_entry(setting, value, name, expected):
     default = tasks.beat_schedule(Settings())
