@@ -27,15 +27,22 @@
   var WORK_EMA = 0.3; // weight of the latest tick in the smoothed work per tick
   var CARDS_EVERY_MS = 200;
   var ENTRY = {EL: ["Entry", "long"], ES: ["Entry", "short"], XL: ["Exit", "long"], XS: ["Exit", "short"]};
-  var ANNOUNCE_ID = "playback-announce", LOG_BODY_ID = "playback-log-body", PLAY_ID = "playback-play";
-  // layouts/playback_ids.py: the cards (text, or a progress bar's value) in the order cards() returns them
-  var CARD_IDS = ["playback-progress-text", "playback-progress-pct", "playback-progress-bar", "playback-trades",
-                  "playback-trades-wl", "playback-win-rate", "playback-win-bar", "playback-pnl", "playback-pnl-pct"];
-  var STATUS_ID = "playback-status", TICK_ID = "playback-tick";
+  var IDS_ELEMENT = "playback-client-ids", ids = null;
   var fmt0 = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
   var fmt2 = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   var fmtP = new Intl.NumberFormat("en-US", {maximumFractionDigits: 4});
   var chart = function () { return window.tbPlaybackChart; };
+
+  // the page's component ids by name (layouts/playback_ids.py client_ids(), carried by a hidden element);
+  // null off the playback page
+  function id(name) {
+    if (!ids) {
+      var el = document.getElementById(IDS_ELEMENT);
+      if (!el) { return null; }
+      ids = JSON.parse(el.getAttribute("data-ids"));
+    }
+    return ids[name];
+  }
 
   function fresh() {
     return {
@@ -52,8 +59,8 @@
 
   var S = fresh();
   window.tbPlaybackState = S;
-  // what the chart (assets/playback_chart.js, loaded after this file) formats and searches with
-  window.tbPlaybackText = {fmt0: fmt0, fmt2: fmt2, fmtP: fmtP, signed: signed, upperBound: upperBound};
+  // what the chart (assets/playback_chart.js, loaded after this file) formats and searches with, and the ids
+  window.tbPlaybackText = {fmt0: fmt0, fmt2: fmt2, fmtP: fmtP, signed: signed, upperBound: upperBound, id: id};
 
   function getJSON(url) {
     return fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}}).then(function (r) {
@@ -163,7 +170,7 @@
   // What a screen reader hears: playing or paused, and where, once per tenth of the run (not per bar).
   function announce() {
     var total = S.total || S.n || 0;
-    var el = document.getElementById(ANNOUNCE_ID);
+    var el = document.getElementById(id("announce"));
     if (!el || !total) { return; }
     var state = (S.playing ? "Playing" : "Paused") + ":" + Math.floor(S.pos / total * 10);
     if (state === S.announced) { return; }
@@ -175,18 +182,18 @@
   // Keys, anywhere on the page but in a field, a button or a grid: Space plays or pauses, the right
   // arrow shows one more bar, the left arrow one bar fewer.
   function onKey(event) {
-    if (!document.getElementById("playback-play") || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (!id("play") || !document.getElementById(id("play")) || event.altKey || event.ctrlKey || event.metaKey) { return; }
     var t = event.target;
     if (t && (/^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(t.tagName) || t.isContentEditable ||
               (t.closest && t.closest(".ag-root-wrapper, .dash-dropdown, [role=listbox]")))) { return; }
     if (event.key === " ") {
-      event.preventDefault(); document.getElementById("playback-play").click();
+      event.preventDefault(); document.getElementById(id("play")).click();
     } else if (event.key === "ArrowRight") {
-      event.preventDefault(); document.getElementById("playback-step").click();
+      event.preventDefault(); document.getElementById(id("step")).click();
     } else if (event.key === "ArrowLeft" && S.key && S.pos > 0) {
       event.preventDefault();
-      window.dash_clientside.set_props("playback-seek-to", {value: String(S.pos - 1)});
-      setTimeout(function () { document.getElementById("playback-seek").click(); }, 0);
+      window.dash_clientside.set_props(id("seekTo"), {value: String(S.pos - 1)});
+      setTimeout(function () { document.getElementById(id("seek")).click(); }, 0);
     }
   }
   document.addEventListener("keydown", onKey);
@@ -213,7 +220,7 @@
   // The log's rows are written into its table here, not returned to Dash: Dash 4 remounts a returned
   // subtree on every update (plotly/dash#3846), 50-130 ms for these 60 cells, a dropped frame each time.
   function writeLog(rows) {
-    var body = document.getElementById(LOG_BODY_ID);
+    var body = document.getElementById(id("logBody"));
     if (!body) { return; }
     body.replaceChildren.apply(body, rows.map(function (row) {
       var tr = document.createElement("tr");
@@ -303,7 +310,8 @@
 
   function writeCards(values) {
     values.forEach(function (value, i) {
-      if (typeof value === "number") { writeBar(CARD_IDS[i], value); } else { write(CARD_IDS[i], value); }
+      var card = id("cards")[i];
+      if (typeof value === "number") { writeBar(card, value); } else { write(card, value); }
     });
   }
 
@@ -312,7 +320,7 @@
   // the announcement and the tick interval (asked for again when ``retime``: the speed changed).
   function present(started, jumped, moved, playChanged, retime) {
     if (S.key) { chart().draw(S, jumped, S.playing && moved ? EASE_SHARE * S.interval : 0); }
-    if (playChanged) { write(PLAY_ID, S.playing ? "Pause" : "Play"); }
+    if (playChanged) { write(id("play"), S.playing ? "Pause" : "Play"); }
     var cardsDue = moved && (!S.playing || started - S.lastCards >= CARDS_EVERY_MS || S.pos >= S.n);
     if (jumped || cardsDue || playChanged) {
       S.lastCards = started;
@@ -320,7 +328,7 @@
       var rows = logRows();
       if (rows) { writeLog(rows); }
     }
-    write(STATUS_ID, statusText());
+    write(id("status"), statusText());
     announce();
     var work = performance.now() - started;
     if (moved) { // main-thread work of the tick, the chart's update with it
@@ -334,7 +342,7 @@
       var interval = intervalFor();
       if (interval !== S.interval || always) { // the one Dash update the player makes, rarely
         S.interval = interval;
-        window.dash_clientside.set_props(TICK_ID, {interval: interval});
+        window.dash_clientside.set_props(id("tick"), {interval: interval});
       }
     }
   }
@@ -391,7 +399,7 @@
         var ctx = window.dash_clientside.callback_context;
         var trig = ctx.triggered.map(function (t) { return t.prop_id.split(".")[0]; });
         var has = function (id) { return trig.indexOf(id) >= 0; };
-        if (trig.length === 1 && has(TICK_ID)) {
+        if (trig.length === 1 && has(id("tick"))) {
           tick(started);
           return window.dash_clientside.no_update;
         }
@@ -399,38 +407,38 @@
         S.speed = Math.max(1, parseInt(speed, 10) || 30);
         var newWin = win === "all" ? 0 : (parseInt(win, 10) || 300);
 
-        if (has("playback-loaded")) {
+        if (has(id("loaded"))) {
           // a reloaded live run shows what its stream already holds, then goes on from there
           S.pos = S.mode === "live" && S.resume ? S.n : 0; S.carry = 0; S.logIdx = -1; S.win = newWin;
           jumped = true;
           S.playing = !!(loaded && loaded.key && !loaded.error);
           S.last = started; playChanged = true;
         }
-        if (has("playback-window") && newWin !== S.win) {
+        if (has(id("window")) && newWin !== S.win) {
           S.win = newWin; jumped = true;
           if (!newWin) { chart().follow(); }
         }
-        if (has("playback-restart") && S.key) {
+        if (has(id("restart")) && S.key) {
           S.pos = 0; S.carry = 0; S.logIdx = -1; jumped = true;
           S.playing = true; S.last = started; playChanged = true;
         }
-        if ((has("playback-seek") || has("playback-seek-to")) && S.key) {
+        if ((has(id("seek")) || has(id("seekTo"))) && S.key) {
           var target = parseSeek(seekTo);
           if (target != null) {
             S.pos = Math.max(0, Math.min(target, S.n)); S.carry = 0; S.logIdx = -1;
             jumped = true; S.last = started;
           }
         }
-        if (has("playback-play") && S.key) {
+        if (has(id("play")) && S.key) {
           var atEnd = S.pos >= S.n && (S.mode === "replay" ? !S.loading : S.finished);
           if (!S.playing && atEnd) { S.pos = 0; S.logIdx = -1; jumped = true; }
           S.playing = !S.playing; S.last = started; S.carry = 0; playChanged = true;
         }
-        if (has("playback-step") && S.key) {
+        if (has(id("step")) && S.key) {
           if (S.playing) { S.playing = false; playChanged = true; }
           if (S.pos < S.n && !jumped) { S.pos += 1; moved = true; }
         }
-        present(started, jumped, moved, playChanged, has("playback-speed"));
+        present(started, jumped, moved, playChanged, has(id("speed")));
         return {pos: S.pos, playing: S.playing, win: S.win};
       },
 

@@ -17,8 +17,6 @@
   "use strict";
 
   var LIBRARY = "vendor/lightweight-charts-5.3.0/lightweight-charts.standalone.production.js";
-  var CONTAINER_ID = "playback-chart";
-  var SUMMARY_ID = "playback-chart-summary";
   var UP = "#18a558", DOWN = "#e74c3c", EXIT = "#2e86de", EQUITY = "#6c5ce7";
   var GRID = "rgba(128, 128, 128, 0.2)";
   var OUTLINE = "#1f2937"; // round each fill: a green entry on a green candle (red on red) still stands out
@@ -291,7 +289,7 @@
 
   // One line a screen reader (and anyone) can read instead of the canvas, at most once a second.
   function summarize(S, force) {
-    var now = performance.now(), out = document.getElementById(SUMMARY_ID);
+    var now = performance.now(), out = document.getElementById(shared.id("chartSummary"));
     if (!out || (!force && now - V.summaryAt < SUMMARY_EVERY_MS)) { return; }
     V.summaryAt = now;
     var text = "No bars shown yet.";
@@ -365,7 +363,7 @@
 
   // The chart of the page as it is now: made when its container appears (a page visit makes a new one).
   function mounted() {
-    var container = document.getElementById(CONTAINER_ID);
+    var container = document.getElementById(shared.id("chart"));
     if (!container || !window.LightweightCharts) { return false; }
     if (V.container !== container) {
       if (V.chart) { V.chart.remove(); }

@@ -4,6 +4,8 @@ run computed on a Celery worker and read back from its Redis stream). The player
 
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -163,6 +165,7 @@ def layout(run: str | None = None, live: str | None = None, **_kwargs):
                       html.Div(id=ids.STATUS, className="small text-body-secondary tb-playback-status")],
                      className="d-flex flex-wrap align-items-center gap-2 mb-2"),
             html.Div(id=ids.ANNOUNCE, className="visually-hidden", role="status", **{"aria-live": "polite"}),
+            html.Div(id=ids.CLIENT_IDS, hidden=True, **{"data-ids": json.dumps(ids.client_ids())}),
             dcc.Store(id=ids.INIT, data={"run": run, "live": live}),
             dcc.Store(id=ids.SOURCE),
             dcc.Store(id=ids.LOADED),

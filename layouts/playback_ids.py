@@ -54,3 +54,14 @@ WINDOWS = [("100", "100 bars"), ("300", "300 bars"), ("1000", "1,000 bars"), ("a
 DEFAULT_SPEED = 30
 DEFAULT_WINDOW = "300"
 LOG_ROWS = 10
+
+CLIENT_IDS = "playback-client-ids"  # a hidden element whose data-ids hands the ids below to assets/playback*.js
+
+
+def client_ids() -> dict:
+    """The ids the clientside player and chart look up, by the names they use; ``cards`` in the order
+    the player's ``cards()`` returns their values."""
+    return {"announce": ANNOUNCE, "logBody": LOG_BODY, "play": PLAY, "step": STEP, "seek": SEEK, "seekTo": SEEK_TO,
+            "status": STATUS, "tick": TICK, "loaded": LOADED, "window": WINDOW, "restart": RESTART, "speed": SPEED,
+            "chart": CHART, "chartSummary": CHART_SUMMARY,
+            "cards": [PROGRESS_TEXT, PROGRESS_PCT, PROGRESS_BAR, TRADES, TRADES_WL, WIN_RATE, WIN_BAR, PNL, PNL_PCT]}

@@ -451,5 +451,16 @@ def test_a_live_run_from_the_form_arrives_and_resumes_after_a_reload(dash_duo, p
     assert driver.find_element(By.ID, ids.TRADES).text == str(stats["trades"])
     assert driver.find_element(By.ID, ids.TRADES_WL).text == f"{stats['wins']} W · {stats['losses']} L"
     assert driver.find_element(By.ID, ids.PROGRESS_TEXT).text == f"{N_BARS} / {N_BARS}"
+    assert driver.find_element(By.ID, ids.PROGRESS_PCT).text == "100.0 %"
+    rate = stats["wins"] / stats["trades"] * 100 if stats["trades"] else None
+    assert driver.find_element(By.ID, ids.WIN_RATE).text == (f"{rate:.1f} %" if rate is not None else "—")
+
+    def bar_value(bar_id: str) -> str:  # what a screen reader hears of the bar
+        return driver.execute_script("var el = document.getElementById(arguments[0]); "
+                                     "return (el.querySelector('[role=progressbar]') || el).getAttribute('aria-valuenow');",
+                                     bar_id)
+
+    assert bar_value(ids.PROGRESS_BAR) == "100"
+    assert bar_value(ids.WIN_BAR) == str(int((rate or 0) + 0.5))
     assert "done" in driver.find_element(By.ID, ids.STATUS).text
     no_console_errors(driver)
