@@ -160,7 +160,7 @@ class Server:
 
     def __init__(self, url: str, work: Path) -> None:
         from app.services import PrivateRedis, free_port
-        from load import Web, gunicorn_argv
+        from bench.load_servers import Web, gunicorn_argv
 
         self.redis = PrivateRedis(work / "redis", log_file=work / "redis.log").start()
         port = free_port()
