@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from analytics import backtest as bt
 from analytics.metrics import volatility_pct
 from app.config import Settings
-from data_access.aggregates.backtest_days import recount_backtest_day
+from data_access.aggregates.backtest_days import add_backtest_runs
 from data_access.db import current_engine, make_engine, make_session_factory, session_scope
 from data_access.models import BacktestEquityCurve, BacktestRun, BacktestTrade, as_row_id, RunStatus
 
@@ -187,7 +187,7 @@ def store_run(
     with _session(target) as session:
         session.add(run)
         session.flush()
-        recount_backtest_day(session.connection(), run.completed_at)  # the strategy dashboard's rollups
+        add_backtest_runs(session.connection(), [run.id])  # the strategy dashboard's rollups
         return int(run.id)
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from data_access import strategy_dashboard as sd
-from data_access.aggregates.backtest_days import rebuild_backtest_days, recount_backtest_day
+from data_access.aggregates.backtest_days import add_backtest_runs, rebuild_backtest_days
 from data_access.cache import sections
 from data_access.db import Base, configure_database, make_session_factory, session_scope
 from data_access.models import BacktestRun, BacktestSweep, RunStatus
@@ -124,7 +124,7 @@ def test_cold_build_statements_are_bounded_warm_none_and_new_runs_show_after_a_b
         added = run("sma_cross", SMA_10_30, "TSLA", "high", 0, 1.0, 1.0, 1.0, 1.0, 1)
         s.add(added)
         s.flush()
-        recount_backtest_day(s.connection(), added.completed_at)  # as the backtest store does
+        add_backtest_runs(s.connection(), [added.id])  # as the backtest store does
     assert sd.strategy_dashboard("all", as_of=AS_OF)["backtest_count"] == 5  # cached
     sections.bump("backtests")
     assert sd.strategy_dashboard("all", as_of=AS_OF)["backtest_count"] == 6
