@@ -175,6 +175,9 @@ def test_a_clean_file_goes_in_a_bad_one_writes_nothing_and_an_undo_takes_it_out(
     switch_theme(driver, "dark")
     driver.save_screenshot(str(screenshot_dir / "import_4b_bad_row_dark.png"))
     assert_accessible(driver, "the bad row's verdict, dark")
+    schemes = driver.execute_script("return [...document.querySelectorAll('.ag-root-wrapper')]"
+                                    ".map(el => getComputedStyle(el).colorScheme)")
+    assert schemes and set(schemes) == {"dark"}  # the grids' own scrollbars dark too, not white bars
     switch_theme(driver, "light")
 
     click(driver, ids.HISTORY_REFRESH)
