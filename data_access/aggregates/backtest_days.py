@@ -88,10 +88,11 @@ def add_backtest_runs(conn: Connection, run_ids: list[int]) -> None:
     _lock(conn)
     params = {f"r{i}": int(run_id) for i, run_id in enumerate(run_ids)}
     where = f"r.id IN ({', '.join(':' + name for name in params)})"
-    for table, key, columns, select_new in (("backtest_symbol_days", SYMBOL_KEY, SYMBOL_COLUMNS, 0),
-                                            ("backtest_config_days", CONFIG_KEY, CONFIG_COLUMNS, 1)):
+    by_symbol, by_config = _grouped(conn, where)
+    for table, key, columns, grouped in (("backtest_symbol_days", SYMBOL_KEY, SYMBOL_COLUMNS, by_symbol),
+                                         ("backtest_config_days", CONFIG_KEY, CONFIG_COLUMNS, by_config)):
         match = " AND ".join(f"{k} = :k_{k}" for k in key)
-        for row in conn.execute(text(_grouped(conn, where)[select_new]), params).all():
+        for row in conn.execute(text(grouped), params).all():
             new = dict(zip(columns, row))
             keys = {f"k_{k}": new[k] for k in key}
             old = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table} WHERE {match}"), keys).first()

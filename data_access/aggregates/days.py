@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 Key = tuple[int, dt.date]  # (strategy_id, day)
 KEYS_TABLE = "rollup_day_keys"

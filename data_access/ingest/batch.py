@@ -191,7 +191,7 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     families = set(entity.families) if len(outcome.changed) else set()  # rows that ended as stored bump nothing
     if len(outcome.changed) and entity.name in ("executions", "signals", "strategies"):
         from data_access.ingest.after_write import (after_fills_written, after_signals_written,
-                                                    after_strategies_written)
+                                                    after_strategies_written, stamped_by_fills)
 
         if entity.name == "executions":
             touched = after_fills_written(conn, outcome, found["signal_id"])
@@ -204,9 +204,7 @@ def _apply(conn: Connection, entity: Entity, frame: pd.DataFrame, problems: list
     inserted_rows = outcome.changed[outcome.changed["id"].isna()].drop(columns="id") if keep_inserted else None
     stamped = []
     if keep_inserted and entity.name == "executions" and len(outcome.changed):
-        referred = found["signal_id"]
-        from data_access.ingest.after_write import stamped_by_fills
-
+        referred = found["signal_id"]  # as resolved, before the write: the fill times the batch's fills may set
         stamped = sorted(int(i) for i in referred.loc[stamped_by_fills(referred), "id"])
     return IngestResult(entity.name, len(frame), outcome.inserted, outcome.updated, outcome.unchanged,
                         families=tuple(sorted(families)), inserted_rows=inserted_rows,

@@ -143,8 +143,7 @@ def _completed(rows: pd.DataFrame, stored: pd.DataFrame, key: list[str], complet
     parts = [complete(rows[first].copy(), aligned[first])]
     for k in range(1, int(occurrence.max()) + 1):
         at = occurrence == k
-        before = parts[-1]
-        basis = rows.loc[at, key].merge(before.drop_duplicates(key, keep="last"), on=key, how="left")
+        basis = rows.loc[at, key].merge(parts[-1], on=key, how="left")  # one row per key at each occurrence
         basis.index = rows.index[at]
         parts.append(complete(rows[at].copy(), basis))
     return pd.concat(parts).loc[rows.index]
