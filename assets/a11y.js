@@ -53,12 +53,17 @@
     return gd.layout[letter + "axis" + ref] || gd.layout[letter + "axis"] || {};
   }
 
+  // Plotly's label markup (a line break, bold) as plain words: "medium<br>n=18" reads "medium n=18"
+  function plain(text) {
+    return String(text).replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
+  }
+
   function describeTrace(gd, trace, fallback) {
     var name = trace.name || fallback;
     if (trace.type === "pie") {
       var total = numbers(trace.values).reduce(function (a, b) { return a + b; }, 0);
       if (!total) { return null; }
-      var parts = (trace.labels || []).map(function (label, i) { return [label, trace.values[i] / total]; })
+      var parts = (trace.labels || []).map(function (label, i) { return [plain(label), trace.values[i] / total]; })
         .sort(function (a, b) { return b[1] - a[1]; }).slice(0, 4);
       return name + ": " + parts.map(function (p) { return p[0] + " " + (p[1] * 100).toFixed(1) + " %"; }).join(", ");
     }
@@ -67,8 +72,8 @@
       (trace.z || []).forEach(function (row, r) {
         (row || []).forEach(function (v, c) { if (isNum(v) && (!best || v > best[0])) { best = [v, r, c]; } });
       });
-      return best ? name + ": highest " + fmt(best[0]) + " at " + (trace.x ? trace.x[best[2]] : best[2]) + ", " +
-        (trace.y ? trace.y[best[1]] : best[1]) : null;
+      return best ? name + ": highest " + fmt(best[0]) + " at " + plain(trace.x ? trace.x[best[2]] : best[2]) + ", " +
+        plain(trace.y ? trace.y[best[1]] : best[1]) : null;
     }
     if (trace.type === "candlestick" || trace.type === "ohlc") {
       var closes = numbers(trace.close);
@@ -83,7 +88,7 @@
     var last = values[values.length - 1], high = Math.max.apply(null, values), low = Math.min.apply(null, values);
     if (trace.type === "bar") {
       var labelAxis = axisOf(gd, trace, horizontal ? "y" : "x");
-      var labels = ((horizontal ? trace.y : trace.x) || []).map(function (l) { return isNum(l) ? fmt(l, labelAxis) : l; });
+      var labels = ((horizontal ? trace.y : trace.x) || []).map(function (l) { return isNum(l) ? fmt(l, labelAxis) : plain(l); });
       if (labels.length !== values.length) { labels = values.map(function (_v, i) { return "#" + (i + 1); }); }
       if (values.length <= 6) {
         return name + ": " + values.map(function (v, i) { return labels[i] + " " + fmt(v, axis); }).join(", ");
@@ -115,7 +120,7 @@
     }
     if (!lines.length) {
       var note = ((gd.layout && gd.layout.annotations) || []).map(function (a) { return a.text; }).filter(Boolean)[0];
-      lines.push(note ? String(note).replace(/<[^>]+>/g, " ") : "No data to show.");
+      lines.push(note ? plain(note) : "No data to show.");
     }
     var text = lines.join(". ") + ".";
     if (out.textContent !== text) { out.textContent = text; }

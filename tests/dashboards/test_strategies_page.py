@@ -6,6 +6,7 @@ refusing a role that may not see it. Screenshots go to artifacts/screenshots/.""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -144,6 +145,9 @@ def test_strategies_page_renders_reacts_and_drills_into_a_run(dash_duo, demo_app
     card = driver.find_element(By.ID, ids.ML_CARD).text  # the demo seed has one finished sweep
     assert "sma_cross" in card and "sample" in card.lower(), card
     assert not shown_count(driver, ".alert-danger, .alert-warning")
+    # the text summary reads the regime labels as words, not Plotly's line-break markup
+    summary = wait_for(driver, lambda d: d.find_element(By.ID, f"{ids.VOLATILITY_CHART}-summary").text)
+    assert "<" not in summary and re.search(r"Mean Sharpe: \w+ n=\d", summary), summary
     for chart in (ids.VOLATILITY_CHART, ids.HEATMAP_CHART):  # the modebar (shown on hover) covers nothing drawn
         assert driver.execute_script(MODEBAR_OVERLAPS, chart) == [], chart
     driver.set_window_size(1400, 1900)
